@@ -1,0 +1,224 @@
+"""CelebA's annotation files and image containers (folder, zip or tar).
+
+The attribute file (``list_attr_celeba.txt``) has a count line, a line of attribute names and
+then one row per image: ``000001.jpg`` followed by +1/-1 values. The count line is not trusted:
+rows are read to the end of the file and a mismatch is reported, not fatal. Line endings may be
+CRLF and the last row may lack a newline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class AnnotationError(ValueError):
+    """A CelebA annotation file that cannot be read; the message names file and line."""
+
+
+@dataclass
+class AttributeTable:
+    """Attributes of images keyed by integer id (``000123.jpg`` -> 123); values are +1/-1."""
+
+    names: list[str]
+    ids: np.ndarray  # int64 [R]
+    values: np.ndarray  # int8 [R, A]
+    declared_count: int | None = None
+    source: str = ""
+    _index: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = {int(i): k for k, i in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for ``ids``: (values int8 [N, A] with 0 where missing, found bool [N])."""
+        rows = np.array([self._index.get(int(i), -1) for i in ids], dtype=np.int64)
+        found = rows >= 0
+        out = np.zeros((len(ids), len(self.names)), dtype=np.int8)
+        out[found] = self.values[rows[found]]
+        return out, found
+
+
+def image_id(name: str) -> int | None:
+    """CelebA's id of an image file name (``img_align_celeba/000042.jpg`` -> 42), else None."""
+    stem, suffix = os.path.splitext(os.path.basename(name))
+    if suffix.lower() not in IMAGE_SUFFIXES or not stem.isdigit():
+        return None
+    return int(stem)
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        text = Path(path).read_bytes().decode("ascii")
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path}: not an ASCII CelebA annotation file ({err})") from None
+    return text.splitlines()
+
+
+def read_attributes(path: str | os.PathLike) -> AttributeTable:
+    """Parse ``list_attr_celeba.txt`` (or a file in its format) reading rows to the end."""
+    path = Path(path)
+    lines = _lines(path)
+    if len(lines) < 2:
+        raise AnnotationError(f"{path}: expected a count line and a names line, found {len(lines)} line(s)")
+    try:
+        declared = int(lines[0].strip())
+    except ValueError:
+        raise AnnotationError(f"{path}, line 1: expected the image count, found {lines[0][:40]!r}") from None
+    names = lines[1].split()
+    if not names:
+        raise AnnotationError(f"{path}, line 2: no attribute names")
+    if len(set(names)) != len(names):
+        raise AnnotationError(f"{path}, line 2: duplicate attribute names")
+    ids, rows, seen = [], [], {}
+    for lineno, line in enumerate(lines[2:], start=3):
+        parts = line.split()
+        if not parts:
+            continue
+        iid = image_id(parts[0])
+        if iid is None:
+            raise AnnotationError(f"{path}, line {lineno}: {parts[0]!r} is not a CelebA image name")
+        if len(parts) != len(names) + 1:
+            raise AnnotationError(
+                f"{path}, line {lineno} ({parts[0]}): {len(parts) - 1} values for {len(names)} attributes"
+            )
+        try:
+            vals = [int(v) for v in parts[1:]]
+        except ValueError:
+            raise AnnotationError(f"{path}, line {lineno} ({parts[0]}): non-integer attribute value") from None
+        bad = [v for v in vals if v not in (-1, 1)]
+        if bad:
+            raise AnnotationError(f"{path}, line {lineno} ({parts[0]}): value {bad[0]} is not +1 or -1")
+        if iid in seen:
+            raise AnnotationError(
+                f"{path}, line {lineno}: duplicate row for {parts[0]} (first on line {seen[iid]})"
+            )
+        seen[iid] = lineno
+        ids.append(iid)
+        rows.append(vals)
+    if declared != len(ids):
+        log.warning(
+            "%s: count line says %d images but the file holds %d rows; using the %d rows",
+            path, declared, len(ids), len(ids),
+        )
+    values = np.asarray(rows, dtype=np.int8).reshape(len(rows), len(names))
+    return AttributeTable(names, np.asarray(ids, dtype=np.int64), values, declared, str(path))
+
+
+def read_identities(path: str | os.PathLike) -> dict[int, int]:
+    """Parse ``identity_CelebA.txt`` (``000001.jpg 2880`` per line) into {image id: identity}."""
+    path = Path(path)
+    out: dict[int, int] = {}
+    for lineno, line in enumerate(_lines(path), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        iid = image_id(parts[0])
+        if iid is None or len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise AnnotationError(f"{path}, line {lineno}: expected '<NNNNNN>.jpg <identity>', found {line[:60]!r}")
+        if iid in out:
+            raise AnnotationError(f"{path}, line {lineno}: duplicate identity row for {parts[0]}")
+        out[iid] = int(parts[1])
+    return out
+
+
+def write_attributes(path: str | os.PathLike, names: list[str], ids: np.ndarray, values: np.ndarray) -> None:
+    """Write attributes in CelebA's own format (count line, names line, ``NNNNNN.jpg`` rows)."""
+    with open(path, "w", newline="\r\n") as f:
+        f.write(f"{len(ids)}\n")
+        f.write(" ".join(names) + " \n")
+        for iid, row in zip(ids, values):
+            f.write(f"{int(iid):06d}.jpg " + " ".join(f"{int(v):2d}" for v in row) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Image containers. A container lists its members once (in the parent process) and is reopened
+# in each worker process, which reads members by name: only names cross process boundaries.
+
+
+class ImageContainer:
+    """A folder, zip or tar of images. ``members()`` lists entry names; ``read(name)`` gives bytes."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def members(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read(self, name: str) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class FolderContainer(ImageContainer):
+    def members(self) -> list[str]:
+        out = []
+        for root, _dirs, files in os.walk(self.path):
+            for f in files:
+                out.append(os.path.relpath(os.path.join(root, f), self.path))
+        return sorted(out)
+
+    def read(self, name: str) -> bytes:
+        return (self.path / name).read_bytes()
+
+
+class ZipContainer(ImageContainer):
+    def __init__(self, path):
+        super().__init__(path)
+        self._zip = zipfile.ZipFile(self.path)
+
+    def members(self) -> list[str]:
+        return [i.filename for i in self._zip.infolist() if not i.is_dir()]
+
+    def read(self, name: str) -> bytes:
+        return self._zip.read(name)
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+class TarContainer(ImageContainer):
+    def __init__(self, path):
+        super().__init__(path)
+        self._tar = tarfile.open(self.path)
+        self._infos = {m.name: m for m in self._tar.getmembers() if m.isfile()}
+
+    def members(self) -> list[str]:
+        return list(self._infos)
+
+    def read(self, name: str) -> bytes:
+        f = self._tar.extractfile(self._infos[name])
+        assert f is not None
+        return f.read()
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+def open_container(path: str | os.PathLike) -> ImageContainer:
+    """Open a folder of images, a ``.zip`` or a tar (optionally compressed) by what ``path`` is."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"CelebA images not found at {p}: give a folder of JPEGs, a .zip or a .tar")
+    if p.is_dir():
+        return FolderContainer(p)
+    if zipfile.is_zipfile(p):
+        return ZipContainer(p)
+    if tarfile.is_tarfile(p):
+        return TarContainer(p)
+    raise ValueError(f"{p}: neither a folder, a zip archive nor a tar archive")

@@ -1,0 +1,41 @@
+"""Data stage: download CelebA's files (when asked) and prepare images.zarr."""
+
+
+rule download_celeba:
+    output:
+        "resources/celeba/{file}",
+    params:
+        mirrors=DATA["celeba"]["download"]["mirrors"],
+        published=DATA["celeba"]["download"]["published"],
+        verify=DATA["celeba"]["download"]["verify"],
+        timeout=DATA["celeba"]["download"]["timeout"],
+    log:
+        "logs/download_celeba/{file}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_celeba.py"
+
+
+rule prepare:
+    input:
+        images=celeba_input("images"),
+        attributes=celeba_input("attributes"),
+        identities=celeba_input("identities"),
+    output:
+        images=directory("results/data/{dataset}_{size}/images.zarr"),
+        attributes="results/data/{dataset}_{size}/attributes.tsv",
+        manifest="results/data/{dataset}_{size}/manifest.json",
+    params:
+        prepare=prepare_params(),
+    threads: config["threads"]["prepare"]
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/prepare/{dataset}_{size}.log",
+    benchmark:
+        "benchmarks/results/prepare/{dataset}_{size}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/prepare.py"

@@ -37,6 +37,9 @@ REFERENCE_FRAME = (178, 218)
 DEFAULT_CROP_BOX = (0, 20, 178, 198)
 
 
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
 class SkipImage(Exception):
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}")
@@ -83,8 +86,10 @@ def decode_crop_resize(data: bytes, size: int, box: Sequence[float]) -> tuple[np
     try:
         im = Image.open(io.BytesIO(data))
         im.load()
-    except UnidentifiedImageError as err:
-        raise SkipImage("not_image", str(err)) from None
+    except UnidentifiedImageError:
+        if data.startswith(_IMAGE_SIGNATURES):
+            raise SkipImage("corrupt", f"{len(data)} bytes with an image signature that do not decode") from None
+        raise SkipImage("not_image", f"{len(data)} bytes that are no image (start: {data[:12]!r})") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise SkipImage("corrupt", str(err)) from None
     converted = None

@@ -1,0 +1,113 @@
+"""The workflow as a user runs it: config validation, dry runs, the demo DAG."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+import zarr
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import ROOT, snakemake, workflow_copy
+
+SCHEMA = str(ROOT / "config" / "schema.yaml")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def test_schema_fills_defaults():
+    cfg = {"data": {"source": "synthetic"}}
+    validate(cfg, SCHEMA)
+    assert cfg["seed"] == 42 and cfg["threads"]["prepare"] == 8
+    assert cfg["data"]["size"] == 96 and cfg["data"]["chunk_size"] == 256
+    assert cfg["data"]["crop_box"] == [0, 20, 178, 198]
+    assert cfg["data"]["celeba"]["download"]["enabled"] is True and cfg["data"]["split"]["train_size"] == 0.9
+
+
+@pytest.mark.parametrize(
+    "patch, named",
+    [
+        ({"data": {"sizee": 64}}, "'sizee' was unexpected"),
+        ({"data": {"celeba": {"download": {"mirror": []}}}}, "'mirror' was unexpected"),
+        ({"trheads": {}}, "'trheads' was unexpected"),
+        ({"data": {"size": 100}}, "100 is not one of [64, 96, 128]"),
+        ({"data": {"max_images": "all"}}, "'all' is not of type 'integer', 'null'"),
+        ({"data": {"split": {"train_size": -1}}}, "-1 is less than or equal to the minimum of 0"),
+    ],
+)
+def test_schema_rejects_unknown_or_mistyped_keys(patch, named):
+    cfg = copy.deepcopy(load("config.yaml"))
+
+    def merge(a, b):
+        for k, v in b.items():
+            a[k] = merge(a.get(k, {}), v) if isinstance(v, dict) and v else v
+        return a
+
+    merge(cfg, patch)
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, SCHEMA)
+    assert named in str(err.value)
+
+
+def test_both_configs_validate():
+    for name in ("config.yaml", "demo.yaml"):
+        validate(load(name), SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def wf(tmp_path_factory):
+    return workflow_copy(tmp_path_factory.mktemp("wf"))
+
+
+def test_dry_run_resolves_for_both_configs(wf):
+    seed = snakemake(wf, "-n").stdout
+    assert re.search(r"download_celeba\s+3", seed) and re.search(r"prepare\s+1", seed)
+    assert "results/data/celeba_96/images.zarr" in seed
+    demo = snakemake(wf, "-n", "--configfile", "config/demo.yaml").stdout
+    assert "download_celeba" not in demo and "results/data/synthetic_64/images.zarr" in demo
+
+
+def test_cli_error_names_the_bad_key(wf):
+    (wf / "bad.yaml").write_text("data:\n  sorce: celeba\n")
+    proc = snakemake(wf, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0 and "'sorce' was unexpected" in proc.stdout + proc.stderr
+
+
+def test_missing_local_celeba_without_download_is_a_clear_error(wf):
+    (wf / "local.yaml").write_text(
+        "data:\n  source: celeba\n  celeba:\n    images: /data/nowhere/img_align_celeba\n"
+        "    download: {enabled: false}\n"
+    )
+    proc = snakemake(wf, "-n", "--configfile", "local.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "data.celeba.images: /data/nowhere/img_align_celeba does not exist" in out
+
+
+def test_demo_dag_runs_end_to_end(wf):
+    snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml")
+    d = wf / "results/data/synthetic_64"
+    m = json.loads((d / "manifest.json").read_text())
+    demo = load("demo.yaml")
+    n = demo["data"]["synthetic"]["n_images"]
+    assert m["counts"]["written"] == n and m["split"]["seed"] == demo["seed"]
+    assert m["split"]["train"] == round(demo["data"]["split"]["train_size"] * n)
+    g = zarr.open_group(d / "images.zarr", mode="r")
+    assert g["images"].shape == (n, 64, 64, 3)
+    assert (wf / "logs/prepare/synthetic_64.log").read_text().count("rendered") == 1
+    # a second run has nothing to do
+    assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
+
+
+def test_ci_runs_exactly_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
+    test_cmd = blocks[0].strip().splitlines()[-1]
+    assert "pytest" in test_cmd
+    assert test_cmd in (ROOT / ".ci" / "run").read_text().splitlines()

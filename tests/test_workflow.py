@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 import zarr
@@ -69,6 +70,7 @@ def wf(tmp_path_factory):
 def test_dry_run_resolves_for_both_configs(wf):
     seed = snakemake(wf, "-n").stdout
     assert re.search(r"download_celeba\s+3", seed) and re.search(r"prepare\s+1", seed)
+    assert re.search(r"train\s+1", seed) and re.search(r"encode\s+1", seed) and "results/seed/latents.zarr" in seed
     assert "results/data/celeba_96/images.zarr" in seed
     demo = snakemake(wf, "-n", "--configfile", "config/demo.yaml").stdout
     assert "download_celeba" not in demo and "results/data/synthetic_64/images.zarr" in demo
@@ -101,6 +103,23 @@ def test_demo_dag_runs_end_to_end(wf):
     g = zarr.open_group(d / "images.zarr", mode="r")
     assert g["images"].shape == (n, 64, 64, 3)
     assert (wf / "logs/prepare/synthetic_64.log").read_text().count("rendered") == 1
+    # trained and encoded
+    exp = wf / "results" / demo["name"]
+    lat = zarr.open_group(exp / "latents.zarr", mode="r")
+    assert lat["z"].shape == (n, demo["model"]["z_dim"]) and (lat["ids"][:] == g["ids"][:]).all()
+    for fig in ("train_loss_curve.png", "holdout_reconstructions.png"):
+        assert (exp / "figures" / fig).stat().st_size > 10_000
+    history = (exp / "model/history.tsv").read_text().splitlines()
+    assert len(history) == demo["train"]["epochs"] + 1
+    # reconstructions resemble their inputs: far closer than the mean training image is
+    from caelatent import backend
+    backend.use("tensorflow")
+    from caelatent.train import load_model
+    hold = np.flatnonzero(g["split"][:] == 1)[:200]
+    x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None))).astype("float32") / 255
+    rec = load_model(exp / "model/decoder.keras").predict(load_model(exp / "model/encoder.keras").predict(x, verbose=0), verbose=0)
+    mean_face = g["images"][:1000].astype("float32").mean(axis=0) / 255
+    assert ((rec - x) ** 2).mean() < 0.5 * ((mean_face - x) ** 2).mean()
     # a second run has nothing to do
     assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
 

@@ -15,6 +15,7 @@ wildcard_constraints:
     dataset="synthetic|celeba",
     size="64|96|128",
     file="|".join(CELEBA_FILES).replace(".", r"\."),
+    exp=config["name"],
 
 
 def dataset_dir(dataset=None, size=None):
@@ -27,9 +28,34 @@ def prepared_outputs(dataset=None, size=None):
     return [f"{d}/images.zarr", f"{d}/attributes.tsv", f"{d}/manifest.json"]
 
 
+def experiment_outputs(exp=None):
+    exp = exp or config["name"]
+    return [
+        f"results/{exp}/model/encoder.keras",
+        f"results/{exp}/figures/train_loss_curve.png",
+        f"results/{exp}/figures/holdout_reconstructions.png",
+        f"results/{exp}/latents.zarr",
+        f"results/{exp}/stats/components.tsv",
+        f"results/{exp}/stats/radius.json",
+        f"results/{exp}/stats/correlated_pairs.tsv",
+        f"results/{exp}/stats/pca.json",
+        f"results/{exp}/stats/mnd_fit.json",
+        f"results/{exp}/stats/origin.json",
+    ]
+
+
 def all_outputs():
     """What `rule all` builds."""
-    return prepared_outputs()
+    return prepared_outputs() + experiment_outputs()
+
+
+def model_params():
+    return {**config["model"], "image_size": DATA["size"]}
+
+
+def train_params():
+    keys = ("backend", "loss", "learning_rate", "batch_size", "epochs", "max_batches_per_epoch")
+    return {**{k: config["train"][k] for k in keys}, "seed": config["seed"]}
 
 
 def celeba_input(key):

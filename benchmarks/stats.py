@@ -1,0 +1,103 @@
+"""All latent-space analyses on a generated 202,599 x 256 latent array: time and peak memory.
+
+Usage: python benchmarks/stats.py [--n 202599] [--dim 256] [--workers 2]
+
+Writes a correlated, off-centre normal cloud (CelebA's size) to a temporary latents.zarr, runs
+`moments`, then the six analyses on ``--workers`` processes (as `snakemake --cores 2` would),
+each in its own process. Prints per-analysis wall time and peak RSS and the totals; writes
+benchmarks/results/stats.json. Targets: total under 30 s on 2 cores, peak memory under 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import numpy as np  # noqa: E402
+import zarr  # noqa: E402
+
+from caelatent import analyses  # noqa: E402
+
+
+def make_latents(path: Path, n: int, dim: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(dim, dim)) / np.sqrt(dim)
+    mix = a + np.diag(rng.uniform(0.3, 1.5, dim))
+    mean = rng.normal(0.5, 1.0, dim)
+    g = zarr.open_group(path, mode="w")
+    z = g.create_array("z", shape=(n, dim), chunks=(4096, dim), dtype="float32")
+    for s in range(0, n, 16384):
+        m = min(16384, n - s)
+        z[s : s + m] = (rng.normal(size=(m, dim)) @ mix.T + mean).astype(np.float32)
+
+
+def job(name: str, d: str) -> tuple[str, float, float]:
+    d = Path(d)
+    lat, mom, out = d / "latents.zarr", d / "moments.npz", d / "out"
+    out.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    if name == "components":
+        analyses.run_components(lat, mom, out / "c.tsv", out / "dom.tsv", out / "g.png", out / "o.png", out / "d.png",
+                                bins=100, mean_factor=3.0, sigma_factor=2.0, grid=None)
+    elif name == "radius":
+        analyses.run_radius(lat, mom, out / "r.tsv", out / "r.json", out / "r.png",
+                            b_values=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0], samples=20000, seed=0)
+    elif name == "correlations":
+        analyses.run_correlations(lat, mom, out / "m.tsv", out / "cn.tsv", out / "p.tsv", out / "m.png", out / "pp.png",
+                                  thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], list_threshold=0.3, top_pairs=6,
+                                  chosen_image=0, max_points=5000, uniform_b=1.5, seed=0)
+    elif name == "pca":
+        analyses.run_pca(lat, mom, out / "e.tsv", out / "pca.json", out / "s.png", out / "pl.png",
+                         planes=[[0, 1], [2, 3], [4, 5]])
+    elif name == "mnd":
+        analyses.run_mnd(lat, mom, out / "f.json", out / "sh.tsv", out / "t.tsv", out / "c1.png", out / "c2.png",
+                         out / "c3.png", out / "c4.png", planes=[(0, 1), (2, 3), (4, 5), (6, 7)], hz_samples=2000,
+                         core_sigma=3.0, seed=0)
+    elif name == "origin":
+        analyses.run_origin(lat, mom, out / "o.json", out / "o.png")
+    elif name == "moments":
+        analyses.run_moments(lat, mom)
+    return name, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=202599)
+    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    ctx = mp.get_context("spawn")  # each analysis in a fresh process, as a Snakemake job
+    with tempfile.TemporaryDirectory() as tmp:
+        make_latents(Path(tmp) / "latents.zarr", args.n, args.dim)
+        t0 = time.perf_counter()
+        with ctx.Pool(1) as pool:
+            rows = [pool.apply(job, ("moments", tmp))]
+        with ctx.Pool(args.workers, maxtasksperchild=1) as pool:
+            names = ["mnd", "components", "correlations", "pca", "origin", "radius"]
+            rows += pool.starmap(job, [(n, tmp) for n in names])
+        total = time.perf_counter() - t0
+    peak = max(r[2] for r in rows)
+    print(f"stats benchmark: {args.n:,} x {args.dim} latents, {args.workers} worker processes")
+    print(f"{'analysis':<14} {'wall s':>7} {'peak MB':>8}")
+    for name, t, mb in rows:
+        print(f"{name:<14} {t:>7.2f} {mb:>8.0f}")
+    print(f"{'total (wall)':<14} {total:>7.2f} {peak:>8.0f}")
+    print(f"targets: total < 30 s -> {'met' if total < 30 else 'NOT met'}; peak < 1500 MB -> {'met' if peak < 1500 else 'NOT met'}")
+    out = ROOT / "benchmarks" / "results" / "stats.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"n": args.n, "dim": args.dim, "workers": args.workers, "total_s": round(total, 2),
+                               "peak_mb": round(peak), "rows": [{"analysis": n, "wall_s": round(t, 2), "peak_mb": round(m)}
+                                                                for n, t, m in rows]}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,437 @@
+"""One function per statistics rule: read ``latents.zarr`` (+ moments), write tables and figures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import zarr  # noqa: E402
+from scipy import stats as st  # noqa: E402
+
+from . import stats  # noqa: E402
+from .store import atomic_path  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def open_z(latents) -> zarr.Array:
+    return zarr.open_group(latents, mode="r")["z"]
+
+
+def write_tsv(path, columns: dict) -> None:
+    keys = list(columns)
+    n = len(columns[keys[0]])
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write("\t".join(keys) + "\n")
+        for i in range(n):
+            f.write("\t".join(_fmt(columns[k][i]) for k in keys) + "\n")
+
+
+def write_json(path, obj) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+
+
+def save_fig(fig, path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def _jsonable(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))
+
+
+def _grid(n: int, cols: int = 4, size=(3.2, 2.6)):
+    rows = max(1, math.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+# --- rule moments -------------------------------------------------------------------------------
+
+
+def run_moments(latents, out_npz) -> stats.Moments:
+    z = open_z(latents)
+    mom = stats.moments(z)
+    with atomic_path(out_npz) as tmp:
+        with open(tmp, "wb") as f:
+            mom.save(f)
+    log.info("moments of %d vectors in %d dimensions", mom.n, len(mom.mean))
+    return mom
+
+
+# --- rule components ----------------------------------------------------------------------------
+
+
+def run_components(latents, moments_npz, out_table, out_dominant, fig_grid, fig_overlay, fig_dominant, *,
+                   bins: int, mean_factor: float, sigma_factor: float, grid: list[int] | None, max_grid: int = 12):
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    table, counts, edges = stats.component_table(z, mom, bins)
+    dom = stats.dominant_components(table["mean"], table["sigma"], mean_factor, sigma_factor)
+    write_tsv(out_table, table)
+    c = dom["components"]
+    write_tsv(out_dominant, {"component": c, "mean": table["mean"][c], "sigma": table["sigma"][c],
+                             "half_width": table["half_width"][c], "large_mean": dom["large_mean"],
+                             "wide": dom["wide"]})
+    shown = list(grid) if grid else list(c[:max_grid])
+    if len(shown) < min(max_grid, len(mom.mean)):  # fill up with the widest components
+        shown += [int(i) for i in np.argsort(-table["sigma"]) if i not in shown][: max_grid - len(shown)]
+    fig, axes = _grid(len(shown))
+    for ax, i in zip(axes, shown):
+        x = 0.5 * (edges[i, :-1] + edges[i, 1:])
+        ax.bar(x, counts[i], width=edges[i, 1] - edges[i, 0], color="tab:blue", alpha=0.6, label="latents")
+        a, mu, s = stats.fit_gaussian(counts[i], edges[i], table["mean"][i], table["sigma"][i])
+        ax.plot(x, stats.gauss(x, a, mu, s), "r-", lw=1.2, label=f"Gaussian fit\nμ={mu:.2f} σ={s:.2f}")
+        ax.set_title(f"component {i}", fontsize=9)
+        ax.set_xlabel("value")
+        ax.set_ylabel("count")
+        ax.legend(fontsize=6)
+    fig.suptitle(f"Component histograms with Gaussian fits (N = {mom.n:,} vectors)", fontsize=10)
+    fig.tight_layout()
+    save_fig(fig, fig_grid)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i in range(len(mom.mean)):
+        x = 0.5 * (edges[i, :-1] + edges[i, 1:])
+        ax.plot(x, counts[i] / counts[i].sum() / (edges[i, 1] - edges[i, 0]), lw=0.5, alpha=0.5,
+                color="tab:red" if i in set(c) else "tab:gray")
+    ax.set_xlabel("component value")
+    ax.set_ylabel("density")
+    ax.set_title(f"All {len(mom.mean)} component distributions (dominant ones in red)")
+    fig.tight_layout()
+    save_fig(fig, fig_overlay)
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter(table["mean"], table["sigma"], s=8, color="tab:gray", label="component")
+    ax.scatter(table["mean"][c], table["sigma"][c], s=14, color="tab:red", label="dominant")
+    for i in c[:15]:
+        ax.annotate(str(i), (table["mean"][i], table["sigma"][i]), fontsize=7)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel("mean")
+    ax.set_ylabel("sigma")
+    ax.set_title(f"Dominant components: |mean| > {mean_factor}×median or σ > {sigma_factor}×median")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_fig(fig, fig_dominant)
+    return table, dom
+
+
+# --- rule radius --------------------------------------------------------------------------------
+
+
+def run_radius(latents, moments_npz, out_table, out_json, fig, *, b_values: list[float], samples: int, seed: int):
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    r0, rc = stats.radii(z, mom.mean)
+    rng = np.random.default_rng(seed)
+    dim = z.shape[1]
+    rows = {"b": [], "mean_radius": [], "std_radius": [], "overlap_with_data": []}
+    uniform = {}
+    for b in b_values:
+        u = stats.uniform_radii(b, dim, samples, rng)
+        uniform[b] = u
+        rows["b"].append(b)
+        rows["mean_radius"].append(u.mean())
+        rows["std_radius"].append(u.std())
+        rows["overlap_with_data"].append(stats.overlap(r0, u))
+    write_tsv(out_table, rows)
+    best = float(b_values[int(np.argmax(rows["overlap_with_data"]))])
+    result = {
+        "n": int(len(r0)), "dim": dim,
+        "radius_from_origin": {"mean": r0.mean(), "std": r0.std(), "min": r0.min(), "max": r0.max()},
+        "radius_from_centre": {"mean": rc.mean(), "std": rc.std(), "min": rc.min(), "max": rc.max()},
+        "centre_norm": float(np.linalg.norm(mom.mean)),
+        "best_b": best, "best_overlap": float(max(rows["overlap_with_data"])),
+        "b_matching_mean_square_radius": float(math.sqrt(3 * np.mean(r0**2) / dim)),
+        "uniform_samples": samples,
+    }
+    write_json(out_json, result)
+    f, ax = plt.subplots(figsize=(8, 4.8))
+    hi = max(r0.max(), max(u.max() for u in uniform.values()))
+    binsr = np.linspace(0, hi * 1.02, 150)
+    ax.hist(r0, bins=binsr, density=True, alpha=0.6, color="tab:blue", label="latents: |z|")
+    ax.hist(rc, bins=binsr, density=True, alpha=0.5, color="tab:green", label="latents: |z − centre|")
+    for b, u in uniform.items():
+        ax.hist(u, bins=binsr, density=True, histtype="step", lw=1.3 if b == best else 0.8,
+                label=f"uniform [−{b:g}, {b:g}]^{dim}" + (" (best overlap)" if b == best else ""))
+    ax.set_xlabel("Euclidean radius")
+    ax.set_ylabel("density")
+    ax.set_title(f"Radius distributions (N = {len(r0):,}; {samples:,} uniform vectors per b)")
+    ax.legend(fontsize=7)
+    f.tight_layout()
+    save_fig(f, fig)
+    return result
+
+
+# --- rule correlations --------------------------------------------------------------------------
+
+
+def run_correlations(latents, moments_npz, out_matrix, out_counts, out_pairs, fig_matrix, fig_pairs, *,
+                     thresholds: list[float], list_threshold: float, top_pairs: int, chosen_image: int,
+                     max_points: int, uniform_b: float, seed: int):
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    r = mom.corr()
+    d = len(r)
+    write_tsv(out_matrix, {"component": np.arange(d), **{str(j): r[:, j] for j in range(d)}})
+    iu = np.triu_indices(d, 1)
+    vals = r[iu]
+    write_tsv(out_counts, {"threshold": thresholds, "pairs_above": [int((np.abs(vals) > t).sum()) for t in thresholds],
+                           "fraction_of_pairs": [float((np.abs(vals) > t).mean()) for t in thresholds]})
+    order = np.argsort(-np.abs(vals))
+    sel = order[np.abs(vals[order]) > list_threshold]
+    write_tsv(out_pairs, {"i": iu[0][sel], "j": iu[1][sel], "r": vals[sel]})
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(r, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="Pearson r")
+    ax.set_xlabel("component")
+    ax.set_ylabel("component")
+    ax.set_title(f"Correlation matrix of the {d} latent components (N = {mom.n:,})")
+    fig.tight_layout()
+    save_fig(fig, fig_matrix)
+
+    rng = np.random.default_rng(seed)
+    _, pts = stats.thin_rows(z, max_points, rng)
+    if not 0 <= chosen_image < z.shape[0]:
+        raise ValueError(f"stats.correlations.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors")
+    chosen = np.asarray(z[chosen_image], dtype=float)
+    uni = rng.uniform(-uniform_b, uniform_b, size=(min(max_points, 2000), d))
+    top = order[: max(1, top_pairs)]
+    fig, axes = _grid(len(top), cols=3, size=(4, 3.6))
+    for ax, k in zip(axes, top):
+        i, j = iu[0][k], iu[1][k]
+        ax.scatter(uni[:, i], uni[:, j], s=2, color="tab:orange", alpha=0.3, label=f"uniform [−{uniform_b:g}, {uniform_b:g}]")
+        ax.scatter(pts[:, i], pts[:, j], s=2, color="tab:blue", alpha=0.3, label=f"latents ({len(pts):,} drawn)")
+        ax.plot(0, 0, "k+", ms=12, mew=2, label="origin")
+        ax.plot(mom.mean[i], mom.mean[j], "rx", ms=10, mew=2, label="centre")
+        ax.plot(chosen[i], chosen[j], "g*", ms=12, label=f"image #{chosen_image}")
+        ax.set_xlabel(f"z[{i}]")
+        ax.set_ylabel(f"z[{j}]")
+        ax.set_title(f"r = {vals[k]:+.2f}", fontsize=9)
+    axes[0].legend(fontsize=6, markerscale=1, loc="best")
+    fig.suptitle("Most correlated component pairs", fontsize=10)
+    fig.tight_layout()
+    save_fig(fig, fig_pairs)
+    return {"pairs": int(len(sel))}
+
+
+# --- rule pca -----------------------------------------------------------------------------------
+
+
+def run_pca(latents, moments_npz, out_table, out_json, fig_spectrum, fig_planes, *, planes: list[list[int]]):
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    w, v = stats.pca(mom)
+    ratio = w / w.sum()
+    cum = np.cumsum(ratio)
+    write_tsv(out_table, {"pc": np.arange(1, len(w) + 1), "eigenvalue": w, "explained": ratio, "cumulative": cum})
+    need = stats.components_for(ratio)
+    write_json(out_json, {"n": mom.n, "dim": len(w), "components_for": need, "largest_eigenvalue": w[0],
+                          "smallest_eigenvalue": w[-1], "condition_number": w[0] / max(w[-1], 1e-300)})
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    a1.semilogy(np.arange(1, len(w) + 1), w, ".-")
+    a1.set_xlabel("principal component")
+    a1.set_ylabel("eigenvalue (variance, log scale)")
+    a1.set_title("Eigenvalue spectrum")
+    a2.plot(np.arange(1, len(w) + 1), cum * 100)
+    for lvl, k in need.items():
+        a2.axvline(k, ls="--", lw=0.8, color="gray")
+        a2.annotate(f"{lvl}: {k}", (k, float(lvl[:-1])), fontsize=8)
+    a2.set_xlabel("number of components")
+    a2.set_ylabel("cumulative explained variance (%)")
+    a2.set_title("Cumulative explained variance")
+    fig.tight_layout()
+    save_fig(fig, fig_spectrum)
+    planes = [p for p in planes if max(p) < len(w)]
+    fig, axes = _grid(len(planes), cols=3, size=(4, 3.6))
+    for ax, (i, j), (h, ex, ey) in zip(axes, planes, stats.plane_histograms(z, mom, planes, basis=v)):
+        ax.pcolormesh(ex, ey, np.log1p(h.T), cmap="viridis")
+        ax.set_xlabel(f"PC{i + 1} ({ratio[i] * 100:.1f}%)")
+        ax.set_ylabel(f"PC{j + 1} ({ratio[j] * 100:.1f}%)")
+        ax.set_title("log(1 + count), all vectors", fontsize=8)
+    fig.suptitle("Projections onto principal planes", fontsize=10)
+    fig.tight_layout()
+    save_fig(fig, fig_planes)
+    return need
+
+
+# --- rule mnd -----------------------------------------------------------------------------------
+
+
+def choose_planes(pairs_tsv, dominant_tsv, n_planes: int) -> list[tuple[int, int]]:
+    """Default planes for the normal fit: top correlated pairs, then pairs of dominant components."""
+    planes: list[tuple[int, int]] = []
+    lines = Path(pairs_tsv).read_text().splitlines()[1:]
+    for line in lines[: max(1, n_planes // 2)]:
+        i, j, _ = line.split("\t")
+        planes.append((int(i), int(j)))
+    dom = [int(line.split("\t")[0]) for line in Path(dominant_tsv).read_text().splitlines()[1:]]
+    for a, b in zip(dom[0::2], dom[1::2]):
+        if len(planes) >= n_planes:
+            break
+        if (a, b) not in planes:
+            planes.append((a, b))
+    k = 0
+    while len(planes) < n_planes:  # fall back to the first components
+        planes.append((2 * k, 2 * k + 1))
+        k += 1
+    return planes[:n_planes]
+
+
+def run_mnd(latents, moments_npz, out_json, out_shells, out_tests, fig_contours, fig_marginals, fig_qq, fig_shells, *,
+            planes: list[tuple[int, int]], hz_samples: int, core_sigma: float, seed: int):
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    dim = z.shape[1]
+    d2 = stats.mahalanobis_sq(z, mom)
+    shells = stats.sigma_shells(d2, dim)
+    write_tsv(out_shells, {k: [s[k] for s in shells] for k in shells[0]})
+    p_core = float(st.norm.cdf(core_sigma) - st.norm.cdf(-core_sigma))
+    core_t = float(st.chi2.ppf(p_core, dim))
+    core = np.flatnonzero(d2 <= core_t)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(core, size=min(hz_samples, len(core)), replace=False))
+    x = stats.take_rows(z, pick)
+    tests = stats.normality_tests(d2, dim, core_t, x if len(pick) > dim + 1 else None,
+                                  stats.directional_sums(z, mom, core_t))
+    write_tsv(out_tests, {k: [t[k] for t in tests] for k in tests[0]})
+    applicable = [t for t in tests if t["applicable"]]
+    alpha = 0.05 / len(applicable)
+    ks = st.kstest(d2, lambda v: stats.d2_cdf(v, len(d2), dim))
+    result = {
+        "n": int(len(d2)), "dim": dim,
+        "mahalanobis_sq": {"mean": d2.mean(), "expected_mean": dim * (len(d2) - 1) / len(d2), "var": d2.var(),
+                           "expected_var_chi2": 2 * dim},
+        "ks_all_d2_vs_normal_law": {"statistic": float(ks.statistic), "p_value": float(ks.pvalue)},
+        "core": {"sigma": core_sigma, "d2_threshold": core_t, "fraction_kept": len(core) / len(d2),
+                 "expected_fraction": p_core},
+        "tests": tests,
+        "consistent_with_normal": bool(all(t["p_value"] >= alpha for t in applicable)),
+        "alpha_per_test": alpha,
+        "planes": [list(map(int, pl)) for pl in planes],
+    }
+    write_json(out_json, result)
+
+    fig, axes = _grid(len(planes), cols=2, size=(4.6, 4.2))
+    masses = [1 - math.exp(-k * k / 2) for k in stats.SIGMA_LEVELS]
+    for ax, (i, j), (h, ex, ey) in zip(axes, planes, stats.plane_histograms(z, mom, planes, bins=60)):
+        cx, cy = 0.5 * (ex[:-1] + ex[1:]), 0.5 * (ey[:-1] + ey[1:])
+        levels = sorted(set(stats.hpd_levels(h, masses)))
+        if len(levels) >= 2:
+            ax.contour(cx, cy, h.T, levels=levels, colors="tab:blue", linewidths=1)
+        cov2 = mom.cov[np.ix_([i, j], [i, j])]
+        for k in stats.SIGMA_LEVELS:
+            e = stats.ellipse_points(mom.mean[[i, j]], cov2, k)
+            ax.plot(e[:, 0], e[:, 1], "r--", lw=0.9)
+            ax.annotate(f"{k:g}σ", e[0], fontsize=7, color="r")
+        ax.plot(0, 0, "k+", ms=10)
+        ax.set_xlabel(f"z[{i}]")
+        ax.set_ylabel(f"z[{j}]")
+        ax.set_title(f"r = {mom.corr()[i, j]:+.2f}", fontsize=8)
+    fig.suptitle("Empirical density contours (blue, same mass) vs fitted normal's 1, 2, 2.5, 3σ ellipses (red)", fontsize=9)
+    fig.tight_layout()
+    save_fig(fig, fig_contours)
+
+    comps = sorted({c for pl in planes for c in pl})[:8]
+    fig, axes = _grid(len(comps), cols=4)
+    for ax, c, (counts, ex) in zip(axes, comps, stats.marginal_histograms(z, mom, comps)):
+        x = 0.5 * (ex[:-1] + ex[1:])
+        ax.bar(x, counts / counts.sum() / (ex[1] - ex[0]), width=ex[1] - ex[0], alpha=0.6)
+        ax.plot(x, st.norm.pdf(x, mom.mean[c], mom.std[c]), "r-", lw=1)
+        ax.set_xlabel(f"z[{c}]")
+        ax.set_ylabel("density")
+    fig.suptitle("1-D marginals against the fitted normal's", fontsize=10)
+    fig.tight_layout()
+    save_fig(fig, fig_marginals)
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    q = np.linspace(0.001, 0.999, 400)
+    emp = np.quantile(d2, q)
+    theo = st.chi2.ppf(q, dim)
+    ax.plot(theo, emp, ".", ms=3, label="latents")
+    lim = [min(theo[0], emp[0]), max(theo[-1], emp[-1])]
+    ax.plot(lim, lim, "k--", lw=0.8, label="y = x")
+    ax.set_xlabel(f"χ²({dim}) quantile")
+    ax.set_ylabel("Mahalanobis d² quantile")
+    ax.set_title(f"Mahalanobis d² vs χ²({dim}) (N = {len(d2):,})")
+    ax.legend()
+    fig.tight_layout()
+    save_fig(fig, fig_qq)
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ks_ = [s["sigma"] for s in shells]
+    w = 0.35
+    ax.bar(np.arange(len(ks_)) - w / 2, [s["expected_fraction"] * 100 for s in shells], w, label="normal distribution")
+    ax.bar(np.arange(len(ks_)) + w / 2, [s["observed_fraction"] * 100 for s in shells], w, label="latents")
+    ax.set_xticks(np.arange(len(ks_)), [f"{k:g}σ" for k in ks_])
+    ax.set_xlabel("shell (same probability as ±kσ in 1-D)")
+    ax.set_ylabel("vectors inside (%)")
+    ax.set_title("Fraction inside each sigma shell")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_fig(fig, fig_shells)
+    return result
+
+
+# --- rule origin --------------------------------------------------------------------------------
+
+
+def run_origin(latents, moments_npz, out_json, fig):
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    dim = z.shape[1]
+    d2 = stats.mahalanobis_sq(z, mom)
+    d = np.sqrt(d2)
+    d0 = math.sqrt(stats.point_mahalanobis_sq(np.zeros(dim), mom))
+    pct = float((d < d0).mean() * 100)
+    if d0 > d.max():
+        where = "outside the cloud (farther than every vector)"
+    elif pct >= 90:
+        where = "near the border of the cloud"
+    else:
+        where = "inside the cloud"
+    result = {
+        "origin_mahalanobis": d0,
+        "origin_percentile_among_vectors": pct,
+        "vectors_mahalanobis": {"median": float(np.median(d)), "p99": float(np.percentile(d, 99)), "max": float(d.max())},
+        "chi_expected_median": float(math.sqrt(st.chi2.ppf(0.5, dim))),
+        "origin_chi2_sf": float(st.chi2.sf(d0 * d0, dim)),
+        "centre_euclidean_norm": float(np.linalg.norm(mom.mean)),
+        "position": where,
+    }
+    write_json(out_json, result)
+    f, ax = plt.subplots(figsize=(6.5, 4))
+    ax.hist(d, bins=120, density=True, alpha=0.6, label="latent vectors")
+    x = np.linspace(0, max(d.max(), d0) * 1.05, 300)
+    ax.plot(x, st.chi.pdf(x, dim), "r-", lw=1, label=f"χ({dim}) (normal cloud)")
+    ax.axvline(d0, color="k", ls="--", label=f"origin: {d0:.1f} ({pct:.1f} percentile)")
+    ax.set_xlabel("Mahalanobis distance from the centre")
+    ax.set_ylabel("density")
+    ax.set_title(f"Where the origin sits: {where}", fontsize=9)
+    ax.legend(fontsize=8)
+    f.tight_layout()
+    save_fig(f, fig)
+    return result

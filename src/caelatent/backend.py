@@ -1,0 +1,46 @@
+"""Choose the Keras backend (tensorflow, jax or torch) before Keras is imported.
+
+All backend-specific code of the project lives here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def use(backend: str, threads: int | None = None) -> None:
+    """Select ``backend`` for Keras; must run before the first ``import keras``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"train.backend={backend!r}: expected one of {', '.join(BACKENDS)}")
+    if importlib.util.find_spec(backend) is None:
+        raise ModuleNotFoundError(f"train.backend={backend!r}, but the {backend} package is not installed")
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(f"Keras was already imported with the {keras.backend.backend()} backend")
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        set_threads(backend, threads)
+
+
+def set_threads(backend: str, threads: int) -> None:
+    """Cap the CPU threads the backend uses (the rule's ``threads``)."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+        except RuntimeError:  # already initialised in this process
+            pass
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}")

@@ -1,0 +1,207 @@
+"""Statistics on latent arrays with known structure."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import zarr
+from scipy import stats as st
+
+from caelatent import analyses, stats
+
+
+def write_latents(path, z, chunk=1000):
+    g = zarr.open_group(path, mode="w")
+    g.create_array("z", data=z.astype(np.float32), chunks=(chunk, z.shape[1]))
+    return path
+
+
+def known_mnd(n=30000, p=16, seed=0):
+    """Mean far from the origin, unequal variances, three strongly correlated pairs."""
+    rng = np.random.default_rng(seed)
+    sd = np.linspace(0.5, 2.0, p)
+    r = np.eye(p)
+    for (i, j), v in {(0, 1): 0.8, (2, 5): -0.6, (7, 11): 0.5}.items():
+        r[i, j] = r[j, i] = v
+    cov = r * np.outer(sd, sd)
+    mean = np.linspace(-1, 3, p)
+    mean[4] = 9.0  # a dominant component (large mean)
+    return rng.multivariate_normal(mean, cov, size=n), mean, cov
+
+
+def mixture(n=30000, p=16, seed=1):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, p))
+    z[:, 3] += np.where(rng.random(n) < 0.5, -2.5, 2.5)  # bimodal along one component
+    return z
+
+
+@pytest.fixture(scope="module")
+def mnd_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mnd")
+    z, mean, cov = known_mnd()
+    lat = write_latents(d / "latents.zarr", z)
+    analyses.run_moments(lat, d / "moments.npz")
+    return d, lat, z, mean, cov
+
+
+def test_streaming_moments_equal_numpy(mnd_run):
+    d, lat, z, mean, cov = mnd_run
+    mom = stats.Moments.load(d / "moments.npz")
+    z32 = z.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(mom.mean, z32.mean(axis=0), atol=1e-9)
+    np.testing.assert_allclose(mom.cov, np.cov(z32, rowvar=False), rtol=1e-7, atol=1e-9)
+    assert mom.n == len(z)
+    # and they recover the distribution's parameters
+    np.testing.assert_allclose(mom.mean, mean, atol=0.05)
+    np.testing.assert_allclose(mom.cov, cov, atol=0.08)
+
+
+def test_component_table_and_dominant_components(mnd_run, tmp_path):
+    d, lat, z, mean, cov = mnd_run
+    figs = [tmp_path / f"{k}.png" for k in ("grid", "overlay", "dom")]
+    table, dom = analyses.run_components(lat, d / "moments.npz", tmp_path / "c.tsv", tmp_path / "dom.tsv", *figs,
+                                         bins=100, mean_factor=3.0, sigma_factor=2.0, grid=None)
+    sd = np.sqrt(np.diag(cov))
+    np.testing.assert_allclose(table["fit_sigma"], sd, rtol=0.05)
+    np.testing.assert_allclose(table["fit_mean"], mean, atol=0.06)
+    # a normal histogram's half width at half maximum is sigma * sqrt(2 ln 2)
+    np.testing.assert_allclose(table["half_width"], sd * math.sqrt(2 * math.log(2)), rtol=0.1)
+    assert np.all(np.abs(table["skew"]) < 0.1) and np.all(np.abs(table["excess_kurtosis"]) < 0.15)
+    assert dom["components"][0] == 4 and bool(dom["large_mean"][0])
+    assert (tmp_path / "dom.tsv").read_text().splitlines()[1].startswith("4\t")
+    for f in figs:
+        assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
+    d, lat, *_ = mnd_run
+    out = [tmp_path / n for n in ("m.tsv", "counts.tsv", "pairs.tsv", "m.png", "p.png")]
+    analyses.run_correlations(lat, d / "moments.npz", *out, thresholds=[0.1, 0.3, 0.55, 0.7], list_threshold=0.3,
+                              top_pairs=3, chosen_image=5, max_points=2000, uniform_b=1.5, seed=0)
+    rows = [line.split("\t") for line in out[2].read_text().splitlines()[1:]]
+    assert [(int(i), int(j)) for i, j, _ in rows] == [(0, 1), (2, 5), (7, 11)]
+    assert abs(float(rows[0][2]) - 0.8) < 0.02 and abs(float(rows[1][2]) + 0.6) < 0.02
+    counts = [line.split("\t") for line in out[1].read_text().splitlines()[1:]]
+    assert [int(c[1]) for c in counts] == [3, 3, 2, 1]
+    matrix = np.loadtxt(out[0], skiprows=1, delimiter="\t")[:, 1:]
+    assert matrix.shape == (16, 16) and np.allclose(np.diag(matrix), 1)
+    with pytest.raises(ValueError, match="chosen_image=99999"):
+        analyses.run_correlations(lat, d / "moments.npz", *out, thresholds=[0.1], list_threshold=0.3, top_pairs=1,
+                                  chosen_image=99999, max_points=200, uniform_b=1.5, seed=0)
+
+
+def test_pca_counts_components_for_explained_variance():
+    mom = stats.Moments(1000, np.zeros(4), np.diag([6.0, 2.0, 1.5, 0.5]), np.zeros(4), np.zeros(4))
+    w, v = stats.pca(mom)
+    assert w.tolist() == [6.0, 2.0, 1.5, 0.5]
+    # cumulative: 0.6, 0.8, 0.95, 1.0
+    assert stats.components_for(w / w.sum()) == {"90%": 3, "95%": 3, "99%": 4}
+
+
+def test_pca_rule(mnd_run, tmp_path):
+    d, lat, z, mean, cov = mnd_run
+    need = analyses.run_pca(lat, d / "moments.npz", tmp_path / "e.tsv", tmp_path / "p.json", tmp_path / "s.png",
+                            tmp_path / "pl.png", planes=[[0, 1], [2, 3]])
+    w = np.sort(np.linalg.eigvalsh(cov))[::-1]
+    got = np.loadtxt(tmp_path / "e.tsv", skiprows=1)[:, 1]
+    np.testing.assert_allclose(got, w, rtol=0.06)
+    assert need == stats.components_for(w / w.sum())
+
+
+def test_uniform_cloud_radius_finds_its_box(tmp_path):
+    rng = np.random.default_rng(3)
+    lat = write_latents(tmp_path / "u.zarr", rng.uniform(-1.5, 1.5, size=(20000, 64)))
+    analyses.run_moments(lat, tmp_path / "m.npz")
+    res = analyses.run_radius(lat, tmp_path / "m.npz", tmp_path / "r.tsv", tmp_path / "r.json", tmp_path / "r.png",
+                              b_values=[0.5, 1.0, 1.5, 2.0, 3.0], samples=5000, seed=0)
+    assert res["best_b"] == 1.5 and res["best_overlap"] > 0.85
+    assert abs(res["b_matching_mean_square_radius"] - 1.5) < 0.02
+    assert json.loads((tmp_path / "r.json").read_text())["best_b"] == 1.5
+
+
+def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
+    d, lat, *_ = mnd_run
+    res = analyses.run_mnd(lat, d / "moments.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
+                           *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(0, 1), (2, 5)], hz_samples=1500,
+                           core_sigma=3.0, seed=0)
+    assert res["consistent_with_normal"], res["tests"]
+    assert {t["test"] for t in res["tests"]} >= {"ks_core_d2_vs_truncated_law", "mardia_kurtosis_core_truncated",
+                                                 "directional_kurtosis_max", "henze_zirkler_core_subsample"}
+    shells = [line.split("\t") for line in (tmp_path / "s.tsv").read_text().splitlines()[1:]]
+    for _, _, expected, observed in shells:
+        assert abs(float(expected) - float(observed)) < 0.01
+    assert abs(res["core"]["fraction_kept"] - res["core"]["expected_fraction"]) < 0.002
+
+
+def test_mixture_is_rejected(tmp_path):
+    lat = write_latents(tmp_path / "mix.zarr", mixture())
+    analyses.run_moments(lat, tmp_path / "m.npz")
+    res = analyses.run_mnd(lat, tmp_path / "m.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
+                           *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(3, 4)], hz_samples=1500,
+                           core_sigma=3.0, seed=0)
+    assert not res["consistent_with_normal"]
+    kurt = next(t for t in res["tests"] if t["test"] == "directional_kurtosis_max")
+    assert kurt["p_value"] < 1e-6 and kurt["statistic"] < 0  # bimodal: lighter tails than normal
+
+
+@pytest.mark.parametrize("p", [8, 64, 256])
+def test_normality_tests_hold_their_size_and_power_in_high_dimension(p):
+    rng = np.random.default_rng(p)
+    n = 20000
+    z = rng.normal(size=(n, p)) * np.linspace(0.5, 2, p) + 1.0
+    mom = stats.moments(z)
+    t = st.chi2.ppf(0.9973, p)
+    rows = stats.normality_tests(stats.mahalanobis_sq(z, mom), p, t, None, stats.directional_sums(z, mom, t))
+    assert all(r["p_value"] > 0.001 for r in rows), rows
+    z[:, 0] += np.where(rng.random(n) < 0.5, -3, 3) * np.linspace(0.5, 2, p)[0]
+    mom = stats.moments(z)
+    rows = stats.normality_tests(stats.mahalanobis_sq(z, mom), p, t, None, stats.directional_sums(z, mom, t))
+    assert min(r["p_value"] for r in rows) < 1e-6
+
+
+def test_henze_zirkler_in_low_dimension():
+    rng = np.random.default_rng(0)
+    _, p_norm = stats.henze_zirkler(rng.normal(size=(500, 3)))
+    _, p_exp = stats.henze_zirkler(rng.exponential(size=(500, 3)))
+    assert p_norm > 0.05 and p_exp < 1e-6
+    assert stats.hz_applicable(500, 3) and not stats.hz_applicable(2000, 256)
+
+
+def test_truncated_law_moments_match_simulation():
+    rng = np.random.default_rng(1)
+    n, p = 20000, 10
+    z = rng.normal(size=(n, p))
+    d2 = stats.mahalanobis_sq(z, stats.moments(z))
+    t = st.chi2.ppf(0.95, p)
+    core = d2[d2 <= t]
+    assert abs(core.mean() - stats.truncated_d2_moment(1, n, p, t)) < 0.05
+    assert abs((core**2).mean() / stats.truncated_d2_moment(2, n, p, t) - 1) < 0.01
+
+
+def test_origin_position(tmp_path):
+    rng = np.random.default_rng(2)
+    for shift, expected in ((0.0, "inside the cloud"), (8.0, "outside the cloud")):
+        lat = write_latents(tmp_path / f"o{shift}.zarr", rng.normal(size=(5000, 16)) + shift)
+        analyses.run_moments(lat, tmp_path / "m.npz")
+        res = analyses.run_origin(lat, tmp_path / "m.npz", tmp_path / "o.json", tmp_path / "o.png")
+        assert res["position"].startswith(expected)
+        assert abs(res["origin_mahalanobis"] - shift * 4) < 0.5  # |(shift,...,shift)| in 16-D, unit variances
+
+
+def test_hpd_levels_and_ellipses():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200000, 2))
+    h, _, _ = np.histogram2d(x[:, 0], x[:, 1], bins=80, range=[[-5, 5], [-5, 5]])
+    lv = stats.hpd_levels(h, [0.3935, 0.8647])  # masses of the 1 and 2 sigma ellipses in 2-D
+    assert lv[0] > lv[1]
+    for level, k in zip(lv, (1, 2)):
+        inside = h >= level
+        cx = (np.arange(80) + 0.5) * 10 / 80 - 5
+        r = np.sqrt(cx[:, None] ** 2 + cx[None, :] ** 2)
+        assert abs(np.median(r[inside & (h < level * 1.5)]) - k) < 0.25
+    e = stats.ellipse_points(np.array([1.0, 2.0]), np.array([[4.0, 0], [0, 1.0]]), 2.0)
+    assert np.allclose(((e[:, 0] - 1) / 4) ** 2 + ((e[:, 1] - 2) / 2) ** 2, 1)

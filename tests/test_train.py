@@ -1,0 +1,111 @@
+"""Training and encoding on small data (synthetic faces, and the shared CelebA sample)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import zarr
+
+from caelatent import backend
+
+backend.use("tensorflow")
+
+from caelatent.model import ModelSpec  # noqa: E402
+from caelatent.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
+from caelatent.train import encode_images, load_model, read_history, train_autoencoder  # noqa: E402
+from conftest import ATTR_FILE, ORIGINALS_TAR  # noqa: E402
+
+TINY = ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16)
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    d = tmp_path_factory.mktemp("faces")
+    prepare_synthetic(d, n_images=320, size=64, seed=0, split=Split(0.8), workers=2, chunk=64)
+    return d / "images.zarr"
+
+
+def test_short_run_lowers_the_loss(faces, tmp_path):
+    h = train_autoencoder(faces, tmp_path, TINY, loss="mse", epochs=8, batch_size=16, learning_rate=3e-3, verbose=0)
+    assert h["epoch"] == list(range(8))
+    assert h["loss"][-1] < 0.85 * h["loss"][0] and h["val_loss"][-1] < 0.85 * h["val_loss"][0], h
+    assert (tmp_path / "encoder.keras").exists() and (tmp_path / "decoder.keras").exists()
+    assert read_history(tmp_path / "history.tsv") == h
+    assert not (tmp_path / "checkpoint").exists()  # removed once training finished
+
+
+def test_interrupted_training_resumes_at_the_saved_epoch(faces, tmp_path):
+    """Kill a training process after its first epoch, rerun: it continues after the saved epoch."""
+    out, ckpt = tmp_path / "model", tmp_path / "ckpt"
+    code = textwrap.dedent(f"""
+        from caelatent import backend; backend.use("tensorflow")
+        from caelatent.model import ModelSpec
+        from caelatent.train import train_autoencoder
+        train_autoencoder({str(faces)!r}, {str(out)!r}, ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
+                          epochs=6, batch_size=32, checkpoint_dir={str(ckpt)!r}, verbose=0)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    history = ckpt / "history.tsv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 2:  # header + epoch 1
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = read_history(history)
+    k = len(before["epoch"])
+    assert 1 <= k < 6 and not (out / "encoder.keras").exists(), "the run was not interrupted mid-way"
+    h = train_autoencoder(faces, out, TINY, epochs=6, batch_size=32, checkpoint_dir=ckpt, verbose=0)
+    # epochs 0..5 once each: the finished ones were restored, not trained again
+    assert h["epoch"] == list(range(6))
+    assert h["loss"][:k] == before["loss"]
+    assert (out / "encoder.keras").exists() and not ckpt.exists()
+
+
+def test_checkpoint_of_other_settings_is_discarded(faces, tmp_path, caplog):
+    ckpt = tmp_path / "ckpt"
+    (ckpt / "backup").mkdir(parents=True)
+    (ckpt / "fingerprint.txt").write_text("made-with-other-settings")
+    h = train_autoencoder(faces, tmp_path / "m", TINY, epochs=1, batch_size=32, checkpoint_dir=ckpt, verbose=0)
+    assert h["epoch"] == [0] and "discarding checkpoint" in caplog.text
+
+
+def test_nan_loss_stops_with_a_clear_error(faces, tmp_path):
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        train_autoencoder(faces, tmp_path, TINY, loss="mse", learning_rate=1e30, epochs=2, verbose=0)
+
+
+def test_encode_equals_encoder_predict_and_checks_latent_size(faces, tmp_path):
+    train_autoencoder(faces, tmp_path, TINY, epochs=1, batch_size=32, verbose=0)
+    n = encode_images(faces, tmp_path / "encoder.keras", tmp_path / "latents.zarr", z_dim=16, chunk=100)
+    lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
+    img = zarr.open_group(faces, mode="r")
+    x = img["images"][:].astype(np.float32) / 255
+    direct = load_model(tmp_path / "encoder.keras").predict(x, verbose=0)
+    assert n == 320 and lat["z"].shape == (320, 16) and lat["z"].dtype == np.float32
+    np.testing.assert_allclose(lat["z"][:], direct, rtol=1e-5, atol=1e-5)
+    assert (lat["ids"][:] == img["ids"][:]).all() and (lat["split"][:] == img["split"][:]).all()
+    assert (lat["attributes"][:] == img["attributes"][:]).all()
+    assert lat["attributes"].attrs["names"] == img["attributes"].attrs["names"]
+    with pytest.raises(ValueError, match="has latent size 16, but the config says model.z_dim=32"):
+        encode_images(faces, tmp_path / "encoder.keras", tmp_path / "other.zarr", z_dim=32)
+    assert not (tmp_path / "other.zarr").exists()
+
+
+def test_short_real_data_run(sample, tmp_path):
+    prepare_celeba(ORIGINALS_TAR, tmp_path / "data", size=64, attributes=ATTR_FILE, split=Split(0.9), workers=2)
+    images = tmp_path / "data" / "images.zarr"
+    h = train_autoencoder(images, tmp_path / "m", TINY, epochs=2, batch_size=32, learning_rate=2e-3, verbose=0)
+    assert h["val_loss"][-1] < h["val_loss"][0]
+    encode_images(images, tmp_path / "m" / "encoder.keras", tmp_path / "latents.zarr", z_dim=16)
+    lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
+    assert lat["z"].shape == (558, 16) and lat["ids"][-1] == 558 and lat["attributes"].shape == (558, 40)
+    assert np.isfinite(lat["z"][:]).all() and lat["z"][:].std(axis=0).min() > 0

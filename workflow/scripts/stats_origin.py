@@ -1,0 +1,9 @@
+"""Thin adapter: rule origin -> caelatent.analyses.run_origin."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent.analyses import run_origin  # noqa: E402
+
+run_origin(snakemake.input.latents, snakemake.input.moments, snakemake.output.summary, snakemake.output.fig)

@@ -1,0 +1,29 @@
+"""Thin adapter: rule train -> caelatent.train."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent import backend  # noqa: E402
+
+t = snakemake.params.train
+backend.use(t["backend"], snakemake.threads)
+
+from caelatent.model import ModelSpec  # noqa: E402
+from caelatent.train import train_autoencoder, write_training_figures  # noqa: E402
+
+out = snakemake.output
+history = train_autoencoder(
+    snakemake.input.images,
+    out.encoder.rsplit("/", 1)[0],
+    ModelSpec(**snakemake.params.model),
+    loss=t["loss"],
+    learning_rate=t["learning_rate"],
+    batch_size=t["batch_size"],
+    epochs=t["epochs"],
+    seed=t["seed"],
+    checkpoint_dir=snakemake.params.checkpoint,
+    max_batches_per_epoch=t["max_batches_per_epoch"],
+)
+write_training_figures(snakemake.input.images, out.encoder, out.decoder, history, t["loss"],
+                       out.loss_curve, out.reconstructions)

@@ -10,6 +10,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/generate.smk"
 
 
 rule all:

@@ -120,6 +120,24 @@ def test_demo_dag_runs_end_to_end(wf):
     rec = load_model(exp / "model/decoder.keras").predict(load_model(exp / "model/encoder.keras").predict(x, verbose=0), verbose=0)
     mean_face = g["images"][:1000].astype("float32").mean(axis=0) / 255
     assert ((rec - x) ** 2).mean() < 0.5 * ((mean_face - x) ** 2).mean()
+    # statistics: every table of the stats stage
+    for name in ("components.tsv", "dominant_components.tsv", "radius.json", "correlated_pairs.tsv", "pca.json",
+                 "mnd_fit.json", "mnd_normality_tests.tsv", "origin.json"):
+        assert (exp / "stats" / name).stat().st_size > 0, name
+    # generation: a grid per sampler and setting, and the summary with a row for each
+    index = json.loads((exp / "samples/index.json").read_text())
+    rows = [line.split("\t") for line in (exp / "stats/summary.tsv").read_text().splitlines()]
+    header, rows = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert header[:4] == ["sampler", "setting", "n", "face_rate"] and len(rows) == 2 + len(index["samplers"])
+    assert [r["sampler"] for r in rows[:2]] == ["holdout_real", "holdout_reconstruction"]
+    assert {r["sampler"] for r in rows} >= {"uniform_box", "intervals", "origin_to_centre", "plane_path", "mnd",
+                                            "independent", "pca_ellipsoid", "gmm"}
+    for r in rows:
+        assert 0 <= float(r["face_rate"]) <= 1 and 0 <= float(r["inside_3sigma"]) <= 1
+        assert int(r["n"]) == demo["generate"]["n_samples"]
+    for sid in index["references"] + index["samplers"]:
+        assert (exp / "figures/samples" / f"samples_{sid}.png").stat().st_size > 5000
+    assert (exp / "figures/sampler_summary.png").exists()
     # a second run has nothing to do
     assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
 

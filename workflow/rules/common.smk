@@ -41,6 +41,7 @@ def experiment_outputs(exp=None):
         f"results/{exp}/stats/pca.json",
         f"results/{exp}/stats/mnd_fit.json",
         f"results/{exp}/stats/origin.json",
+        f"results/{exp}/stats/summary.tsv",
     ]
 
 

@@ -1,0 +1,234 @@
+"""Decode each sampler's latent vectors into images and labelled grids; evaluate them.
+
+Layout of ``results/<exp>/samples/``: one folder per sampler and setting (``uniform_box-b1.5``)
+holding ``z.npy`` [n, d] and ``images.npy`` uint8 [n, H, W, 3], plus the references
+``holdout_real`` and ``holdout_reconstruction``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import zarr  # noqa: E402
+
+from . import samplers as smp  # noqa: E402
+from . import stats  # noqa: E402
+from .store import atomic_path  # noqa: E402
+
+log = logging.getLogger(__name__)
+ORDERED = (smp.OriginToCentre, smp.PlanePath)  # samplers whose vectors lie along a path
+REFERENCES = ("holdout_real", "holdout_reconstruction")
+
+
+def decode(decoder, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    x = np.asarray(decoder.predict(np.asarray(z, np.float32), batch_size=batch_size, verbose=0))
+    return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
+
+
+def grid_figure(images: np.ndarray, title: str, path, rows: int, cols: int, labels=None) -> None:
+    fig, axes = plt.subplots(rows, cols, figsize=(1.45 * cols, 1.6 * rows + 0.5), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k])
+            if labels is not None:
+                ax.set_title(labels[k], fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def _grid_pick(n: int, k: int, ordered: bool) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int)) if ordered else np.arange(min(k, n))
+
+
+def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_dir, *, spec: dict, n: int,
+                 grid: tuple[int, int], seed: int) -> list[str]:
+    """Fit every sampler on the training latents, draw ``n`` vectors each, decode, draw grids."""
+    from .train import load_model
+
+    decoder = load_model(decoder_path)
+    lat = zarr.open_group(latents, mode="r")
+    split = lat["split"][:]
+    train_idx, hold_idx = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
+    z_train = stats.take_rows(lat["z"], train_idx)
+    dominant = [int(line.split("\t")[0]) for line in Path(dominant_tsv).read_text().splitlines()[1:]]
+    rows, cols = grid
+    out_dir, fig_dir = Path(out_dir), Path(fig_dir)
+    with atomic_path(out_dir) as tmp_out, atomic_path(fig_dir) as tmp_fig:
+        tmp_out.mkdir(parents=True)
+        tmp_fig.mkdir(parents=True)
+        # references: real holdout images and their reconstructions
+        pick = np.sort(np.random.default_rng(seed).choice(hold_idx, size=min(n, len(hold_idx)), replace=False))
+        real = zarr.open_group(images_zarr, mode="r")["images"].get_orthogonal_selection(
+            (pick, slice(None), slice(None), slice(None)))
+        z_hold = stats.take_rows(lat["z"], pick)
+        for name, z, imgs in (("holdout_real", z_hold, real), ("holdout_reconstruction", z_hold, decode(decoder, z_hold))):
+            _save(tmp_out / name, z, imgs, {"sampler": name, "setting": "", "n": len(z)})
+            grid_figure(imgs[: rows * cols], name.replace("_", " "), tmp_fig / f"samples_{name}.png", rows, cols)
+        ids = []
+        for k, s in enumerate(smp.build_samplers(spec, dominant, seed)):
+            sid = smp.sampler_id(s)
+            log.info("sampler %s: fitting on %d training latents", sid, len(z_train))
+            s.fit(z_train)
+            z = s.sample(n, np.random.default_rng([seed, k]))
+            imgs = decode(decoder, z)
+            _save(tmp_out / sid, z, imgs, {"sampler": s.name, "setting": s.setting, "n": len(z)})
+            sel = _grid_pick(len(z), rows * cols, isinstance(s, ORDERED))
+            labels = [f"t={t:.2f}" for t in np.linspace(0, 1, len(z))[sel]] if isinstance(s, smp.OriginToCentre) else None
+            if isinstance(s, smp.PlanePath):
+                labels = [f"{v:+.1f}σ" for v in np.linspace(-s.extent, s.extent, len(z))[sel]]
+            title = f"{s.name} {s.setting}".strip() + f": {len(sel)} decoded latent vectors"
+            grid_figure(imgs[sel], title, tmp_fig / f"samples_{sid}.png", rows, cols, labels)
+            ids.append(sid)
+        (tmp_out / "index.json").write_text(json.dumps({"references": list(REFERENCES), "samplers": ids}, indent=2) + "\n")
+    return ids
+
+
+def _save(d: Path, z, imgs, meta) -> None:
+    d.mkdir(parents=True)
+    np.save(d / "z.npy", np.asarray(z, np.float32))
+    np.save(d / "images.npy", imgs)
+    (d / "meta.json").write_text(json.dumps(meta) + "\n")
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+class FaceDetector:
+    """MTCNN (the ``mtcnn`` package ships its weights; it runs on TensorFlow)."""
+
+    def __init__(self, min_confidence: float = 0.9):
+        from mtcnn import MTCNN
+
+        self.detector = MTCNN(device="CPU:0")
+        self.min_confidence = min_confidence
+
+    def confidences(self, images: np.ndarray, batch: int = 64) -> np.ndarray:
+        """Highest face confidence per image (0 where MTCNN finds none)."""
+        out = np.zeros(len(images))
+        for s in range(0, len(images), batch):
+            res = self.detector.detect_faces(list(np.asarray(images[s : s + batch], np.uint8)))
+            for k, faces in enumerate(res):
+                out[s + k] = max((float(f["confidence"]) for f in faces), default=0.0)
+        return out
+
+    def face_rate(self, images: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """(fraction with a face, mean confidence of the detected faces, per-image confidences)."""
+        c = self.confidences(images)
+        found = c >= self.min_confidence
+        return float(found.mean()), float(c[found].mean()) if found.any() else 0.0, c
+
+
+def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Euclidean distance of each row of ``z`` to its nearest row of ``z_ref`` (streamed)."""
+    z = np.asarray(z, np.float64)
+    best = np.full(len(z), np.inf)
+    zz = (z * z).sum(axis=1)[:, None]
+    for s, b in stats.blocks(z_ref):
+        d2 = zz + (b * b).sum(axis=1)[None, :] - 2 * z @ b.T
+        best = np.minimum(best, d2.min(axis=1))
+    return np.sqrt(np.maximum(best, 0))
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets."""
+    from scipy import linalg
+
+    m1, m2 = f1.mean(axis=0), f2.mean(axis=0)
+    c1, c2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean = linalg.sqrtm(c1 @ c2)
+    if np.iscomplexobj(covmean):
+        covmean = covmean.real
+    return float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
+
+
+def inception_features(images: np.ndarray, weights: str) -> np.ndarray:
+    """InceptionV3 pool features from local weights (no download)."""
+    import keras
+
+    if not os.path.exists(weights):
+        raise FileNotFoundError(f"evaluate.fid_inception_weights: {weights} does not exist")
+    model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=weights, input_shape=(299, 299, 3))
+    x = keras.ops.image.resize(np.asarray(images, np.float32), (299, 299))
+    return np.asarray(model.predict(keras.applications.inception_v3.preprocess_input(x), verbose=0))
+
+
+def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, min_confidence: float,
+                 fid_weights: str | None) -> list[dict]:
+    """Score every sampler: MTCNN face rate and confidence, fraction inside the data's 3-sigma
+    ellipsoid, distance to the nearest training latent (relative to holdout latents' own)."""
+    samples_dir = Path(samples_dir)
+    mom = stats.Moments.load(moments_npz)
+    lat = zarr.open_group(latents, mode="r")
+    train_idx = np.flatnonzero(lat["split"][:] == 0)
+    z_train = stats.take_rows(lat["z"], train_idx)
+    limit = smp.shell_d2(3.0, len(mom.mean))
+    w = stats.whitener(mom)
+    det = FaceDetector(min_confidence)
+    index = json.loads((samples_dir / "index.json").read_text())
+    names = index["references"] + index["samplers"]
+    ref_nn = None
+    real_feats = None
+    if fid_weights:
+        real_feats = inception_features(np.load(samples_dir / "holdout_real" / "images.npy"), fid_weights)
+    else:
+        log.info("FID skipped: set evaluate.fid_inception_weights to a local InceptionV3 weights file to compute it")
+    rows = []
+    for name in names:
+        d = samples_dir / name
+        meta = json.loads((d / "meta.json").read_text())
+        z, imgs = np.load(d / "z.npy").astype(np.float64), np.load(d / "images.npy")
+        rate, conf, _ = det.face_rate(imgs)
+        y = (z - mom.mean) @ w.T
+        inside = float((np.einsum("ij,ij->i", y, y) <= limit).mean())
+        nn = nearest_distances(z, z_train)
+        if name == "holdout_real":
+            ref_nn = float(np.median(nn))
+        fid = frechet_distance(real_feats, inception_features(imgs, fid_weights)) if fid_weights else float("nan")
+        row = {"sampler": meta["sampler"], "setting": meta["setting"] or "-", "n": len(z), "face_rate": rate,
+               "mean_confidence": conf, "inside_3sigma": inside, "nn_distance_median": float(np.median(nn)),
+               "nn_distance_ratio": float(np.median(nn)) / ref_nn if ref_nn else float("nan"), "fid": fid}
+        log.info("%s: %s", name, row)
+        rows.append(row)
+    from .analyses import write_json, write_tsv
+
+    write_tsv(out_tsv, {k: [r[k] for r in rows] for k in rows[0]})
+    write_json(out_json, {"rows": rows, "face_min_confidence": min_confidence,
+                          "fid": "computed" if fid_weights else "skipped: no local InceptionV3 weights configured",
+                          "nn_reference": "median distance of holdout latents to their nearest training latent"})
+    _summary_chart(rows, fig)
+    return rows
+
+
+def _summary_chart(rows: list[dict], path) -> None:
+    labels = [f"{r['sampler']} {r['setting']}" if r["setting"] != "-" else r["sampler"] for r in rows]
+    x = np.arange(len(rows))
+    fig, axes = plt.subplots(3, 1, figsize=(max(7, 0.5 * len(rows)), 10), sharex=True)
+    for ax, key, title in zip(axes, ("face_rate", "inside_3sigma", "nn_distance_ratio"),
+                              ("MTCNN face rate", "fraction inside the 3σ ellipsoid",
+                               "nearest-training-latent distance / holdout's")):
+        vals = [r[key] for r in rows]
+        colors = ["tab:gray" if r["sampler"] in REFERENCES else "tab:blue" for r in rows]
+        ax.bar(x, vals, color=colors)
+        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+        ax.set_ylabel(title, fontsize=8)
+        if key != "nn_distance_ratio":
+            ax.set_ylim(0, 1.05)
+    fig.suptitle(f"Samplers against the references (grey), {rows[0]['n']} images each", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)

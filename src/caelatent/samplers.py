@@ -1,0 +1,247 @@
+"""Latent-vector samplers, each a small class with ``fit(z)`` and ``sample(n, rng)``.
+
+``z`` is [N, d] (a NumPy array, or anything :func:`caelatent.stats.blocks` can stream). Sigma
+levels in d dimensions mean the shell holding the probability of +-k sigma in one dimension
+(d^2 <= chi2.ppf(erf(k / sqrt 2), d)), as in the statistics stage.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+from scipy import stats as st
+
+from . import stats
+
+
+def shell_d2(k: float, dim: int) -> float:
+    """Squared Mahalanobis radius of the k-sigma shell in ``dim`` dimensions."""
+    return float(st.chi2.ppf(special.erf(k / math.sqrt(2)), dim))
+
+
+class Sampler:
+    name = "sampler"
+
+    def fit(self, z) -> "Sampler":
+        self.moments_ = stats.moments(z)
+        self.dim_ = len(self.moments_.mean)
+        return self
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def setting(self) -> str:
+        return ""
+
+
+class UniformBox(Sampler):
+    """Uniform in [-b, b]^d, around the origin."""
+
+    name = "uniform_box"
+
+    def __init__(self, b: float):
+        self.b = float(b)
+
+    def sample(self, n, rng):
+        return rng.uniform(-self.b, self.b, size=(n, self.dim_))
+
+    @property
+    def setting(self):
+        return f"b{self.b:g}"
+
+
+class ComponentIntervals(Sampler):
+    """Each component uniform in mean +- f * half-width (half width at half maximum of its histogram)."""
+
+    name = "intervals"
+
+    def __init__(self, f: float, bins: int = 100):
+        self.f, self.bins = float(f), bins
+
+    def fit(self, z):
+        super().fit(z)
+        counts, edges, _ = stats.component_histograms(z, self.moments_, self.bins)
+        self.half_width_ = np.array([stats.half_width(c, e) for c, e in zip(counts, edges)])
+        return self
+
+    def sample(self, n, rng):
+        m, hw = self.moments_.mean, self.half_width_
+        return rng.uniform(m - self.f * hw, m + self.f * hw, size=(n, self.dim_))
+
+    @property
+    def setting(self):
+        return f"f{self.f:g}"
+
+
+class OriginToCentre(Sampler):
+    """Evenly spaced points on the segment from the origin (t = 0) to the cloud's centre (t = 1)."""
+
+    name = "origin_to_centre"
+
+    def sample(self, n, rng):
+        t = np.linspace(0.0, 1.0, n)[:, None]
+        return t * self.moments_.mean[None, :]
+
+
+class PlanePath(Sampler):
+    """A straight path through the centre in the plane of components (i, j), at ``angle`` degrees
+    from axis i, from -extent to +extent standard deviations along that direction."""
+
+    name = "plane_path"
+
+    def __init__(self, i: int, j: int, angle: float = 0.0, extent: float = 3.0):
+        self.i, self.j, self.angle, self.extent = int(i), int(j), float(angle), float(extent)
+
+    def fit(self, z):
+        super().fit(z)
+        for c in (self.i, self.j):
+            if not 0 <= c < self.dim_:
+                raise ValueError(f"generate plane_path axes: component {c} is outside 0..{self.dim_ - 1}")
+        u = np.zeros(self.dim_)
+        a = math.radians(self.angle)
+        u[self.i], u[self.j] = math.cos(a), math.sin(a)
+        self.direction_ = u
+        self.sd_ = float(math.sqrt(u @ self.moments_.cov @ u))
+        return self
+
+    def sample(self, n, rng):
+        s = np.linspace(-self.extent, self.extent, n)[:, None] * self.sd_
+        return self.moments_.mean[None, :] + s * self.direction_[None, :]
+
+    @property
+    def setting(self):
+        return f"z{self.i}-z{self.j}-a{self.angle:g}"
+
+
+class TruncatedNormal(Sampler):
+    """The fitted multivariate normal, keeping draws inside the k-sigma shell (rejection)."""
+
+    name = "mnd"
+
+    def __init__(self, k: float = 3.0):
+        self.k = float(k)
+
+    def fit(self, z):
+        super().fit(z)
+        self.chol_ = np.linalg.cholesky(self.moments_.cov)
+        self.limit_ = shell_d2(self.k, self.dim_)
+        return self
+
+    def sample(self, n, rng):
+        out = np.empty((0, self.dim_))
+        while len(out) < n:
+            e = rng.standard_normal(size=(2 * n, self.dim_))
+            out = np.vstack([out, e[np.einsum("ij,ij->i", e, e) <= self.limit_]])
+        return self.moments_.mean + out[:n] @ self.chol_.T
+
+    @property
+    def setting(self):
+        return f"k{self.k:g}"
+
+
+class IndependentGaussians(Sampler):
+    """Each component from its own normal (mean, sigma), ignoring the correlations."""
+
+    name = "independent"
+
+    def sample(self, n, rng):
+        return self.moments_.mean + rng.standard_normal(size=(n, self.dim_)) * self.moments_.std
+
+
+class PCAEllipsoid(Sampler):
+    """Uniform inside the k-sigma ellipsoid in the PCA frame (of the leading ``components`` axes;
+    the remaining coordinates stay at the centre)."""
+
+    name = "pca_ellipsoid"
+
+    def __init__(self, k: float = 3.0, components: int | None = None):
+        self.k, self.components = float(k), components
+
+    def fit(self, z):
+        super().fit(z)
+        w, v = stats.pca(self.moments_)
+        m = self.components or self.dim_
+        self.eigvals_, self.axes_ = w[:m], v[:, :m]
+        self.radius_ = math.sqrt(shell_d2(self.k, m))
+        return self
+
+    def sample(self, n, rng):
+        m = len(self.eigvals_)
+        g = rng.standard_normal(size=(n, m))
+        g /= np.linalg.norm(g, axis=1, keepdims=True)
+        r = self.radius_ * rng.random(n) ** (1.0 / m)
+        y = g * r[:, None] * np.sqrt(self.eigvals_)
+        return self.moments_.mean + y @ self.axes_.T
+
+    @property
+    def setting(self):
+        return f"k{self.k:g}" + (f"-m{self.components}" if self.components else "")
+
+
+class GaussianMixtureSampler(Sampler):
+    """Ex-post density estimation (Ghosh et al., ICLR 2020): a full-covariance Gaussian mixture
+    fitted to (a seeded subsample of) the latents with scikit-learn."""
+
+    name = "gmm"
+
+    def __init__(self, components: int = 10, max_fit: int = 20000, seed: int = 0, max_iter: int = 200):
+        self.components, self.max_fit, self.seed, self.max_iter = int(components), int(max_fit), seed, max_iter
+
+    def fit(self, z):
+        from sklearn.mixture import GaussianMixture
+
+        super().fit(z)
+        n = z.shape[0]
+        rng = np.random.default_rng(self.seed)
+        idx = np.sort(rng.choice(n, size=min(n, self.max_fit), replace=False))
+        x = stats.take_rows(z, idx)
+        self.gmm_ = GaussianMixture(self.components, covariance_type="full", random_state=self.seed,
+                                    max_iter=self.max_iter, reg_covar=1e-5).fit(x)
+        return self
+
+    def sample(self, n, rng):
+        g = self.gmm_
+        comp = rng.choice(len(g.weights_), size=n, p=g.weights_ / g.weights_.sum())
+        out = np.empty((n, self.dim_))
+        for c in np.unique(comp):
+            sel = comp == c
+            out[sel] = rng.multivariate_normal(g.means_[c], g.covariances_[c], size=int(sel.sum()))
+        return out
+
+    @property
+    def setting(self):
+        return f"n{self.components}"
+
+
+def build_samplers(spec: dict, dominant: list[int], seed: int = 0) -> list[Sampler]:
+    """Samplers from the config's ``generate.samplers`` block (each key a sampler, lists = settings)."""
+    out: list[Sampler] = []
+    for name, opts in spec.items():
+        opts = opts or {}
+        if name == "uniform_box":
+            out += [UniformBox(b) for b in opts.get("b", [1.5])]
+        elif name == "intervals":
+            out += [ComponentIntervals(f) for f in opts.get("f", [1.0])]
+        elif name == "origin_to_centre":
+            out.append(OriginToCentre())
+        elif name == "plane_path":
+            axes = opts.get("axes") or [dominant[:2] if len(dominant) >= 2 else [0, 1]]
+            out += [PlanePath(i, j, a, opts.get("extent", 3.0)) for i, j in axes for a in opts.get("angles", [0.0])]
+        elif name == "mnd":
+            out += [TruncatedNormal(k) for k in opts.get("k", [3.0])]
+        elif name == "independent":
+            out.append(IndependentGaussians())
+        elif name == "pca_ellipsoid":
+            out += [PCAEllipsoid(k, opts.get("components")) for k in opts.get("k", [3.0])]
+        elif name == "gmm":
+            out += [GaussianMixtureSampler(c, opts.get("max_fit", 20000), seed) for c in opts.get("components", [10])]
+        else:
+            raise ValueError(f"generate.samplers.{name}: unknown sampler")
+    return out
+
+
+def sampler_id(s: Sampler) -> str:
+    return f"{s.name}-{s.setting}" if s.setting else s.name

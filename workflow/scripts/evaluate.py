@@ -1,0 +1,15 @@
+"""Thin adapter: rule evaluate -> caelatent.generate.run_evaluate (MTCNN runs on TensorFlow)."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent import backend  # noqa: E402
+
+backend.use("tensorflow", snakemake.threads)
+
+from caelatent.generate import run_evaluate  # noqa: E402
+
+p, i, o = snakemake.params.p, snakemake.input, snakemake.output
+run_evaluate(i.samples, i.latents, i.moments, o.summary, o.details, o.chart,
+             min_confidence=p["min_confidence"], fid_weights=p["fid_inception_weights"])

@@ -1,0 +1,15 @@
+"""Thin adapter: rule generate -> caelatent.generate.run_generate."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent import backend  # noqa: E402
+
+backend.use(snakemake.params.backend, snakemake.threads)
+
+from caelatent.generate import run_generate  # noqa: E402
+
+p, i, o = snakemake.params.p, snakemake.input, snakemake.output
+run_generate(i.images, i.latents, i.decoder, i.dominant, o.samples, o.grids, spec=p["samplers"],
+             n=p["n_samples"], grid=tuple(p["grid"]), seed=snakemake.params.seed)

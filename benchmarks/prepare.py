@@ -31,8 +31,8 @@ def build_tar(sample: Path, copies: int, dest: Path) -> int:
     n = 0
     with tarfile.open(src) as t, tarfile.open(dest, "w") as out:
         members = [(m, t.extractfile(m).read()) for m in t if m.isfile() and m.name.endswith(".jpg")]
-        for c in range(copies):
-            for m, data in members:
+        for _ in range(copies):
+            for _member, data in members:
                 n += 1
                 info = tarfile.TarInfo(f"img_align_celeba/{n:06d}.jpg")
                 info.size = len(data)
@@ -54,7 +54,7 @@ def main() -> None:
         n = build_tar(args.sample, args.copies, tar)
         for workers in sorted({1, cores}):
             times = []
-            for r in range(args.repeats):
+            for _ in range(args.repeats):
                 t0 = time.perf_counter()
                 prepare_celeba(tar, Path(tmp) / f"out{workers}", size=args.size, split=Split(0.9), workers=workers)
                 times.append(time.perf_counter() - t0)

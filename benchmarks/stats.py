@@ -3,7 +3,7 @@
 Usage: python benchmarks/stats.py [--n 202599] [--dim 256] [--workers 2]
 
 Writes a correlated, off-centre normal cloud (CelebA's size) to a temporary latents.zarr, runs
-`moments`, then the six analyses on ``--workers`` processes (as `snakemake --cores 2` would),
+`moments`, then the analyses (tables and plots) on ``--workers`` processes (as `snakemake --cores 2` would),
 each in its own process. Prints per-analysis wall time and peak RSS and the totals; writes
 benchmarks/results/stats.json. Targets: total under 30 s on 2 cores, peak memory under 1.5 GB.
 """
@@ -46,15 +46,18 @@ def job(name: str, d: str) -> tuple[str, float, float]:
     out.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     if name == "components":
-        analyses.run_components(lat, mom, out / "c.tsv", out / "dom.tsv", out / "g.png", out / "o.png", out / "d.png",
-                                bins=100, mean_factor=3.0, sigma_factor=2.0, grid=None)
+        analyses.run_components(lat, mom, out / "c.tsv", out / "dom.tsv", out / "h.npz", bins=100, mean_factor=3.0,
+                                sigma_factor=2.0)
+        analyses.plot_components(out / "c.tsv", out / "dom.tsv", out / "h.npz", out / "g.png", out / "o.png",
+                                 out / "d.png", grid=None)
     elif name == "radius":
         analyses.run_radius(lat, mom, out / "r.tsv", out / "r.json", out / "r.png",
                             b_values=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0], samples=20000, seed=0)
     elif name == "correlations":
-        analyses.run_correlations(lat, mom, out / "m.tsv", out / "cn.tsv", out / "p.tsv", out / "m.png", out / "pp.png",
-                                  thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], list_threshold=0.3, top_pairs=6,
-                                  chosen_image=0, max_points=5000, uniform_b=1.5, seed=0)
+        analyses.run_correlations(lat, mom, out / "m.tsv", out / "cn.tsv", out / "p.tsv",
+                                  thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], list_threshold=0.3)
+        analyses.plot_correlations(lat, mom, out / "m.png", out / "pp.png", top_pairs=6, chosen_image=0,
+                                   max_points=5000, uniform_b=1.5, seed=0)
     elif name == "pca":
         analyses.run_pca(lat, mom, out / "e.tsv", out / "pca.json", out / "s.png", out / "pl.png",
                          planes=[[0, 1], [2, 3], [4, 5]])

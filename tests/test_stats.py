@@ -63,8 +63,9 @@ def test_streaming_moments_equal_numpy(mnd_run):
 def test_component_table_and_dominant_components(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
     figs = [tmp_path / f"{k}.png" for k in ("grid", "overlay", "dom")]
-    table, dom = analyses.run_components(lat, d / "moments.npz", tmp_path / "c.tsv", tmp_path / "dom.tsv", *figs,
-                                         bins=100, mean_factor=3.0, sigma_factor=2.0, grid=None)
+    table, dom = analyses.run_components(lat, d / "moments.npz", tmp_path / "c.tsv", tmp_path / "dom.tsv",
+                                         tmp_path / "h.npz", bins=100, mean_factor=3.0, sigma_factor=2.0)
+    analyses.plot_components(tmp_path / "c.tsv", tmp_path / "dom.tsv", tmp_path / "h.npz", *figs, grid=None)
     sd = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(table["fit_sigma"], sd, rtol=0.05)
     np.testing.assert_allclose(table["fit_mean"], mean, atol=0.06)
@@ -80,8 +81,10 @@ def test_component_table_and_dominant_components(mnd_run, tmp_path):
 def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     d, lat, *_ = mnd_run
     out = [tmp_path / n for n in ("m.tsv", "counts.tsv", "pairs.tsv", "m.png", "p.png")]
-    analyses.run_correlations(lat, d / "moments.npz", *out, thresholds=[0.1, 0.3, 0.55, 0.7], list_threshold=0.3,
-                              top_pairs=3, chosen_image=5, max_points=2000, uniform_b=1.5, seed=0)
+    analyses.run_correlations(lat, d / "moments.npz", *out[:3], thresholds=[0.1, 0.3, 0.55, 0.7], list_threshold=0.3)
+    analyses.plot_correlations(lat, d / "moments.npz", *out[3:], top_pairs=3, chosen_image=5, max_points=2000,
+                               uniform_b=1.5, seed=0)
+    assert all(f.read_bytes()[:4] == b"\x89PNG" for f in out[3:])
     rows = [line.split("\t") for line in out[2].read_text().splitlines()[1:]]
     assert [(int(i), int(j)) for i, j, _ in rows] == [(0, 1), (2, 5), (7, 11)]
     assert abs(float(rows[0][2]) - 0.8) < 0.02 and abs(float(rows[1][2]) + 0.6) < 0.02
@@ -90,8 +93,8 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     matrix = np.loadtxt(out[0], skiprows=1, delimiter="\t")[:, 1:]
     assert matrix.shape == (16, 16) and np.allclose(np.diag(matrix), 1)
     with pytest.raises(ValueError, match="chosen_image=99999"):
-        analyses.run_correlations(lat, d / "moments.npz", *out, thresholds=[0.1], list_threshold=0.3, top_pairs=1,
-                                  chosen_image=99999, max_points=200, uniform_b=1.5, seed=0)
+        analyses.plot_correlations(lat, d / "moments.npz", *out[3:], top_pairs=1, chosen_image=99999, max_points=200,
+                                   uniform_b=1.5, seed=0)
 
 
 def test_pca_counts_components_for_explained_variance():

@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,7 @@ def test_schema_fills_defaults():
     cfg = {"data": {"source": "synthetic"}}
     validate(cfg, SCHEMA)
     assert cfg["seed"] == 42 and cfg["threads"]["prepare"] == 8
+    assert cfg["experiments"] == {"default": {}} and cfg["run"] == ["default"]
     assert cfg["data"]["size"] == 96 and cfg["data"]["chunk_size"] == 256
     assert cfg["data"]["crop_box"] == [0, 20, 178, 198]
     assert cfg["data"]["celeba"]["download"]["enabled"] is True and cfg["data"]["split"]["train_size"] == 0.9
@@ -76,6 +81,33 @@ def test_dry_run_resolves_for_both_configs(wf):
     assert "download_celeba" not in demo and "results/data/synthetic_64/images.zarr" in demo
 
 
+def test_experiments_share_prepared_data_by_dataset_and_size(wf):
+    (wf / "exps.yaml").write_text("run: [seed, bn, z128, size128]\n")
+    jobs = snakemake(wf, "-n", "--configfile", "exps.yaml").stdout
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", jobs, re.M)}
+    assert counts["prepare"] == 2 and counts["train"] == 4 and counts["encode"] == 4 and counts["compare"] == 1
+    for exp in ("seed", "bn", "z128", "size128"):
+        assert f"results/{exp}/latents.zarr" in jobs
+    assert "results/data/celeba_128/images.zarr" in jobs and "results/comparison/experiments.tsv" in jobs
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("experiments:\n  bad: {model: {zdim: 3}}\n", "experiments.bad: "),
+        ("experiments:\n  bad: {data: {max_images: 10}}\n", "experiments.bad.data.max_images: an experiment may change"),
+        ("run: [nonesuch]\n", "run: experiment 'nonesuch' is not defined under experiments"),
+    ],
+)
+def test_bad_experiments_are_named(wf, body, message):
+    (wf / "bad_exp.yaml").write_text(body)
+    proc = snakemake(wf, "-n", "--configfile", "bad_exp.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and message in out
+    if "zdim" in body:
+        assert "'zdim' was unexpected" in out
+
+
 def test_cli_error_names_the_bad_key(wf):
     (wf / "bad.yaml").write_text("data:\n  sorce: celeba\n")
     proc = snakemake(wf, "-n", "--configfile", "bad.yaml", check=False)
@@ -104,7 +136,7 @@ def test_demo_dag_runs_end_to_end(wf):
     assert g["images"].shape == (n, 64, 64, 3)
     assert (wf / "logs/prepare/synthetic_64.log").read_text().count("rendered") == 1
     # trained and encoded
-    exp = wf / "results" / demo["name"]
+    exp = wf / "results" / demo["run"][0]
     lat = zarr.open_group(exp / "latents.zarr", mode="r")
     assert lat["z"].shape == (n, demo["model"]["z_dim"]) and (lat["ids"][:] == g["ids"][:]).all()
     for fig in ("train_loss_curve.png", "holdout_reconstructions.png"):
@@ -142,9 +174,108 @@ def test_demo_dag_runs_end_to_end(wf):
     assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
 
 
+def test_snakefiles_are_formatted_and_lint_clean(wf):
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lint = snakemake(wf, "--lint", "--configfile", "config/demo.yaml")
+    assert "Congratulations, your workflow is in a good condition" in lint.stdout + lint.stderr
+
+
 def test_ci_runs_exactly_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
     test_cmd = blocks[0].strip().splitlines()[-1]
     assert "pytest" in test_cmd
     assert test_cmd in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+# --- only stale stages rerun (these follow the full demo run above, in the same workflow copy) ---
+
+
+def scheduled(wf: Path, extra: dict | None = None) -> dict[str, int]:
+    """Jobs a dry run schedules after the demo run, with ``extra`` layered over the demo config."""
+    args = ["-n", "--configfile", "config/demo.yaml"]
+    if extra:
+        (wf / "edit.yaml").write_text(yaml.safe_dump(extra))
+        args.append("edit.yaml")
+    out = snakemake(wf, *args).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+STATS_AND_LATER = {"moments", "components", "radius", "correlations", "pca", "mnd", "origin", "generate", "evaluate"}
+
+
+def test_noop_run_schedules_nothing(wf):
+    assert scheduled(wf) == {}
+
+
+@pytest.mark.parametrize(
+    "edit, rule",
+    [
+        ({"stats": {"pca": {"planes": [[0, 2]]}}}, "pca"),
+        ({"stats": {"correlation_plots": {"top_pairs": 4}}}, "correlation_plots"),
+        ({"stats": {"component_plots": {"grid": [0, 1, 2]}}}, "component_plots"),
+        ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, "radius"),
+        ({"evaluate": {"min_confidence": 0.8}}, "evaluate"),
+    ],
+)
+def test_plot_or_analysis_parameter_reruns_only_its_rule(wf, edit, rule):
+    assert set(scheduled(wf, edit)) - {"all"} == {rule}
+
+
+def test_z_dim_reruns_training_and_everything_after_but_not_prepare(wf):
+    jobs = scheduled(wf, {"model": {"z_dim": 32}})
+    assert "prepare" not in jobs
+    assert {"train", "encode"} | STATS_AND_LATER <= set(jobs)
+
+
+def test_image_size_reruns_prepare_too(wf):
+    jobs = scheduled(wf, {"data": {"size": 96}})
+    assert {"prepare", "train", "encode"} | STATS_AND_LATER <= set(jobs)
+
+
+# --- the HTML report ---------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_dom(url: str, profile: Path) -> str:
+    proc = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_report_renders_every_figure_in_chromium(wf, tmp_path):
+    snakemake(wf, "--configfile", "config/demo.yaml", "--report", "report.zip")
+    with zipfile.ZipFile(wf / "report.zip") as z:
+        z.extractall(tmp_path)
+    html = next(tmp_path.rglob("report.html"))
+    pngs = sorted(p for p in html.parent.rglob("*.png"))
+    figures = list((wf / "results/demo/figures").rglob("*.png")) + list((wf / "results/comparison").glob("*.png"))
+    assert len(pngs) == len(figures) > 25
+    # the report application itself loads: its menu lists every stage, the front page has our text
+    dom = chromium_dom(html.as_uri(), tmp_path / "profile1")
+    for category in ("Training", "Latent statistics", "Normality", "Generation", "Comparison"):
+        assert category in dom
+    assert "What a plain convolutional autoencoder does with its latent space" in dom
+    assert "System Message" not in dom  # no broken reStructuredText
+    assert "Holdout images (never trained on) above their reconstructions" in html.read_text()  # a caption
+    # every figure in the report decodes and renders in the browser
+    page = html.parent / "check_figures.html"
+    imgs = "".join(f'<img src="{p.relative_to(html.parent).as_posix()}">' for p in pngs)
+    page.write_text(f"""<html><body>{imgs}<div id="result">pending</div><script>
+        window.onload = () => {{
+            const all = [...document.images];
+            const ok = all.filter(i => i.complete && i.naturalWidth > 100 && i.naturalHeight > 100);
+            document.getElementById('result').textContent = 'rendered ' + ok.length + ' of ' + all.length;
+        }};</script></body></html>""")
+    dom = chromium_dom(page.as_uri(), tmp_path / "profile2")
+    assert f"rendered {len(pngs)} of {len(pngs)}" in dom

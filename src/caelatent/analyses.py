@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
 import matplotlib
@@ -90,8 +89,9 @@ def run_moments(latents, out_npz) -> stats.Moments:
 # --- rule components ----------------------------------------------------------------------------
 
 
-def run_components(latents, moments_npz, out_table, out_dominant, fig_grid, fig_overlay, fig_dominant, *,
-                   bins: int, mean_factor: float, sigma_factor: float, grid: list[int] | None, max_grid: int = 12):
+def run_components(latents, moments_npz, out_table, out_dominant, out_histograms, *, bins: int,
+                   mean_factor: float, sigma_factor: float):
+    """Per-component table, dominant components, and the histograms (for :func:`plot_components`)."""
     z, mom = open_z(latents), stats.Moments.load(moments_npz)
     table, counts, edges = stats.component_table(z, mom, bins)
     dom = stats.dominant_components(table["mean"], table["sigma"], mean_factor, sigma_factor)
@@ -100,8 +100,31 @@ def run_components(latents, moments_npz, out_table, out_dominant, fig_grid, fig_
     write_tsv(out_dominant, {"component": c, "mean": table["mean"][c], "sigma": table["sigma"][c],
                              "half_width": table["half_width"][c], "large_mean": dom["large_mean"],
                              "wide": dom["wide"]})
-    shown = list(grid) if grid else list(c[:max_grid])
-    if len(shown) < min(max_grid, len(mom.mean)):  # fill up with the widest components
+    with atomic_path(out_histograms) as tmp, open(tmp, "wb") as f:
+        np.savez(f, counts=counts, edges=edges, n=mom.n, mean_factor=mean_factor, sigma_factor=sigma_factor)
+    return table, dom
+
+
+def _read_tsv(path) -> dict[str, np.ndarray]:
+    lines = Path(path).read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:]]
+    return {h: np.array([float(r[k]) for r in rows]) for k, h in enumerate(header)}
+
+
+def plot_components(table_tsv, dominant_tsv, histograms_npz, fig_grid, fig_overlay, fig_dominant, *,
+                    grid: list[int] | None, max_grid: int = 12):
+    """Histogram grid with Gaussian fits, overlay of all components, dominant components."""
+    table, dom = _read_tsv(table_tsv), _read_tsv(dominant_tsv)
+    c = dom["component"].astype(int)
+    with np.load(histograms_npz) as f:
+        counts, edges, n = f["counts"], f["edges"], int(f["n"])
+        mean_factor, sigma_factor = float(f["mean_factor"]), float(f["sigma_factor"])
+    d = len(counts)
+    if grid and max(grid) >= d:
+        raise ValueError(f"stats.components.grid: component {max(grid)} is outside 0..{d - 1}")
+    shown = list(grid) if grid else [int(i) for i in c[:max_grid]]
+    if not grid and len(shown) < min(max_grid, d):  # fill up with the widest components
         shown += [int(i) for i in np.argsort(-table["sigma"]) if i not in shown][: max_grid - len(shown)]
     fig, axes = _grid(len(shown))
     for ax, i in zip(axes, shown):
@@ -113,18 +136,19 @@ def run_components(latents, moments_npz, out_table, out_dominant, fig_grid, fig_
         ax.set_xlabel("value")
         ax.set_ylabel("count")
         ax.legend(fontsize=6)
-    fig.suptitle(f"Component histograms with Gaussian fits (N = {mom.n:,} vectors)", fontsize=10)
+    fig.suptitle(f"Component histograms with Gaussian fits (N = {n:,} vectors)", fontsize=10)
     fig.tight_layout()
     save_fig(fig, fig_grid)
 
+    dominant = set(int(i) for i in c)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i in range(len(mom.mean)):
+    for i in range(d):
         x = 0.5 * (edges[i, :-1] + edges[i, 1:])
         ax.plot(x, counts[i] / counts[i].sum() / (edges[i, 1] - edges[i, 0]), lw=0.5, alpha=0.5,
-                color="tab:red" if i in set(c) else "tab:gray")
+                color="tab:red" if i in dominant else "tab:gray")
     ax.set_xlabel("component value")
     ax.set_ylabel("density")
-    ax.set_title(f"All {len(mom.mean)} component distributions (dominant ones in red)")
+    ax.set_title(f"All {d} component distributions (dominant ones in red)")
     fig.tight_layout()
     save_fig(fig, fig_overlay)
 
@@ -136,11 +160,10 @@ def run_components(latents, moments_npz, out_table, out_dominant, fig_grid, fig_
     ax.axvline(0, color="k", lw=0.5)
     ax.set_xlabel("mean")
     ax.set_ylabel("sigma")
-    ax.set_title(f"Dominant components: |mean| > {mean_factor}×median or σ > {sigma_factor}×median")
+    ax.set_title(f"Dominant components: |mean| > {mean_factor:g}×median or σ > {sigma_factor:g}×median", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_fig(fig, fig_dominant)
-    return table, dom
 
 
 # --- rule radius --------------------------------------------------------------------------------
@@ -192,10 +215,10 @@ def run_radius(latents, moments_npz, out_table, out_json, fig, *, b_values: list
 # --- rule correlations --------------------------------------------------------------------------
 
 
-def run_correlations(latents, moments_npz, out_matrix, out_counts, out_pairs, fig_matrix, fig_pairs, *,
-                     thresholds: list[float], list_threshold: float, top_pairs: int, chosen_image: int,
-                     max_points: int, uniform_b: float, seed: int):
-    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+def run_correlations(latents, moments_npz, out_matrix, out_counts, out_pairs, *, thresholds: list[float],
+                     list_threshold: float) -> dict:
+    """Pearson matrix, counts of pairs above each threshold, and the pairs above ``list_threshold``."""
+    mom = stats.Moments.load(moments_npz)
     r = mom.corr()
     d = len(r)
     write_tsv(out_matrix, {"component": np.arange(d), **{str(j): r[:, j] for j in range(d)}})
@@ -206,7 +229,21 @@ def run_correlations(latents, moments_npz, out_matrix, out_counts, out_pairs, fi
     order = np.argsort(-np.abs(vals))
     sel = order[np.abs(vals[order]) > list_threshold]
     write_tsv(out_pairs, {"i": iu[0][sel], "j": iu[1][sel], "r": vals[sel]})
+    return {"pairs": int(len(sel))}
 
+
+def plot_correlations(latents, moments_npz, fig_matrix, fig_pairs, *, top_pairs: int, chosen_image: int,
+                      max_points: int, uniform_b: float, seed: int) -> None:
+    """Heat map of the matrix; scatter plots of the most correlated pairs with the data (thinned for
+    drawing only), the origin, the centre, one chosen image's point and uniform random vectors."""
+    z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    r = mom.corr()
+    d = len(r)
+    iu = np.triu_indices(d, 1)
+    vals = r[iu]
+    order = np.argsort(-np.abs(vals))
+    if not 0 <= chosen_image < z.shape[0]:
+        raise ValueError(f"stats.correlation_plots.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors")
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     im = ax.imshow(r, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fig.colorbar(im, ax=ax, label="Pearson r")
@@ -218,8 +255,6 @@ def run_correlations(latents, moments_npz, out_matrix, out_counts, out_pairs, fi
 
     rng = np.random.default_rng(seed)
     _, pts = stats.thin_rows(z, max_points, rng)
-    if not 0 <= chosen_image < z.shape[0]:
-        raise ValueError(f"stats.correlations.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors")
     chosen = np.asarray(z[chosen_image], dtype=float)
     uni = rng.uniform(-uniform_b, uniform_b, size=(min(max_points, 2000), d))
     top = order[: max(1, top_pairs)]
@@ -238,7 +273,6 @@ def run_correlations(latents, moments_npz, out_matrix, out_counts, out_pairs, fi
     fig.suptitle("Most correlated component pairs", fontsize=10)
     fig.tight_layout()
     save_fig(fig, fig_pairs)
-    return {"pairs": int(len(sel))}
 
 
 # --- rule pca -----------------------------------------------------------------------------------
@@ -435,3 +469,53 @@ def run_origin(latents, moments_npz, out_json, fig):
     f.tight_layout()
     save_fig(f, fig)
     return result
+
+
+# --- rule compare -------------------------------------------------------------------------------
+
+
+def run_compare(names, eigen_tsvs, mnd_jsons, dominant_tsvs, summary_tsvs, out_table, out_faces, fig) -> dict:
+    """One row per experiment (spectrum, normality, dominant components) and face rates per sampler."""
+    rows = {"experiment": [], "z_dim": [], "pcs_for_90pct": [], "pcs_for_99pct": [], "dominant_components": [],
+            "d2_ks_statistic": [], "core_fraction_kept": [], "consistent_with_normal": []}
+    spectra, faces = {}, {}
+    for name, e, m, d, s in zip(names, eigen_tsvs, mnd_jsons, dominant_tsvs, summary_tsvs):
+        ev = _read_tsv(e)
+        mnd = json.loads(Path(m).read_text())
+        need = stats.components_for(ev["explained"])
+        rows["experiment"].append(name)
+        rows["z_dim"].append(len(ev["eigenvalue"]))
+        rows["pcs_for_90pct"].append(need["90%"])
+        rows["pcs_for_99pct"].append(need["99%"])
+        rows["dominant_components"].append(len(Path(d).read_text().splitlines()) - 1)
+        rows["d2_ks_statistic"].append(mnd["ks_all_d2_vs_normal_law"]["statistic"])
+        rows["core_fraction_kept"].append(mnd["core"]["fraction_kept"])
+        rows["consistent_with_normal"].append(mnd["consistent_with_normal"])
+        spectra[name] = ev["explained"]
+        lines = [line.split("\t") for line in Path(s).read_text().splitlines()]
+        for r in lines[1:]:
+            rec = dict(zip(lines[0], r))
+            label = rec["sampler"] if rec["setting"] == "-" else f"{rec['sampler']} {rec['setting']}"
+            faces.setdefault(label, {})[name] = float(rec["face_rate"])
+    write_tsv(out_table, rows)
+    labels = list(faces)
+    write_tsv(out_faces, {"sampler": labels, **{n: [faces[lab].get(n, float("nan")) for lab in labels] for n in names}})
+    f, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 1.6]})
+    for name, ex in spectra.items():
+        a1.semilogy(np.arange(1, len(ex) + 1), ex, label=name)
+    a1.set_xlabel("principal component")
+    a1.set_ylabel("explained variance ratio (log scale)")
+    a1.set_title("Eigenvalue spectra")
+    a1.legend(fontsize=8)
+    x = np.arange(len(labels))
+    w = 0.8 / max(1, len(names))
+    for k, name in enumerate(names):
+        a2.bar(x + k * w, [faces[lab].get(name, np.nan) for lab in labels], w, label=name)
+    a2.set_xticks(x + w * (len(names) - 1) / 2, labels, rotation=60, ha="right", fontsize=7)
+    a2.set_ylabel("MTCNN face rate")
+    a2.set_ylim(0, 1.05)
+    a2.set_title("Face rate per sampler and experiment")
+    a2.legend(fontsize=8)
+    f.tight_layout()
+    save_fig(f, fig)
+    return rows

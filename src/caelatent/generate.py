@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -137,7 +135,7 @@ def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -
     z = np.asarray(z, np.float64)
     best = np.full(len(z), np.inf)
     zz = (z * z).sum(axis=1)[:, None]
-    for s, b in stats.blocks(z_ref):
+    for _, b in stats.blocks(z_ref):
         d2 = zz + (b * b).sum(axis=1)[None, :] - 2 * z @ b.T
         best = np.minimum(best, d2.min(axis=1))
     return np.sqrt(np.maximum(best, 0))

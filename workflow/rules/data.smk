@@ -4,15 +4,15 @@
 rule download_celeba:
     output:
         "resources/celeba/{file}",
+    log:
+        "logs/download_celeba/{file}.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         mirrors=DATA["celeba"]["download"]["mirrors"],
         published=DATA["celeba"]["download"]["published"],
         verify=DATA["celeba"]["download"]["verify"],
         timeout=DATA["celeba"]["download"]["timeout"],
-    log:
-        "logs/download_celeba/{file}.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/download_celeba.py"
 
@@ -26,16 +26,16 @@ rule prepare:
         images=directory("results/data/{dataset}_{size}/images.zarr"),
         attributes="results/data/{dataset}_{size}/attributes.tsv",
         manifest="results/data/{dataset}_{size}/manifest.json",
-    params:
-        prepare=prepare_params(),
-    threads: config["threads"]["prepare"]
-    resources:
-        mem_mb=4000,
     log:
         "logs/prepare/{dataset}_{size}.log",
     benchmark:
         "benchmarks/results/prepare/{dataset}_{size}.tsv"
     conda:
         "../../envs/data.yaml"
+    threads: config["threads"]["prepare"]
+    resources:
+        mem_mb=4000,
+    params:
+        prepare=prepare_params(),
     script:
         "../scripts/prepare.py"

@@ -3,7 +3,7 @@
 
 rule generate:
     input:
-        images=lambda wc: f"{dataset_dir()}/images.zarr",
+        images=images_of,
         latents="results/{exp}/latents.zarr",
         decoder="results/{exp}/model/decoder.keras",
         dominant="results/{exp}/stats/dominant_components.tsv",
@@ -12,17 +12,21 @@ rule generate:
         grids=report(
             directory("results/{exp}/figures/samples"),
             patterns=["samples_{name}.png"],
+            caption="../report/samples.rst",
             category="Generation",
+            subcategory="{exp}",
         ),
-    params:
-        p=config["generate"],
-        backend=config["train"]["backend"],
-        seed=config["seed"],
-    threads: config["threads"]["train"]
     log:
         "logs/{exp}/generate.log",
+    benchmark:
+        "benchmarks/results/{exp}/generate.tsv"
     conda:
         "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    params:
+        p=exp_param("generate"),
+        backend=exp_param("train/backend"),
+        seed=exp_param("seed"),
     script:
         "../scripts/generate.py"
 
@@ -35,13 +39,20 @@ rule evaluate:
     output:
         summary="results/{exp}/stats/summary.tsv",
         details="results/{exp}/stats/summary.json",
-        chart=report("results/{exp}/figures/sampler_summary.png", category="Generation"),
-    params:
-        p=config["evaluate"],
-    threads: config["threads"]["train"]
+        chart=report(
+            "results/{exp}/figures/sampler_summary.png",
+            caption="../report/sampler_summary.rst",
+            category="Generation",
+            subcategory="{exp}",
+        ),
     log:
         "logs/{exp}/evaluate.log",
+    benchmark:
+        "benchmarks/results/{exp}/evaluate.tsv"
     conda:
         "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    params:
+        p=exp_param("evaluate"),
     script:
         "../scripts/evaluate.py"

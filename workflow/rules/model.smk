@@ -3,51 +3,59 @@
 
 rule train:
     input:
-        images=lambda wc: f"{dataset_dir()}/images.zarr",
+        images=images_of,
     output:
         encoder="results/{exp}/model/encoder.keras",
         decoder="results/{exp}/model/decoder.keras",
         history="results/{exp}/model/history.tsv",
-        loss_curve=report("results/{exp}/figures/train_loss_curve.png", category="Training"),
-        reconstructions=report(
-            "results/{exp}/figures/holdout_reconstructions.png", category="Training"
+        loss_curve=report(
+            "results/{exp}/figures/train_loss_curve.png",
+            caption="../report/train_loss_curve.rst",
+            category="Training",
+            subcategory="{exp}",
         ),
-    params:
-        model=model_params(),
-        train=train_params(),
-        checkpoint=lambda wc: f"results/{wc.exp}/checkpoint",
-    threads: config["threads"]["train"]
-    resources:
-        gpu=lambda wc: config["train"]["gpus"],
-        mem_mb=8000,
-        runtime=config["train"]["runtime_min"],
+        reconstructions=report(
+            "results/{exp}/figures/holdout_reconstructions.png",
+            caption="../report/holdout_reconstructions.rst",
+            category="Training",
+            subcategory="{exp}",
+        ),
     log:
         "logs/{exp}/train.log",
     benchmark:
         "benchmarks/results/{exp}/train.tsv"
     conda:
         "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=exp_param("train/gpus"),
+        mem_mb=8000,
+        runtime=exp_param("train/runtime_min"),
+    params:
+        model=model_params,
+        train=train_params,
+        checkpoint=lambda wc: f"results/{wc.exp}/checkpoint",
     script:
         "../scripts/train.py"
 
 
 rule encode:
     input:
-        images=lambda wc: f"{dataset_dir()}/images.zarr",
+        images=images_of,
         encoder="results/{exp}/model/encoder.keras",
     output:
         latents=directory("results/{exp}/latents.zarr"),
-    params:
-        z_dim=config["model"]["z_dim"],
-        backend=config["train"]["backend"],
-    threads: config["threads"]["train"]
-    resources:
-        mem_mb=4000,
     log:
         "logs/{exp}/encode.log",
     benchmark:
         "benchmarks/results/{exp}/encode.tsv"
     conda:
         "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=4000,
+    params:
+        z_dim=exp_param("model/z_dim"),
+        backend=exp_param("train/backend"),
     script:
         "../scripts/encode.py"

@@ -21,19 +21,49 @@ rule components:
     output:
         table="results/{exp}/stats/components.tsv",
         dominant="results/{exp}/stats/dominant_components.tsv",
-        grid=report("results/{exp}/figures/components_histograms_grid.png", category="Statistics"),
-        overlay=report("results/{exp}/figures/components_overlay_all.png", category="Statistics"),
-        dominant_fig=report(
-            "results/{exp}/figures/components_dominant_mean_sigma.png", category="Statistics"
-        ),
-    params:
-        p=config["stats"]["components"],
+        histograms="results/{exp}/stats/component_histograms.npz",
     log:
         "logs/{exp}/stats/components.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/components"),
     script:
         "../scripts/stats_components.py"
+
+
+rule component_plots:
+    input:
+        table="results/{exp}/stats/components.tsv",
+        dominant="results/{exp}/stats/dominant_components.tsv",
+        histograms="results/{exp}/stats/component_histograms.npz",
+    output:
+        grid=report(
+            "results/{exp}/figures/components_histograms_grid.png",
+            caption="../report/components_histograms_grid.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
+        overlay=report(
+            "results/{exp}/figures/components_overlay_all.png",
+            caption="../report/components_overlay_all.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
+        dominant_fig=report(
+            "results/{exp}/figures/components_dominant_mean_sigma.png",
+            caption="../report/components_dominant_mean_sigma.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/stats/component_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/component_plots"),
+    script:
+        "../scripts/stats_component_plots.py"
 
 
 rule radius:
@@ -43,14 +73,19 @@ rule radius:
     output:
         table="results/{exp}/stats/radius_uniform.tsv",
         summary="results/{exp}/stats/radius.json",
-        fig=report("results/{exp}/figures/radius_distributions.png", category="Statistics"),
-    params:
-        p=config["stats"]["radius"],
-        seed=config["seed"],
+        fig=report(
+            "results/{exp}/figures/radius_distributions.png",
+            caption="../report/radius_distributions.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
     log:
         "logs/{exp}/stats/radius.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/radius"),
+        seed=exp_param("seed"),
     script:
         "../scripts/stats_radius.py"
 
@@ -63,19 +98,42 @@ rule correlations:
         matrix="results/{exp}/stats/correlation_matrix.tsv",
         counts="results/{exp}/stats/correlation_counts.tsv",
         pairs="results/{exp}/stats/correlated_pairs.tsv",
-        fig_matrix=report("results/{exp}/figures/correlation_matrix.png", category="Statistics"),
-        fig_pairs=report(
-            "results/{exp}/figures/correlation_top_pairs_scatter.png", category="Statistics"
-        ),
-    params:
-        p=config["stats"]["correlations"],
-        seed=config["seed"],
     log:
         "logs/{exp}/stats/correlations.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/correlations"),
     script:
         "../scripts/stats_correlations.py"
+
+
+rule correlation_plots:
+    input:
+        latents="results/{exp}/latents.zarr",
+        moments="results/{exp}/stats/moments.npz",
+    output:
+        fig_matrix=report(
+            "results/{exp}/figures/correlation_matrix.png",
+            caption="../report/correlation_matrix.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
+        fig_pairs=report(
+            "results/{exp}/figures/correlation_top_pairs_scatter.png",
+            caption="../report/correlation_top_pairs_scatter.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/stats/correlation_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/correlation_plots"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/stats_correlation_plots.py"
 
 
 rule pca:
@@ -85,14 +143,24 @@ rule pca:
     output:
         table="results/{exp}/stats/pca_eigenvalues.tsv",
         summary="results/{exp}/stats/pca.json",
-        fig_spectrum=report("results/{exp}/figures/pca_spectrum.png", category="Statistics"),
-        fig_planes=report("results/{exp}/figures/pca_planes.png", category="Statistics"),
-    params:
-        p=config["stats"]["pca"],
+        fig_spectrum=report(
+            "results/{exp}/figures/pca_spectrum.png",
+            caption="../report/pca_spectrum.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
+        fig_planes=report(
+            "results/{exp}/figures/pca_planes.png",
+            caption="../report/pca_planes.rst",
+            category="Latent statistics",
+            subcategory="{exp}",
+        ),
     log:
         "logs/{exp}/stats/pca.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/pca"),
     script:
         "../scripts/stats_pca.py"
 
@@ -107,17 +175,37 @@ rule mnd:
         summary="results/{exp}/stats/mnd_fit.json",
         shells="results/{exp}/stats/mnd_sigma_shells.tsv",
         tests="results/{exp}/stats/mnd_normality_tests.tsv",
-        fig_contours=report("results/{exp}/figures/mnd_contours_vs_ellipses.png", category="Normality"),
-        fig_marginals=report("results/{exp}/figures/mnd_marginals.png", category="Normality"),
-        fig_qq=report("results/{exp}/figures/mnd_mahalanobis_qq_chi2.png", category="Normality"),
-        fig_shells=report("results/{exp}/figures/mnd_sigma_shells.png", category="Normality"),
-    params:
-        p=config["stats"]["mnd"],
-        seed=config["seed"],
+        fig_contours=report(
+            "results/{exp}/figures/mnd_contours_vs_ellipses.png",
+            caption="../report/mnd_contours_vs_ellipses.rst",
+            category="Normality",
+            subcategory="{exp}",
+        ),
+        fig_marginals=report(
+            "results/{exp}/figures/mnd_marginals.png",
+            caption="../report/mnd_marginals.rst",
+            category="Normality",
+            subcategory="{exp}",
+        ),
+        fig_qq=report(
+            "results/{exp}/figures/mnd_mahalanobis_qq_chi2.png",
+            caption="../report/mnd_mahalanobis_qq_chi2.rst",
+            category="Normality",
+            subcategory="{exp}",
+        ),
+        fig_shells=report(
+            "results/{exp}/figures/mnd_sigma_shells.png",
+            caption="../report/mnd_sigma_shells.rst",
+            category="Normality",
+            subcategory="{exp}",
+        ),
     log:
         "logs/{exp}/stats/mnd.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        p=exp_param("stats/mnd"),
+        seed=exp_param("seed"),
     script:
         "../scripts/stats_mnd.py"
 
@@ -128,7 +216,12 @@ rule origin:
         moments="results/{exp}/stats/moments.npz",
     output:
         summary="results/{exp}/stats/origin.json",
-        fig=report("results/{exp}/figures/origin_mahalanobis_position.png", category="Normality"),
+        fig=report(
+            "results/{exp}/figures/origin_mahalanobis_position.png",
+            caption="../report/origin_mahalanobis_position.rst",
+            category="Normality",
+            subcategory="{exp}",
+        ),
     log:
         "logs/{exp}/stats/origin.log",
     conda:

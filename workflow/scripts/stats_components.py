@@ -7,6 +7,5 @@ log_to(snakemake.log[0])
 from caelatent.analyses import run_components  # noqa: E402
 
 p, o = snakemake.params.p, snakemake.output
-run_components(snakemake.input.latents, snakemake.input.moments, o.table, o.dominant, o.grid, o.overlay,
-               o.dominant_fig, bins=p["bins"], mean_factor=p["dominant_mean_factor"],
-               sigma_factor=p["dominant_sigma_factor"], grid=p["grid"])
+run_components(snakemake.input.latents, snakemake.input.moments, o.table, o.dominant, o.histograms,
+               bins=p["bins"], mean_factor=p["dominant_mean_factor"], sigma_factor=p["dominant_sigma_factor"])

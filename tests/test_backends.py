@@ -1,0 +1,39 @@
+"""Training and encoding on Keras's jax and torch backends, where they are installed."""
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import sys, pathlib, numpy as np, zarr
+    from caelatent import backend
+    backend.use(sys.argv[1], 1)
+    import keras
+    assert keras.backend.backend() == sys.argv[1]
+    from caelatent.model import ModelSpec
+    from caelatent.prepare import Split, prepare_synthetic
+    from caelatent.train import encode_images, load_model, train_autoencoder
+    d = pathlib.Path(sys.argv[2])
+    prepare_synthetic(d, n_images=160, size=64, seed=0, split=Split(0.8), workers=1, chunk=64)
+    h = train_autoencoder(d / "images.zarr", d / "m", ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
+                          loss="mse", epochs=2, batch_size=16, verbose=0)
+    assert h["epoch"] == [0, 1] and all(np.isfinite(h["loss"])), h
+    encode_images(d / "images.zarr", d / "m" / "encoder.keras", d / "lat.zarr", z_dim=16)
+    z = zarr.open_group(d / "lat.zarr")["z"][:]
+    x = zarr.open_group(d / "images.zarr")["images"][:].astype("float32") / 255
+    direct = np.asarray(load_model(d / "m" / "encoder.keras").predict(x, verbose=0))
+    assert z.shape == (160, 16) and np.allclose(z, direct, atol=1e-4)
+    print("OK", sys.argv[1])
+""")
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_train_and_encode_on_other_backends(name, tmp_path):
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[backends]')")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, name, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]

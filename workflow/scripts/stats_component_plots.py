@@ -1,0 +1,10 @@
+"""Thin adapter: rule component_plots -> caelatent.analyses.plot_components."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent.analyses import plot_components  # noqa: E402
+
+i, o = snakemake.input, snakemake.output
+plot_components(i.table, i.dominant, i.histograms, o.grid, o.overlay, o.dominant_fig, grid=snakemake.params.p["grid"])

@@ -59,8 +59,8 @@ def job(name: str, d: str) -> tuple[str, float, float]:
         analyses.plot_correlations(lat, mom, out / "m.png", out / "pp.png", top_pairs=6, chosen_image=0,
                                    max_points=5000, uniform_b=1.5, seed=0)
     elif name == "pca":
-        analyses.run_pca(lat, mom, out / "e.tsv", out / "pca.json", out / "s.png", out / "pl.png",
-                         planes=[[0, 1], [2, 3], [4, 5]])
+        analyses.run_pca(mom, out / "e.tsv", out / "pca.json")
+        analyses.plot_pca(lat, mom, out / "s.png", out / "pl.png", planes=[[0, 1], [2, 3], [4, 5]])
     elif name == "mnd":
         analyses.run_mnd(lat, mom, out / "f.json", out / "sh.tsv", out / "t.tsv", out / "c1.png", out / "c2.png",
                          out / "c3.png", out / "c4.png", planes=[(0, 1), (2, 3), (4, 5), (6, 7)], hz_samples=2000,

@@ -142,7 +142,7 @@ def test_workflow_downloads_then_prepares(server, tmp_path):
         "data": {"source": "celeba", "size": 64, "split": {"train_size": 100},
                  "celeba": {"download": {"mirrors": [url], "published": False, "verify": "none"}}},
     }))
-    snakemake(wf, "--cores", "2", "--configfile", "test.yaml", "results/data/celeba_64/manifest.json")
+    snakemake(wf, "results/data/celeba_64/manifest.json", "--cores", "2", "--configfile", "test.yaml")
     for f in ("img_align_celeba.zip", "list_attr_celeba.txt", "identity_CelebA.txt"):
         assert (wf / "resources" / "celeba" / f).exists() and (f"/{f}", None) in handler.log
     m = json.loads((wf / "results/data/celeba_64/manifest.json").read_text())

@@ -48,3 +48,22 @@ def test_frechet_distance():
     assert frechet_distance(x, x) < 1e-6
     shifted = frechet_distance(x, x + np.array([3.0, 0, 0, 0, 0]))
     assert abs(shifted - 9.0) < 0.1
+
+
+def test_fid_from_local_inception_weights(tmp_path):
+    """The optional FID path with a local weights file (random weights: nothing is downloaded)."""
+    import keras
+
+    from caelatent.generate import inception_features
+
+    keras.utils.set_random_seed(0)
+    net = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None, input_shape=(299, 299, 3))
+    weights = tmp_path / "inception.weights.h5"
+    net.save_weights(weights)
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(6, 64, 64, 3), dtype=np.uint8)
+    f1 = inception_features(imgs, str(weights))
+    f2 = inception_features(imgs, str(weights))
+    assert f1.shape == (6, 2048) and np.allclose(f1, f2, atol=1e-5)  # same weights, same features
+    with pytest.raises(FileNotFoundError, match="evaluate.fid_inception_weights: .*missing.h5 does not exist"):
+        inception_features(imgs, str(tmp_path / "missing.h5"))

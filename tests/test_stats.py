@@ -107,8 +107,11 @@ def test_pca_counts_components_for_explained_variance():
 
 def test_pca_rule(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
-    need = analyses.run_pca(lat, d / "moments.npz", tmp_path / "e.tsv", tmp_path / "p.json", tmp_path / "s.png",
-                            tmp_path / "pl.png", planes=[[0, 1], [2, 3]])
+    need = analyses.run_pca(d / "moments.npz", tmp_path / "e.tsv", tmp_path / "p.json")
+    analyses.plot_pca(lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 1], [2, 3]])
+    assert (tmp_path / "pl.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="stats.pca_plots.planes: \\[0, 40\\] names a component beyond PC16"):
+        analyses.plot_pca(lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 40]])
     w = np.sort(np.linalg.eigvalsh(cov))[::-1]
     got = np.loadtxt(tmp_path / "e.tsv", skiprows=1)[:, 1]
     np.testing.assert_allclose(got, w, rtol=0.06)

@@ -170,6 +170,9 @@ def test_demo_dag_runs_end_to_end(wf):
     for sid in index["references"] + index["samplers"]:
         assert (exp / "figures/samples" / f"samples_{sid}.png").stat().st_size > 5000
     assert (exp / "figures/sampler_summary.png").exists()
+    details = json.loads((exp / "stats/summary.json").read_text())
+    assert details["fid"].startswith("skipped: no local InceptionV3 weights")
+    assert all(r["fid"] == "nan" for r in rows)  # FID is optional: skipped, and said so
     # a second run has nothing to do
     assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
 
@@ -214,17 +217,18 @@ def test_noop_run_schedules_nothing(wf):
 
 
 @pytest.mark.parametrize(
-    "edit, rule",
+    "edit, rules",
     [
-        ({"stats": {"pca": {"planes": [[0, 2]]}}}, "pca"),
-        ({"stats": {"correlation_plots": {"top_pairs": 4}}}, "correlation_plots"),
-        ({"stats": {"component_plots": {"grid": [0, 1, 2]}}}, "component_plots"),
-        ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, "radius"),
-        ({"evaluate": {"min_confidence": 0.8}}, "evaluate"),
+        ({"stats": {"pca_plots": {"planes": [[0, 2]]}}}, {"pca_plots"}),
+        ({"stats": {"correlation_plots": {"top_pairs": 4}}}, {"correlation_plots"}),
+        ({"stats": {"component_plots": {"grid": [0, 1, 2]}}}, {"component_plots"}),
+        ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, {"radius"}),
+        # not plot-only: the face threshold changes the summary, which the comparison reads
+        ({"evaluate": {"min_confidence": 0.8}}, {"evaluate", "compare"}),
     ],
 )
-def test_plot_or_analysis_parameter_reruns_only_its_rule(wf, edit, rule):
-    assert set(scheduled(wf, edit)) - {"all"} == {rule}
+def test_a_parameter_reruns_only_its_rule_and_what_reads_its_output(wf, edit, rules):
+    assert set(scheduled(wf, edit)) - {"all"} == rules
 
 
 def test_z_dim_reruns_training_and_everything_after_but_not_prepare(wf):

@@ -278,15 +278,26 @@ def plot_correlations(latents, moments_npz, fig_matrix, fig_pairs, *, top_pairs:
 # --- rule pca -----------------------------------------------------------------------------------
 
 
-def run_pca(latents, moments_npz, out_table, out_json, fig_spectrum, fig_planes, *, planes: list[list[int]]):
+def run_pca(moments_npz, out_table, out_json) -> dict:
+    """Eigenvalues of the covariance, explained variance, components for 90/95/99 %."""
+    mom = stats.Moments.load(moments_npz)
+    w, _ = stats.pca(mom)
+    ratio = w / w.sum()
+    write_tsv(out_table, {"pc": np.arange(1, len(w) + 1), "eigenvalue": w, "explained": ratio,
+                          "cumulative": np.cumsum(ratio)})
+    need = stats.components_for(ratio)
+    write_json(out_json, {"n": mom.n, "dim": len(w), "components_for": need, "largest_eigenvalue": w[0],
+                          "smallest_eigenvalue": w[-1], "condition_number": w[0] / max(w[-1], 1e-300)})
+    return need
+
+
+def plot_pca(latents, moments_npz, fig_spectrum, fig_planes, *, planes: list[list[int]]) -> None:
+    """Spectrum and cumulative explained variance; 2-D histograms of all vectors on principal planes."""
     z, mom = open_z(latents), stats.Moments.load(moments_npz)
     w, v = stats.pca(mom)
     ratio = w / w.sum()
     cum = np.cumsum(ratio)
-    write_tsv(out_table, {"pc": np.arange(1, len(w) + 1), "eigenvalue": w, "explained": ratio, "cumulative": cum})
     need = stats.components_for(ratio)
-    write_json(out_json, {"n": mom.n, "dim": len(w), "components_for": need, "largest_eigenvalue": w[0],
-                          "smallest_eigenvalue": w[-1], "condition_number": w[0] / max(w[-1], 1e-300)})
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     a1.semilogy(np.arange(1, len(w) + 1), w, ".-")
     a1.set_xlabel("principal component")
@@ -301,7 +312,9 @@ def run_pca(latents, moments_npz, out_table, out_json, fig_spectrum, fig_planes,
     a2.set_title("Cumulative explained variance")
     fig.tight_layout()
     save_fig(fig, fig_spectrum)
-    planes = [p for p in planes if max(p) < len(w)]
+    bad = [p for p in planes if max(p) >= len(w)]
+    if bad:
+        raise ValueError(f"stats.pca_plots.planes: {bad[0]} names a component beyond PC{len(w)}")
     fig, axes = _grid(len(planes), cols=3, size=(4, 3.6))
     for ax, (i, j), (h, ex, ey) in zip(axes, planes, stats.plane_histograms(z, mom, planes, basis=v)):
         ax.pcolormesh(ex, ey, np.log1p(h.T), cmap="viridis")
@@ -311,7 +324,6 @@ def run_pca(latents, moments_npz, out_table, out_json, fig_spectrum, fig_planes,
     fig.suptitle("Projections onto principal planes", fontsize=10)
     fig.tight_layout()
     save_fig(fig, fig_planes)
-    return need
 
 
 # --- rule mnd -----------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def experiment_outputs(exp):
         f"results/{exp}/stats/radius.json",
         f"results/{exp}/stats/correlated_pairs.tsv",
         f"results/{exp}/stats/pca.json",
+        f"results/{exp}/figures/pca_spectrum.png",
         f"results/{exp}/stats/mnd_fit.json",
         f"results/{exp}/stats/origin.json",
         f"results/{exp}/stats/summary.tsv",

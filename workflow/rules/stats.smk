@@ -138,11 +138,23 @@ rule correlation_plots:
 
 rule pca:
     input:
-        latents="results/{exp}/latents.zarr",
         moments="results/{exp}/stats/moments.npz",
     output:
         table="results/{exp}/stats/pca_eigenvalues.tsv",
         summary="results/{exp}/stats/pca.json",
+    log:
+        "logs/{exp}/stats/pca.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/stats_pca.py"
+
+
+rule pca_plots:
+    input:
+        latents="results/{exp}/latents.zarr",
+        moments="results/{exp}/stats/moments.npz",
+    output:
         fig_spectrum=report(
             "results/{exp}/figures/pca_spectrum.png",
             caption="../report/pca_spectrum.rst",
@@ -156,13 +168,13 @@ rule pca:
             subcategory="{exp}",
         ),
     log:
-        "logs/{exp}/stats/pca.log",
+        "logs/{exp}/stats/pca_plots.log",
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/pca"),
+        p=exp_param("stats/pca_plots"),
     script:
-        "../scripts/stats_pca.py"
+        "../scripts/stats_pca_plots.py"
 
 
 rule mnd:

@@ -6,6 +6,4 @@ log_to(snakemake.log[0])
 
 from caelatent.analyses import run_pca  # noqa: E402
 
-o = snakemake.output
-run_pca(snakemake.input.latents, snakemake.input.moments, o.table, o.summary, o.fig_spectrum, o.fig_planes,
-        planes=snakemake.params.p["planes"])
+run_pca(snakemake.input.moments, snakemake.output.table, snakemake.output.summary)

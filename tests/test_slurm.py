@@ -1,0 +1,94 @@
+"""The demo DAG submitted to a real one-node SLURM cluster (tests/slurm/start_cluster.sh, as root).
+
+Runs only where `sbatch` answers (CI starts the cluster first); it then checks that every job went
+through sbatch (sacct lists them, completed) and that the outputs match a local run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+import zarr
+
+from conftest import snakemake, workflow_copy
+
+SMALL = {
+    "data": {"synthetic": {"n_images": 600}},
+    "train": {"epochs": 2, "gpus": 1},
+    "generate": {"n_samples": 30, "samplers": {"uniform_box": {"b": [1.5]}, "mnd": {"k": [3.0]},
+                                               "gmm": {"components": [2], "max_fit": 500}}},
+}
+
+
+def fit_profile_to_node(wf: Path, cpus: int = 2, mem_mb: int = 4000) -> None:
+    """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu and memory requests
+    down to it, keeping everything else (partitions, gpu requests, runtimes) as the project ships it."""
+    path = wf / "profiles" / "slurm" / "config.yaml"
+    prof = yaml.safe_load(path.read_text())
+    for res in prof["set-resources"].values():
+        for key, cap in (("cpus_per_gpu", cpus), ("mem_mb", mem_mb)):
+            if key in res:
+                res[key] = min(res[key], cap)
+    prof["set-threads"] = {rule: min(n, cpus) for rule, n in prof["set-threads"].items()}
+    prof["default-resources"]["mem_mb"] = min(prof["default-resources"]["mem_mb"], mem_mb)
+    path.write_text(yaml.safe_dump(prof))
+
+
+def cluster_up() -> bool:
+    if shutil.which("sbatch") is None or shutil.which("sacct") is None:
+        return False
+    return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+
+
+pytestmark = pytest.mark.skipif(not cluster_up(), reason="no SLURM cluster answers (run tests/slurm/start_cluster.sh as root)")
+
+
+def run_both(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    runs = {}
+    for kind in ("local", "slurm"):
+        wf = workflow_copy(tmp_path / kind)
+        (wf / "small.yaml").write_text(yaml.safe_dump(SMALL))
+        args = ["--configfile", "config/demo.yaml", "small.yaml"]
+        if kind == "local":
+            runs[kind] = snakemake(wf, "--cores", "2", *args)
+        else:
+            fit_profile_to_node(wf)
+            runs[kind] = snakemake(wf, "--executor", "slurm", "--profile", "profiles/slurm", "--jobs", "2", *args)
+    return tmp_path / "local", tmp_path / "slurm", runs["slurm"]
+
+
+def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
+    local, slurm, proc = run_both(tmp_path)
+    # every job went through sbatch: sacct lists them, all completed, train with its GPU
+    rules = {"prepare", "train", "encode", "moments", "components", "component_plots", "radius", "correlations",
+             "correlation_plots", "pca", "mnd", "origin", "generate", "evaluate", "compare"}
+    log = proc.stdout + proc.stderr
+    job_ids = sorted({int(x) for x in re.findall(r"has been submitted with SLURM jobid (\d+)", log)})
+    assert len(job_ids) >= len(rules), log[-3000:]
+    acct = subprocess.run(["sacct", "-X", "--parsable2", "--noheader", "--format=JobID,Comment,Partition,State,AllocTRES",
+                           "-j", ",".join(map(str, job_ids))], capture_output=True, text=True, check=True).stdout
+    rows = [line.split("|") for line in acct.splitlines() if line]
+    assert len(rows) == len(job_ids) and all(r[3] == "COMPLETED" for r in rows), acct
+    by_rule = {r[1].split("_wildcards")[0].removeprefix("rule_"): r for r in rows}
+    assert rules <= set(by_rule), acct
+    for rule in ("train", "encode"):  # the profile sends them to the GPU partition with one GPU each
+        assert by_rule[rule][2] == "gpu" and "gres/gpu=1" in by_rule[rule][4], by_rule[rule]
+    assert by_rule["prepare"][2] == "cpu" and "gres/gpu" not in by_rule["prepare"][4]
+    # the outputs match the local run
+    d = "results/data/synthetic_64/images.zarr"
+    assert (zarr.open_group(local / d)["images"][:] == zarr.open_group(slurm / d)["images"][:]).all()
+    za, zb = (zarr.open_group(p / "results/demo/latents.zarr")["z"][:] for p in (local, slurm))
+    np.testing.assert_allclose(za, zb, rtol=1e-4, atol=1e-4)
+    ha, hb = ((p / "results/demo/model/history.tsv").read_text() for p in (local, slurm))
+    assert ha.splitlines()[0] == hb.splitlines()[0] and len(ha.splitlines()) == len(hb.splitlines()) == 3
+    sa, sb = (json.loads((p / "results/demo/stats/pca.json").read_text()) for p in (local, slurm))
+    assert sa["components_for"] == sb["components_for"]
+    for p in (local, slurm):
+        assert (p / "results/demo/stats/summary.tsv").exists() and (p / "results/comparison/experiments.tsv").exists()

@@ -103,6 +103,9 @@ def test_bad_inputs_are_skipped_or_converted_and_counted(bad_inputs, tmp_path, c
     img5 = g["images"][4].astype(int)
     assert np.abs(img5[..., 0] - img5[..., 1]).max() <= 2
     assert (g["attributes"][6] == 0).all() and rows[7].split("\t")[3] == "0"
+    # CelebA's format has no notation for a missing row: the image without one is left out there
+    table = celeba.read_attributes(out / "list_attr.txt")
+    assert table.ids.tolist() == [1, 2, 3, 4, 5, 6] and table.declared_count == 6
     assert not list(tmp_path.glob("**/*.partial"))
 
 
@@ -169,3 +172,7 @@ def test_prepare_synthetic(tmp_path):
     assert g["images"].shape == (40, 64, 64, 3) and g["ids"][:].tolist() == list(range(1, 41))
     assert m["counts"]["written"] == 40 and m["split"]["holdout"] == 4
     assert g["attributes"].attrs["names"][0] == "Male" and len(rows) == 41
+    # the attributes also in CelebA's own file format, read back by the CelebA parser
+    table = celeba.read_attributes(tmp_path / "list_attr.txt")
+    assert table.declared_count == 40 and table.names == g["attributes"].attrs["names"]
+    assert (table.ids == g["ids"][:]).all() and (table.values == g["attributes"][:]).all()

@@ -78,9 +78,7 @@ def read_attributes(path: str | os.PathLike) -> AttributeTable:
         declared = int(lines[0].strip())
     except ValueError:
         raise AnnotationError(f"{path}, line 1: expected the image count, found {lines[0][:40]!r}") from None
-    names = lines[1].split()
-    if not names:
-        raise AnnotationError(f"{path}, line 2: no attribute names")
+    names = lines[1].split()  # may be empty: a file listing images without attributes
     if len(set(names)) != len(names):
         raise AnnotationError(f"{path}, line 2: duplicate attribute names")
     ids, rows, seen = [], [], {}

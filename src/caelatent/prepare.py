@@ -14,7 +14,6 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import shutil
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -172,11 +171,12 @@ class Outputs:
     images: Path  # images.zarr
     attributes: Path  # attributes.tsv
     manifest: Path  # manifest.json
+    list_attr: Path  # list_attr.txt, CelebA's own format
 
     @classmethod
     def in_dir(cls, d: str | os.PathLike) -> "Outputs":
         d = Path(d)
-        return cls(d / "images.zarr", d / "attributes.tsv", d / "manifest.json")
+        return cls(d / "images.zarr", d / "attributes.tsv", d / "manifest.json", d / "list_attr.txt")
 
 
 def _list_celeba_inputs(members: list[str], attributes, on_missing: str, max_images: int | None):
@@ -425,12 +425,11 @@ def _write_tables(out: Outputs, ids, flags, names, vals, found, identity, manife
                 if names:
                     row.extend(str(int(v)) for v in vals[k])
                 f.write("\t".join(row) + "\n")
+    # the same attributes in CelebA's file format, for the images that have them (it has no
+    # notation for a missing row, so those images are left out; its count line is exact)
+    with atomic_path(out.list_attr) as tmp:
+        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
+        celeba.write_attributes(tmp, list(names), np.asarray(ids)[keep],
+                                vals[keep] if names else np.zeros((0, 0), np.int8))
     with atomic_path(out.manifest) as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=2) + "\n")
-
-
-def remove_outputs(out_dir: str | os.PathLike) -> None:
-    out = Outputs.in_dir(out_dir)
-    shutil.rmtree(out.images, ignore_errors=True)
-    for p in (out.attributes, out.manifest):
-        p.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ rule prepare:
         images=directory("results/data/{dataset}_{size}/images.zarr"),
         attributes="results/data/{dataset}_{size}/attributes.tsv",
         manifest="results/data/{dataset}_{size}/manifest.json",
+        list_attr="results/data/{dataset}_{size}/list_attr.txt",
     log:
         "logs/prepare/{dataset}_{size}.log",
     benchmark:

@@ -105,7 +105,8 @@ def run_components(latents, moments_npz, out_table, out_dominant, out_histograms
     return table, dom
 
 
-def _read_tsv(path) -> dict[str, np.ndarray]:
+def read_tsv(path) -> dict[str, np.ndarray]:
+    """A numeric TSV written by :func:`write_tsv`, as {column: float array}."""
     lines = Path(path).read_text().splitlines()
     header = lines[0].split("\t")
     rows = [line.split("\t") for line in lines[1:]]
@@ -115,7 +116,7 @@ def _read_tsv(path) -> dict[str, np.ndarray]:
 def plot_components(table_tsv, dominant_tsv, histograms_npz, fig_grid, fig_overlay, fig_dominant, *,
                     grid: list[int] | None, max_grid: int = 12):
     """Histogram grid with Gaussian fits, overlay of all components, dominant components."""
-    table, dom = _read_tsv(table_tsv), _read_tsv(dominant_tsv)
+    table, dom = read_tsv(table_tsv), read_tsv(dominant_tsv)
     c = dom["component"].astype(int)
     with np.load(histograms_npz) as f:
         counts, edges, n = f["counts"], f["edges"], int(f["n"])
@@ -331,12 +332,10 @@ def plot_pca(latents, moments_npz, fig_spectrum, fig_planes, *, planes: list[lis
 
 def choose_planes(pairs_tsv, dominant_tsv, n_planes: int) -> list[tuple[int, int]]:
     """Default planes for the normal fit: top correlated pairs, then pairs of dominant components."""
-    planes: list[tuple[int, int]] = []
-    lines = Path(pairs_tsv).read_text().splitlines()[1:]
-    for line in lines[: max(1, n_planes // 2)]:
-        i, j, _ = line.split("\t")
-        planes.append((int(i), int(j)))
-    dom = [int(line.split("\t")[0]) for line in Path(dominant_tsv).read_text().splitlines()[1:]]
+    pairs = read_tsv(pairs_tsv)
+    top = max(1, n_planes // 2)
+    planes = [(int(i), int(j)) for i, j in zip(pairs["i"][:top], pairs["j"][:top])]
+    dom = [int(c) for c in read_tsv(dominant_tsv)["component"]]
     for a, b in zip(dom[0::2], dom[1::2]):
         if len(planes) >= n_planes:
             break
@@ -492,7 +491,7 @@ def run_compare(names, eigen_tsvs, mnd_jsons, dominant_tsvs, summary_tsvs, out_t
             "d2_ks_statistic": [], "core_fraction_kept": [], "consistent_with_normal": []}
     spectra, faces = {}, {}
     for name, e, m, d, s in zip(names, eigen_tsvs, mnd_jsons, dominant_tsvs, summary_tsvs):
-        ev = _read_tsv(e)
+        ev = read_tsv(e)
         mnd = json.loads(Path(m).read_text())
         need = stats.components_for(ev["explained"])
         rows["experiment"].append(name)

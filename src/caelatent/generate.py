@@ -21,6 +21,7 @@ import zarr  # noqa: E402
 
 from . import samplers as smp  # noqa: E402
 from . import stats  # noqa: E402
+from .analyses import read_tsv, write_json, write_tsv  # noqa: E402
 from .store import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_
     split = lat["split"][:]
     train_idx, hold_idx = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
     z_train = stats.take_rows(lat["z"], train_idx)
-    dominant = [int(line.split("\t")[0]) for line in Path(dominant_tsv).read_text().splitlines()[1:]]
+    dominant = [int(c) for c in read_tsv(dominant_tsv)["component"]]
     rows, cols = grid
     out_dir, fig_dir = Path(out_dir), Path(fig_dir)
     with atomic_path(out_dir) as tmp_out, atomic_path(fig_dir) as tmp_fig:
@@ -201,8 +202,6 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
                "nn_distance_ratio": float(np.median(nn)) / ref_nn if ref_nn else float("nan"), "fid": fid}
         log.info("%s: %s", name, row)
         rows.append(row)
-    from .analyses import write_json, write_tsv
-
     write_tsv(out_tsv, {k: [r[k] for r in rows] for k in rows[0]})
     write_json(out_json, {"rows": rows, "face_min_confidence": min_confidence,
                           "fid": "computed" if fid_weights else "skipped: no local InceptionV3 weights configured",

@@ -275,7 +275,7 @@ def prepare_celeba(
             skipped.extend(r["skipped"])
         converted = sum((r["converted"] for r in results), Counter())
         if valid.all():
-            arr = _rename_array(group, tmp_zarr, "images_unfiltered", "images")
+            arr = _rename_array(tmp_zarr, "images_unfiltered", "images")
         else:
             arr = _compact(raw, valid, group, chunk)
             del group["images_unfiltered"]
@@ -377,7 +377,7 @@ def _check_box(box: Sequence[float]) -> None:
         )
 
 
-def _rename_array(group: zarr.Group, root: str | os.PathLike, old: str, new: str) -> zarr.Array:
+def _rename_array(root: str | os.PathLike, old: str, new: str) -> zarr.Array:
     os.replace(Path(root) / old, Path(root) / new)
     return zarr.open_array(Path(root) / new, mode="r+")
 

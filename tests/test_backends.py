@@ -37,3 +37,31 @@ def test_train_and_encode_on_other_backends(name, tmp_path):
     proc = subprocess.run([sys.executable, "-c", SCRIPT, name, str(tmp_path)], capture_output=True, text=True,
                           timeout=600, cwd=tmp_path)
     assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]
+
+
+GRADIENT_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np
+    from caelatent import backend
+    backend.use(sys.argv[1], 1)
+    import keras
+    from caelatent.maps import maximise_maps
+    from caelatent.model import ModelSpec, build_encoder
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    value, aux, grad = backend.value_and_grad(lambda t: (keras.ops.sum(t ** 3), keras.ops.sum(t, axis=1)), x)
+    assert abs(value - (x ** 3).sum()) < 1e-3 and np.allclose(aux, x.sum(1), atol=1e-5), (value, aux)
+    assert np.allclose(grad, 3 * x ** 2, atol=1e-4), grad
+    keras.utils.set_random_seed(3)
+    a = maximise_maps(build_encoder(ModelSpec(image_size=32, filters=(8, 16), z_dim=8)), steps=15, seed=0,
+                      decay=0, blur_sigma=0, jitter=0)
+    assert (a.trace[-1] > a.trace[0]).all(), a.trace[[0, -1]]
+    print("OK", sys.argv[1])
+""")
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_gradient_ascent_on_other_backends(name, tmp_path):
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[backends]')")
+    proc = subprocess.run([sys.executable, "-c", GRADIENT_SCRIPT, name], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]

@@ -106,11 +106,18 @@ def run_components(latents, moments_npz, out_table, out_dominant, out_histograms
 
 
 def read_tsv(path) -> dict[str, np.ndarray]:
-    """A numeric TSV written by :func:`write_tsv`, as {column: float array}."""
+    """A TSV written by :func:`write_tsv`, as {column: float array} (string array for text columns)."""
     lines = Path(path).read_text().splitlines()
     header = lines[0].split("\t")
     rows = [line.split("\t") for line in lines[1:]]
-    return {h: np.array([float(r[k]) for r in rows]) for k, h in enumerate(header)}
+    return {h: _column([r[k] for r in rows]) for k, h in enumerate(header)}
+
+
+def _column(values: list[str]) -> np.ndarray:
+    try:
+        return np.array([float(v) for v in values])
+    except ValueError:
+        return np.array(values)
 
 
 def plot_components(table_tsv, dominant_tsv, histograms_npz, fig_grid, fig_overlay, fig_dominant, *,

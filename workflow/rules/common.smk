@@ -79,21 +79,40 @@ def prepared_outputs(exp):
 
 
 def experiment_outputs(exp):
-    return prepared_outputs(exp) + [
-        f"results/{exp}/model/encoder.keras",
-        f"results/{exp}/figures/train_loss_curve.png",
-        f"results/{exp}/figures/holdout_reconstructions.png",
-        f"results/{exp}/latents.zarr",
-        f"results/{exp}/stats/components.tsv",
-        f"results/{exp}/figures/components_histograms_grid.png",
-        f"results/{exp}/figures/correlation_matrix.png",
-        f"results/{exp}/stats/radius.json",
-        f"results/{exp}/stats/correlated_pairs.tsv",
-        f"results/{exp}/stats/pca.json",
-        f"results/{exp}/figures/pca_spectrum.png",
-        f"results/{exp}/stats/mnd_fit.json",
-        f"results/{exp}/stats/origin.json",
-        f"results/{exp}/stats/summary.tsv",
+    return (
+        prepared_outputs(exp)
+        + [
+            f"results/{exp}/model/encoder.keras",
+            f"results/{exp}/figures/train_loss_curve.png",
+            f"results/{exp}/figures/holdout_reconstructions.png",
+            f"results/{exp}/latents.zarr",
+            f"results/{exp}/stats/components.tsv",
+            f"results/{exp}/figures/components_histograms_grid.png",
+            f"results/{exp}/figures/correlation_matrix.png",
+            f"results/{exp}/stats/radius.json",
+            f"results/{exp}/stats/correlated_pairs.tsv",
+            f"results/{exp}/stats/pca.json",
+            f"results/{exp}/figures/pca_spectrum.png",
+            f"results/{exp}/stats/mnd_fit.json",
+            f"results/{exp}/stats/origin.json",
+            f"results/{exp}/stats/summary.tsv",
+            f"results/{exp}/figures/innermost_maps.png",
+        ]
+        + (attribute_outputs(exp) if has_attributes(exp) else [])
+    )
+
+
+def has_attributes(exp):
+    """Synthetic faces always carry attributes; CelebA when an attribute file is configured."""
+    data = EXPERIMENTS[exp]["data"]
+    return data["source"] == "synthetic" or data["celeba"]["attributes"] is not None
+
+
+def attribute_outputs(exp):
+    return [
+        f"results/{exp}/stats/attributes.tsv",
+        f"results/{exp}/figures/attributes_pc_projection.png",
+        f"results/{exp}/stats/arithmetic.tsv",
     ]
 
 

@@ -1,0 +1,235 @@
+"""Attribute directions, latent arithmetic and innermost-map activation maximisation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import zarr
+
+from caelatent import backend
+
+backend.use("tensorflow", 2)
+
+import keras  # noqa: E402
+
+from caelatent import attributes as at  # noqa: E402
+from caelatent import stats  # noqa: E402
+from caelatent.analyses import read_tsv, run_moments  # noqa: E402
+from caelatent.maps import innermost_layer, maximise_maps  # noqa: E402
+from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
+
+NAMES = ["Smiling", "Eyeglasses", "Rare", "Noise"]
+
+
+def write_latents(path, z, values, split, ids=None):
+    g = zarr.open_group(path, mode="w")
+    g.create_array("z", data=np.asarray(z, np.float32), chunks=(512, z.shape[1]))
+    a = g.create_array("attributes", data=np.asarray(values, np.int8), chunks=(512, values.shape[1]))
+    a.attrs.update({"names": NAMES[: values.shape[1]], "missing_value": 0})
+    g.create_array("split", data=np.asarray(split, np.uint8), chunks=(512,))
+    g.create_array("ids", data=np.arange(1, len(z) + 1) if ids is None else ids, chunks=(512,))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    """Correlated latents with a known Smiling effect along coordinate 0 (the widest axis), an
+    Eyeglasses effect along a mixed direction, a rare attribute, a noise attribute, and 150 images
+    without attribute rows (values 0)."""
+    rng = np.random.default_rng(0)
+    n, d = 4000, 16
+    scale = np.linspace(1.0, 0.3, d)
+    scale[0] = 3.0
+    base = rng.standard_normal((n, d)) * scale
+    base[:, 1:] += 0.3 * base[:, :1] / 3  # correlated components
+    smile = rng.choice([-1, 1], n)
+    glasses = rng.choice([-1, 1], n, p=[0.8, 0.2])
+    rare = np.where(rng.random(n) < 0.002, 1, -1)
+    noise = rng.choice([-1, 1], n)
+    e_glasses = np.zeros(d)
+    e_glasses[[3, 5]] = [0.6, -0.8]
+    z = base + 1.0 * smile[:, None] * np.eye(d)[0] + 0.8 * glasses[:, None] * e_glasses + 2.0
+    values = np.stack([smile, glasses, rare, noise], axis=1)
+    missing = rng.choice(n, 150, replace=False)
+    values[missing] = 0
+    split = (rng.random(n) < 0.25).astype(np.uint8)
+    d_ = tmp_path_factory.mktemp("cloud")
+    lat = write_latents(d_ / "latents.zarr", z, values, split)
+    run_moments(lat, d_ / "moments.npz")
+    summary = at.run_attributes(lat, d_ / "moments.npz", d_ / "attributes.tsv", d_ / "directions.npz",
+                                d_ / "attributes.json", min_count=20, pcs=8)
+    return {"dir": d_, "summary": summary, "e_smile": np.eye(d)[0], "e_glasses": e_glasses, "missing": missing,
+            "table": read_tsv(d_ / "attributes.tsv"), "z": z, "values": values}
+
+
+def test_recovered_directions_point_the_right_way(cloud):
+    dirs = at.Directions.load(cloud["dir"] / "directions.npz")
+    for name, effect, size in (("Smiling", cloud["e_smile"], 2.0), ("Eyeglasses", cloud["e_glasses"], 1.6)):
+        u = dirs.unit[dirs.names.index(name)]
+        assert u @ effect > 0.9, name  # the right way, not merely the right line
+        assert np.linalg.norm(dirs.of(name)) == pytest.approx(size, rel=0.2)
+    t = cloud["table"]
+    row = {n: k for k, n in enumerate(t["attribute"])}
+    assert t["holdout_auc"][row["Smiling"]] > 0.6 and t["holdout_auc_fisher"][row["Eyeglasses"]] > 0.8
+    assert abs(t["holdout_auc"][row["Noise"]] - 0.5) < 0.06  # no effect, no separation
+    assert t["top_pc"][row["Smiling"]] == 1 and t["top_pc_cos"][row["Smiling"]] ** 2 > 0.8
+    # Eyeglasses is positive for 20 % of the images: they lie off-centre along its direction
+    assert t["positive_fraction"][row["Eyeglasses"]] == pytest.approx(0.2, abs=0.03)
+
+
+def test_images_without_attribute_rows_are_excluded_and_counted(cloud):
+    s = json.loads((cloud["dir"] / "attributes.json").read_text())
+    assert s["excluded_no_attribute_row"] == len(cloud["missing"]) == 150
+    assert s["with_attributes"] == s["images"] - 150 == s["train_with_attributes"] + s["holdout_with_attributes"]
+    # the means really leave them out: recompute from the labelled rows only
+    keep = np.ones(len(cloud["z"]), bool)
+    keep[cloud["missing"]] = False
+    train = keep & (zarr.open_group(cloud["dir"] / "latents.zarr")["split"][:] == 0)
+    v = cloud["values"][train, 0]
+    expect = cloud["z"][train][v == 1].mean(0) - cloud["z"][train][v == -1].mean(0)
+    dirs = at.Directions.load(cloud["dir"] / "directions.npz")
+    assert np.allclose(dirs.of("Smiling"), expect, atol=1e-4)
+    t = cloud["table"]
+    assert t["n_pos"][0] + t["n_neg"][0] == train.sum()
+
+
+def test_rare_attribute_is_skipped_and_listed(cloud):
+    s = cloud["summary"]
+    assert [x["attribute"] for x in s["skipped"]] == ["Rare"] and "fewer than 20" in s["skipped"][0]["reason"]
+    assert "Rare" not in list(cloud["table"]["attribute"]) and s["analysed"] == 3
+    with pytest.raises(ValueError, match="'Rare' has no direction"):
+        at.Directions.load(cloud["dir"] / "directions.npz").of("Rare")
+
+
+def test_bad_attribute_values_name_attribute_and_row(tmp_path):
+    values = np.ones((50, 2), np.int8)
+    values[7, 1] = 3
+    lat = write_latents(tmp_path / "l.zarr", np.zeros((50, 4)), values, np.zeros(50))
+    with pytest.raises(ValueError, match="attribute Eyeglasses of row 7 is 3"):
+        at.load_labelled(lat)
+
+
+def test_attribute_plots_are_drawn(cloud):
+    d = cloud["dir"]
+    at.plot_attributes(d / "latents.zarr", d / "moments.npz", d / "attributes.tsv", d / "directions.npz",
+                       d / "pcs.png", d / "radius.png", d / "hist.png", pcs=8, histogram_pcs=3,
+                       histogram_attributes=["Smiling", "Eyeglasses"])
+    for f in ("pcs.png", "radius.png", "hist.png"):
+        assert (d / f).stat().st_size > 10_000
+    with pytest.raises(ValueError, match="histogram_attributes: 'Bald' is not an analysed attribute"):
+        at.plot_attributes(d / "latents.zarr", d / "moments.npz", d / "attributes.tsv", d / "directions.npz",
+                           d / "a.png", d / "b.png", d / "c.png", pcs=8, histogram_pcs=3, histogram_attributes=["Bald"])
+
+
+def test_arithmetic_grids_step_along_the_direction():
+    rng = np.random.default_rng(1)
+    faces, direction = rng.normal(size=(3, 8)), rng.normal(size=8)
+    s = at.scales(1.5, 7)
+    grid = at.attribute_grid(faces, direction, s)
+    assert grid.shape == (3, 7, 8) and s[3] == 0
+    assert np.allclose(grid[:, 3], faces)  # the middle column is the face itself
+    assert np.allclose(np.diff(grid, axis=1), (s[1] - s[0]) * direction)  # equal steps along the direction
+    m = at.morph_grid(faces[:2], faces[1:], 5)
+    assert m.shape == (2, 5, 8) and np.allclose(m[:, 0], faces[:2]) and np.allclose(m[:, -1], faces[1:])
+    assert np.allclose(m[:, 2], (faces[:2] + faces[1:]) / 2)
+
+
+def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
+    spec = ModelSpec(image_size=64, filters=(8, 8, 8, 8), z_dim=16)
+    keras.utils.set_random_seed(0)
+    build_decoder(spec).save(tmp_path / "decoder.keras")
+    d = cloud["dir"]
+    out = at.run_arithmetic(d / "latents.zarr", d / "moments.npz", tmp_path / "decoder.keras", d / "directions.npz",
+                            tmp_path / "a.tsv", tmp_path / "a.json", tmp_path / "grids", attributes=["Smiling", "Eyeglasses"],
+                            max_scale=2.0, steps=5, faces=3, morph_pairs=2, morph_steps=4, min_confidence=0.9, seed=0)
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["Eyeglasses.png", "Smiling.png", "morph.png"]
+    t = read_tsv(tmp_path / "a.tsv")
+    assert len(t["grid"]) == 2 * 3 * 5 + 2 * 4
+    assert list(out["grids"]["Smiling"]["scale"]) == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert len(out["grids"]["morph"]["face_rate"]) == 4 and out["grids"]["morph"]["rows"] == 2
+    # a random decoder draws no faces, and the detector says so for every image
+    assert (t["face"] == 0).all() and (t["confidence"] < 0.9).all()
+    # the radius column is the Mahalanobis radius of each grid vector: growing |scale| moves away
+    sm = t["grid"] == "Smiling"
+    r = t["radius"][sm].reshape(3, 5)
+    assert (r[:, [0, 4]].max(axis=1) > r[:, 2]).all()
+    # faces come from holdout images that have attributes
+    lab = at.load_labelled(d / "latents.zarr")
+    assert set(t["image_id"][sm].astype(int)) <= set(lab.ids[~lab.train])
+    with pytest.raises(ValueError, match="arithmetic.attributes: 'Bald'"):
+        at.run_arithmetic(d / "latents.zarr", d / "moments.npz", tmp_path / "decoder.keras", d / "directions.npz",
+                          tmp_path / "b.tsv", tmp_path / "b.json", tmp_path / "g2", attributes=["Bald"], max_scale=1,
+                          steps=3, faces=1, morph_pairs=1, morph_steps=2, min_confidence=0.9, seed=0)
+    assert not (tmp_path / "g2").exists() and not (tmp_path / "b.tsv").exists()
+
+
+# --- innermost maps -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    keras.utils.set_random_seed(3)
+    return build_encoder(ModelSpec(image_size=32, filters=(8, 16, 16, 24), z_dim=8))
+
+
+def test_innermost_layer_is_the_last_conv_block(encoder):
+    assert innermost_layer(encoder).name == "act4"
+    bn = build_encoder(ModelSpec(image_size=32, filters=(8, 8), z_dim=4, batch_norm=True))
+    assert innermost_layer(bn).name == "act2" and tuple(innermost_layer(bn).output.shape[1:]) == (8, 8, 8)
+
+
+def test_target_map_activation_rises_during_ascent(encoder):
+    a = maximise_maps(encoder, steps=40, seed=0)
+    assert a.trace.shape == (41, 24) and a.images.shape == (24, 32, 32, 3)
+    assert (a.trace[-1] > a.trace[0]).all()  # every target map is excited more than at the start
+    # ... beyond what any of 64 random images excites it to
+    feats = keras.Model(encoder.input, innermost_layer(encoder).output)
+    noise = np.random.default_rng(9).random((64, 32, 32, 3)).astype("float32")
+    random_best = np.asarray(feats(noise)).mean(axis=(1, 2)).max(axis=0)
+    assert (a.trace[-1] > random_best[a.maps]).mean() >= 0.9
+    # ... and mostly by its own image: the ascent is specific to its map
+    own = a.final[np.arange(24), a.maps]
+    others = a.final[:, a.maps].copy()
+    np.fill_diagonal(others, -np.inf)
+    assert (own > others.max(axis=0)).mean() >= 0.8
+    assert 0 <= a.images.min() and a.images.max() <= 1
+    # the same seed gives the same images
+    b = maximise_maps(encoder, maps=[0, 5], steps=5, seed=1)
+    c = maximise_maps(encoder, maps=[0, 5], steps=5, seed=1)
+    assert np.array_equal(b.images, c.images) and list(b.maps) == [0, 5]
+
+
+def test_maps_out_of_range_are_named(encoder):
+    with pytest.raises(ValueError, match=r"maps \[24\]: the layer act4 has maps 0..23"):
+        maximise_maps(encoder, maps=[24], steps=1)
+
+
+def test_value_and_grad_matches_the_analytic_gradient():
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    value, aux, grad = backend.value_and_grad(lambda t: (keras.ops.sum(t ** 3), keras.ops.sum(t, axis=1)), x)
+    assert value == pytest.approx(float((x ** 3).sum()), rel=1e-5)
+    assert np.allclose(aux, x.sum(1), atol=1e-6) and np.allclose(grad, 3 * x ** 2, atol=1e-5)
+
+
+def test_innermost_maps_rule_outputs(encoder, tmp_path):
+    encoder.save(tmp_path / "encoder.keras")
+    out = at.run_innermost_maps(tmp_path / "encoder.keras", tmp_path / "m.tsv", tmp_path / "m.npz",
+                                tmp_path / "grid.png", tmp_path / "trace.png", maps=[1, 2, 3], steps=20,
+                                step_size=0.05, decay=0.01, blur_sigma=0.5, blur_every=4, jitter=1, seed=0)
+    t = read_tsv(tmp_path / "m.tsv")
+    assert list(t["map"]) == [1, 2, 3] and (t["rise"] > 0).all() and out["rose"] == 3
+    with np.load(tmp_path / "m.npz") as f:
+        assert f["images"].shape == (3, 32, 32, 3) and f["trace"].shape == (21, 3)
+    assert (tmp_path / "grid.png").stat().st_size > 2000 and (tmp_path / "trace.png").stat().st_size > 10_000
+
+
+def test_whitened_radius_matches_mahalanobis(cloud):
+    """The radii in the attribute table use the same Mahalanobis distance as the statistics stage."""
+    d = cloud["dir"]
+    lab = at.load_labelled(d / "latents.zarr")
+    mom = stats.Moments.load(d / "moments.npz")
+    r = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
+    v = lab.values[:, 0]
+    assert cloud["table"]["radius_median_pos"][0] == pytest.approx(np.median(r[v == 1]), rel=1e-4)

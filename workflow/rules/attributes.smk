@@ -1,0 +1,119 @@
+"""Attributes stage: attribute directions in the latent cloud, latent arithmetic, innermost maps."""
+
+
+rule attributes:
+    input:
+        latents="results/{exp}/latents.zarr",
+        moments="results/{exp}/stats/moments.npz",
+    output:
+        table="results/{exp}/stats/attributes.tsv",
+        directions="results/{exp}/stats/attribute_directions.npz",
+        summary="results/{exp}/stats/attributes.json",
+    log:
+        "logs/{exp}/attributes/attributes.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        p=exp_param("attributes/stats"),
+    script:
+        "../scripts/attributes.py"
+
+
+rule attribute_plots:
+    input:
+        latents="results/{exp}/latents.zarr",
+        moments="results/{exp}/stats/moments.npz",
+        table="results/{exp}/stats/attributes.tsv",
+        directions="results/{exp}/stats/attribute_directions.npz",
+    output:
+        pcs=report(
+            "results/{exp}/figures/attributes_pc_projection.png",
+            caption="../report/attributes_pc_projection.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+        radius=report(
+            "results/{exp}/figures/attributes_mahalanobis.png",
+            caption="../report/attributes_mahalanobis.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+        hist=report(
+            "results/{exp}/figures/attributes_pc_histograms.png",
+            caption="../report/attributes_pc_histograms.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/attributes/attribute_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        p=exp_param("attributes/plots"),
+    script:
+        "../scripts/attribute_plots.py"
+
+
+rule arithmetic:
+    input:
+        latents="results/{exp}/latents.zarr",
+        moments="results/{exp}/stats/moments.npz",
+        decoder="results/{exp}/model/decoder.keras",
+        directions="results/{exp}/stats/attribute_directions.npz",
+    output:
+        table="results/{exp}/stats/arithmetic.tsv",
+        summary="results/{exp}/stats/arithmetic.json",
+        grids=report(
+            directory("results/{exp}/figures/arithmetic"),
+            patterns=["{name}.png"],
+            caption="../report/arithmetic.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/attributes/arithmetic.log",
+    conda:
+        "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    params:
+        p=exp_param("attributes/arithmetic"),
+        min_confidence=exp_param("evaluate/min_confidence"),
+        backend=exp_param("train/backend"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/arithmetic.py"
+
+
+rule innermost_maps:
+    input:
+        encoder="results/{exp}/model/encoder.keras",
+    output:
+        table="results/{exp}/stats/innermost_maps.tsv",
+        images="results/{exp}/stats/innermost_maps.npz",
+        grid=report(
+            "results/{exp}/figures/innermost_maps.png",
+            caption="../report/innermost_maps.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+        trace=report(
+            "results/{exp}/figures/innermost_maps_ascent.png",
+            caption="../report/innermost_maps_ascent.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/attributes/innermost_maps.log",
+    benchmark:
+        "benchmarks/results/{exp}/innermost_maps.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=exp_param("train/gpus"),
+    params:
+        p=exp_param("innermost_maps"),
+        backend=exp_param("train/backend"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/innermost_maps.py"

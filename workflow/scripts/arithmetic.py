@@ -1,0 +1,15 @@
+"""Thin adapter: rule arithmetic -> caelatent.attributes.run_arithmetic."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent import backend  # noqa: E402
+
+backend.use(snakemake.params.backend, snakemake.threads)
+
+from caelatent.attributes import run_arithmetic  # noqa: E402
+
+i, o, p = snakemake.input, snakemake.output, snakemake.params.p
+run_arithmetic(i.latents, i.moments, i.decoder, i.directions, o.table, o.summary, o.grids, **p,
+               min_confidence=snakemake.params.min_confidence, seed=snakemake.params.seed)

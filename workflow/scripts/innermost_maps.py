@@ -1,0 +1,14 @@
+"""Thin adapter: rule innermost_maps -> caelatent.attributes.run_innermost_maps."""
+
+from caelatent.logs import log_to
+
+log_to(snakemake.log[0])
+
+from caelatent import backend  # noqa: E402
+
+backend.use(snakemake.params.backend, snakemake.threads)
+
+from caelatent.attributes import run_innermost_maps  # noqa: E402
+
+i, o = snakemake.input, snakemake.output
+run_innermost_maps(i.encoder, o.table, o.images, o.grid, o.trace, **snakemake.params.p, seed=snakemake.params.seed)

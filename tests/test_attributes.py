@@ -233,3 +233,30 @@ def test_whitened_radius_matches_mahalanobis(cloud):
     r = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
     v = lab.values[:, 0]
     assert cloud["table"]["radius_median_pos"][0] == pytest.approx(np.median(r[v == 1]), rel=1e-4)
+
+
+def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(sample, tmp_path):
+    """CelebA's 558 sample images prepared with an attribute file that stops at id 400 (as the shared
+    file stops at 20,000): the 158 images without a row are kept by prepare and left out here."""
+    from conftest import ATTR_FILE, ORIGINALS_TAR
+
+    from caelatent.prepare import Split, prepare_celeba
+    from caelatent.train import encode_images
+
+    lines = ATTR_FILE.read_text().splitlines()
+    short = tmp_path / "list_attr_short.txt"
+    short.write_text("\n".join(["400", lines[1]] + lines[2:402]) + "\n")
+    manifest = prepare_celeba(ORIGINALS_TAR, tmp_path / "data", size=64, attributes=short, split=Split(0.8), workers=2)
+    assert manifest["counts"]["missing_attributes"] == 158
+    keras.utils.set_random_seed(0)
+    build_encoder(ModelSpec(image_size=64, filters=(8, 8, 16, 16), z_dim=12)).save(tmp_path / "encoder.keras")
+    encode_images(tmp_path / "data/images.zarr", tmp_path / "encoder.keras", tmp_path / "latents.zarr", z_dim=12)
+    run_moments(tmp_path / "latents.zarr", tmp_path / "moments.npz")
+    s = at.run_attributes(tmp_path / "latents.zarr", tmp_path / "moments.npz", tmp_path / "a.tsv", tmp_path / "d.npz",
+                          tmp_path / "a.json", min_count=20, pcs=5)
+    assert s["images"] == 558 and s["excluded_no_attribute_row"] == 158 and s["with_attributes"] == 400
+    assert s["analysed"] + len(s["skipped"]) == 40  # every CelebA attribute is either analysed or listed
+    t = read_tsv(tmp_path / "a.tsv")
+    assert set(t["n_pos"] + t["n_neg"]) == {s["train_with_attributes"]}
+    lab = at.load_labelled(tmp_path / "latents.zarr")
+    assert lab.ids.max() == 400 and len(lab.ids) == 400

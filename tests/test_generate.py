@@ -7,7 +7,8 @@ from caelatent import backend
 
 backend.use("tensorflow")
 
-from caelatent.generate import FaceDetector, decode, frechet_distance, nearest_distances  # noqa: E402
+from caelatent.generate import FaceDetector, decode, nearest_distances  # noqa: E402
+from caelatent.realism import frechet_distance  # noqa: E402
 from caelatent.model import ModelSpec, build_decoder  # noqa: E402
 from caelatent.prepare import decode_crop_resize  # noqa: E402
 from conftest import ORIGINALS_TAR, read_jpegs  # noqa: E402

@@ -173,8 +173,49 @@ def test_demo_dag_runs_end_to_end(wf):
     details = json.loads((exp / "stats/summary.json").read_text())
     assert details["fid"].startswith("skipped: no local InceptionV3 weights")
     assert all(r["fid"] == "nan" for r in rows)  # FID is optional: skipped, and said so
+    # realism and diversity against real holdout images that are not the holdout_real row's
+    gen = demo_or_default(demo, "generate")
+    assert {int(r["n_reference"]) for r in rows} == {gen["n_reference"]}
+    assert details["realism"]["reference_images"] == gen["n_reference"]
+    by = {(r["sampler"], r["setting"]): {k: float(v) for k, v in r.items() if k not in ("sampler", "setting")}
+          for r in rows}
+    real, noise = by[("holdout_real", "-")], by[("uniform_box", "b4")]
+    for space in ("onet", "pixels"):
+        assert real[f"fd_{space}"] < noise[f"fd_{space}"] and real[f"recall_{space}"] > noise[f"recall_{space}"]
+    assert 0.8 < real["diversity"] < 1.2
+    assert set(details["ranking"]) >= {"face_rate", "fd_onet", "fd_pixels", "precision_onet", "recall_onet",
+                                       "precision_pixels", "recall_pixels", "diversity"}
+    assert all(v["sampler"] not in ("holdout_real", "holdout_reconstruction") for v in details["ranking"].values())
+    # attributes: every synthetic attribute analysed, none excluded; the CAE encodes hair colour linearly
+    from caelatent.analyses import read_tsv
+    att = read_tsv(exp / "stats/attributes.tsv")
+    summary = json.loads((exp / "stats/attributes.json").read_text())
+    assert summary["excluded_no_attribute_row"] == 0 and summary["with_attributes"] == n
+    assert len(att["attribute"]) == summary["analysed"] == 14 - len(summary["skipped"])
+    auc = dict(zip(att["attribute"], att["holdout_auc_fisher"]))
+    assert auc["Black_Hair"] > 0.9 and auc["Blond_Hair"] > 0.9, auc
+    arith = demo_or_default(demo, "attributes", "arithmetic")
+    grids = sorted(p.stem for p in (exp / "figures/arithmetic").glob("*.png"))
+    assert grids == sorted(arith["attributes"] + ["morph"])
+    t = read_tsv(exp / "stats/arithmetic.tsv")
+    assert len(t["grid"]) == len(arith["attributes"]) * arith["faces"] * arith["steps"] + \
+        arith["morph_pairs"] * arith["morph_steps"]
+    for fig in ("attributes_pc_projection.png", "attributes_mahalanobis.png", "attributes_pc_histograms.png",
+                "innermost_maps.png", "innermost_maps_ascent.png"):
+        assert (exp / "figures" / fig).stat().st_size > 10_000, fig
+    maps = read_tsv(exp / "stats/innermost_maps.tsv")
+    assert len(maps["map"]) == demo["model"]["filters"][-1] and (maps["rise"] > 0).mean() > 0.9
     # a second run has nothing to do
     assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
+
+
+def demo_or_default(demo: dict, *keys: str) -> dict:
+    """A config block as the workflow sees it: the demo's keys over the schema's defaults."""
+    cfg = copy.deepcopy(demo)
+    validate(cfg, SCHEMA)
+    for k in keys:
+        cfg = cfg[k]
+    return cfg
 
 
 def test_snakefiles_are_formatted_and_lint_clean(wf):
@@ -209,7 +250,8 @@ def scheduled(wf: Path, extra: dict | None = None) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
-STATS_AND_LATER = {"moments", "components", "radius", "correlations", "pca", "mnd", "origin", "generate", "evaluate"}
+STATS_AND_LATER = {"moments", "components", "radius", "correlations", "pca", "mnd", "origin", "generate", "evaluate",
+                   "attributes", "attribute_plots", "arithmetic", "innermost_maps"}
 
 
 def test_noop_run_schedules_nothing(wf):
@@ -223,6 +265,11 @@ def test_noop_run_schedules_nothing(wf):
         ({"stats": {"correlation_plots": {"top_pairs": 4}}}, {"correlation_plots"}),
         ({"stats": {"component_plots": {"grid": [0, 1, 2]}}}, {"component_plots"}),
         ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, {"radius"}),
+        ({"attributes": {"plots": {"pcs": 10}}}, {"attribute_plots"}),
+        ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic"}),
+        ({"innermost_maps": {"steps": 20}}, {"innermost_maps"}),
+        # attribute directions feed the plots and the arithmetic grids
+        ({"attributes": {"stats": {"min_count": 30}}}, {"attributes", "attribute_plots", "arithmetic"}),
         # not plot-only: the face threshold changes the summary, which the comparison reads
         ({"evaluate": {"min_confidence": 0.8}}, {"evaluate", "compare"}),
     ],
@@ -235,6 +282,11 @@ def test_z_dim_reruns_training_and_everything_after_but_not_prepare(wf):
     jobs = scheduled(wf, {"model": {"z_dim": 32}})
     assert "prepare" not in jobs
     assert {"train", "encode"} | STATS_AND_LATER <= set(jobs)
+
+
+def test_split_reruns_prepare_and_everything_after(wf):
+    jobs = scheduled(wf, {"data": {"split": {"train_size": 0.8}}})
+    assert {"prepare", "train", "encode"} | STATS_AND_LATER <= set(jobs)
 
 
 def test_image_size_reruns_prepare_too(wf):
@@ -267,7 +319,7 @@ def test_report_renders_every_figure_in_chromium(wf, tmp_path):
     assert len(pngs) == len(figures) > 25
     # the report application itself loads: its menu lists every stage, the front page has our text
     dom = chromium_dom(html.as_uri(), tmp_path / "profile1")
-    for category in ("Training", "Latent statistics", "Normality", "Generation", "Comparison"):
+    for category in ("Training", "Latent statistics", "Normality", "Generation", "Attributes", "Comparison"):
         assert category in dom
     assert "What a plain convolutional autoencoder does with its latent space" in dom
     assert "System Message" not in dom  # no broken reStructuredText

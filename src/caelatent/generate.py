@@ -2,7 +2,8 @@
 
 Layout of ``results/<exp>/samples/``: one folder per sampler and setting (``uniform_box-b1.5``)
 holding ``z.npy`` [n, d] and ``images.npy`` uint8 [n, H, W, 3], plus the references
-``holdout_real`` and ``holdout_reconstruction``.
+``holdout_real`` and ``holdout_reconstruction``, and ``reference/images.npy``: real holdout
+images (disjoint from ``holdout_real``) that the realism metrics compare every set with.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
 
+from . import realism  # noqa: E402
 from . import samplers as smp  # noqa: E402
 from . import stats  # noqa: E402
 from .analyses import read_tsv, write_json, write_tsv  # noqa: E402
@@ -27,6 +29,8 @@ from .store import atomic_path  # noqa: E402
 log = logging.getLogger(__name__)
 ORDERED = (smp.OriginToCentre, smp.PlanePath)  # samplers whose vectors lie along a path
 REFERENCES = ("holdout_real", "holdout_reconstruction")
+REFERENCE_SET = "reference"  # real holdout images, disjoint from holdout_real, for the realism metrics
+MIN_REFERENCE = 10
 
 
 def decode(decoder, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -54,7 +58,7 @@ def _grid_pick(n: int, k: int, ordered: bool) -> np.ndarray:
 
 
 def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_dir, *, spec: dict, n: int,
-                 grid: tuple[int, int], seed: int) -> list[str]:
+                 grid: tuple[int, int], seed: int, n_reference: int = 1000) -> list[str]:
     """Fit every sampler on the training latents, draw ``n`` vectors each, decode, draw grids."""
     from .train import load_model
 
@@ -69,10 +73,23 @@ def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_
     with atomic_path(out_dir) as tmp_out, atomic_path(fig_dir) as tmp_fig:
         tmp_out.mkdir(parents=True)
         tmp_fig.mkdir(parents=True)
-        # references: real holdout images and their reconstructions
-        pick = np.sort(np.random.default_rng(seed).choice(hold_idx, size=min(n, len(hold_idx)), replace=False))
-        real = zarr.open_group(images_zarr, mode="r")["images"].get_orthogonal_selection(
-            (pick, slice(None), slice(None), slice(None)))
+        # references: real holdout images and their reconstructions, and a disjoint set of real
+        # holdout images that realism metrics compare every sampler with
+        both = np.random.default_rng(seed).choice(hold_idx, size=min(n + n_reference, len(hold_idx)), replace=False)
+        pick, ref = np.sort(both[:n]), np.sort(both[n:])
+        if len(ref) < min(n_reference, MIN_REFERENCE):
+            raise ValueError(f"{images_zarr}: {len(hold_idx)} holdout images leave {len(ref)} real reference images "
+                             f"after generate.n_samples={n}; realism metrics need at least {MIN_REFERENCE} "
+                             "(lower generate.n_samples or hold out more images)")
+        if len(ref) < n_reference:
+            log.warning("generate.n_reference=%d, but only %d holdout images are left after the %d real samples; "
+                        "using %d", n_reference, len(ref), len(pick), len(ref))
+        images = zarr.open_group(images_zarr, mode="r")["images"]
+        real = images.get_orthogonal_selection((pick, slice(None), slice(None), slice(None)))
+        ref_dir = tmp_out / REFERENCE_SET
+        ref_dir.mkdir()
+        np.save(ref_dir / "images.npy", images.get_orthogonal_selection((ref, slice(None), slice(None), slice(None))))
+        np.save(ref_dir / "rows.npy", ref)
         z_hold = stats.take_rows(lat["z"], pick)
         for name, z, imgs in (("holdout_real", z_hold, real), ("holdout_reconstruction", z_hold, decode(decoder, z_hold))):
             _save(tmp_out / name, z, imgs, {"sampler": name, "setting": "", "n": len(z)})
@@ -142,18 +159,6 @@ def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -
     return np.sqrt(np.maximum(best, 0))
 
 
-def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets."""
-    from scipy import linalg
-
-    m1, m2 = f1.mean(axis=0), f2.mean(axis=0)
-    c1, c2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean = linalg.sqrtm(c1 @ c2)
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    return float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
-
-
 def inception_features(images: np.ndarray, weights: str) -> np.ndarray:
     """InceptionV3 pool features from local weights (no download)."""
     import keras
@@ -165,10 +170,18 @@ def inception_features(images: np.ndarray, weights: str) -> np.ndarray:
     return np.asarray(model.predict(keras.applications.inception_v3.preprocess_input(x), verbose=0))
 
 
+#: summary columns of the realism metrics, and whether higher is better (None: closest to 1 is best)
+REALISM = {"fd_onet": False, "precision_onet": True, "recall_onet": True, "fd_pixels": False,
+           "precision_pixels": True, "recall_pixels": True, "diversity": None}
+
+
 def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, min_confidence: float,
-                 fid_weights: str | None) -> list[dict]:
-    """Score every sampler: MTCNN face rate and confidence, fraction inside the data's 3-sigma
-    ellipsoid, distance to the nearest training latent (relative to holdout latents' own)."""
+                 fid_weights: str | None, k: int = 3, pca_components: int = 64, onet_crop=realism.FACE_CROP,
+                 seed: int = 0) -> list[dict]:
+    """Score every sampler against the real reference images: MTCNN face rate and confidence;
+    Fréchet distance, precision and recall in MTCNN-ONet and pixel-PCA feature spaces; diversity;
+    the fraction inside the data's 3-sigma ellipsoid; distance to the nearest training latent
+    (relative to holdout latents' own); FID where local Inception weights are configured."""
     samples_dir = Path(samples_dir)
     mom = stats.Moments.load(moments_npz)
     lat = zarr.open_group(latents, mode="r")
@@ -179,10 +192,18 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
     det = FaceDetector(min_confidence)
     index = json.loads((samples_dir / "index.json").read_text())
     names = index["references"] + index["samplers"]
+    reference = np.load(samples_dir / REFERENCE_SET / "images.npy")
+    onet = realism.OnetFeatures(onet_crop)
+    pixels = realism.PixelPCA(pca_components, seed).fit(reference)
+    features = {"onet": onet, "pixels": pixels}
+    real_feats = {space: f(reference) for space, f in features.items()}
+    real_spread = realism.mean_pairwise_distance(reference)
+    log.info("realism reference: %d real holdout images; %d pixel-PCA components", len(reference),
+             pixels.pca.n_components_)
     ref_nn = None
-    real_feats = None
+    fid_real = None
     if fid_weights:
-        real_feats = inception_features(np.load(samples_dir / "holdout_real" / "images.npy"), fid_weights)
+        fid_real = inception_features(reference, fid_weights)
     else:
         log.info("FID skipped: set evaluate.fid_inception_weights to a local InceptionV3 weights file to compute it")
     rows = []
@@ -196,35 +217,73 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
         nn = nearest_distances(z, z_train)
         if name == "holdout_real":
             ref_nn = float(np.median(nn))
-        fid = frechet_distance(real_feats, inception_features(imgs, fid_weights)) if fid_weights else float("nan")
+        scores = realism.realism_scores(real_feats, {space: f(imgs) for space, f in features.items()}, k)
+        fid = realism.frechet_distance(fid_real, inception_features(imgs, fid_weights)) if fid_weights else float("nan")
         row = {"sampler": meta["sampler"], "setting": meta["setting"] or "-", "n": len(z), "face_rate": rate,
-               "mean_confidence": conf, "inside_3sigma": inside, "nn_distance_median": float(np.median(nn)),
+               "mean_confidence": conf, **scores,
+               "diversity": realism.mean_pairwise_distance(imgs) / real_spread, "n_reference": len(reference),
+               "inside_3sigma": inside, "nn_distance_median": float(np.median(nn)),
                "nn_distance_ratio": float(np.median(nn)) / ref_nn if ref_nn else float("nan"), "fid": fid}
         log.info("%s: %s", name, row)
         rows.append(row)
     write_tsv(out_tsv, {k: [r[k] for r in rows] for k in rows[0]})
-    write_json(out_json, {"rows": rows, "face_min_confidence": min_confidence,
-                          "fid": "computed" if fid_weights else "skipped: no local InceptionV3 weights configured",
-                          "nn_reference": "median distance of holdout latents to their nearest training latent"})
+    write_json(out_json, {
+        "rows": rows, "face_min_confidence": min_confidence, "ranking": rank_first(rows),
+        "realism": {"reference_images": len(reference), "k": k, "pca_components": int(pixels.pca.n_components_),
+                    "onet_crop": list(onet_crop),
+                    "reference": "real holdout images disjoint from the holdout_real row's; holdout_real's "
+                                 "scores are therefore the real-vs-real floor for this many samples"},
+        "fid": "computed" if fid_weights else "skipped: no local InceptionV3 weights configured",
+        "nn_reference": "median distance of holdout latents to their nearest training latent"})
     _summary_chart(rows, fig)
     return rows
+
+
+def rank_first(rows: list[dict]) -> dict:
+    """The sampler ranking first on each metric (references excluded); diversity: closest to 1."""
+    cands = [r for r in rows if r["sampler"] not in REFERENCES]
+    best = {}
+    for key, higher in {"face_rate": True, **REALISM}.items():
+        vals = np.array([r[key] for r in cands], float)
+        if not len(cands) or np.isnan(vals).all():
+            continue
+        score = vals if higher else (-vals if higher is False else -np.abs(np.log(np.maximum(vals, 1e-12))))
+        r = cands[int(np.nanargmax(score))]
+        best[key] = {"sampler": r["sampler"], "setting": r["setting"], "value": r[key]}
+    return best
 
 
 def _summary_chart(rows: list[dict], path) -> None:
     labels = [f"{r['sampler']} {r['setting']}" if r["setting"] != "-" else r["sampler"] for r in rows]
     x = np.arange(len(rows))
-    fig, axes = plt.subplots(3, 1, figsize=(max(7, 0.5 * len(rows)), 10), sharex=True)
-    for ax, key, title in zip(axes, ("face_rate", "inside_3sigma", "nn_distance_ratio"),
-                              ("MTCNN face rate", "fraction inside the 3σ ellipsoid",
-                               "nearest-training-latent distance / holdout's")):
-        vals = [r[key] for r in rows]
-        colors = ["tab:gray" if r["sampler"] in REFERENCES else "tab:blue" for r in rows]
-        ax.bar(x, vals, color=colors)
-        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+    colors = ["tab:gray" if r["sampler"] in REFERENCES else "tab:blue" for r in rows]
+    panels = [("face_rate", "MTCNN face rate", (0, 1.05)),
+              (("precision_onet", "recall_onet"), "precision / recall\n(MTCNN-ONet features)", (0, 1.05)),
+              (("precision_pixels", "recall_pixels"), "precision / recall\n(pixel PCA)", (0, 1.05)),
+              ("fd_onet", "Fréchet distance\n(MTCNN-ONet features, log)", None),
+              ("fd_pixels", "Fréchet distance\n(pixel PCA, log)", None),
+              ("diversity", "diversity\n(pairwise distance / real's)", None),
+              ("inside_3sigma", "fraction inside\nthe 3σ ellipsoid", (0, 1.05)),
+              ("nn_distance_ratio", "nearest-training-latent\ndistance / holdout's", None)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(7, 0.5 * len(rows)), 2.1 * len(panels) + 1.5), sharex=True)
+    for ax, (key, title, ylim) in zip(axes, panels):
+        if isinstance(key, tuple):
+            for off, k, hatch in ((-0.2, key[0], None), (0.2, key[1], "//")):
+                ax.bar(x + off, [r[k] for r in rows], width=0.4, color=colors, hatch=hatch, edgecolor="white",
+                       label=k.split("_")[0])
+            ax.legend(fontsize=7, loc="upper right")
+        else:
+            ax.bar(x, [r[key] for r in rows], color=colors)
+        if key in ("fd_onet", "fd_pixels"):
+            ax.set_yscale("log")
+        if key == "diversity":
+            ax.axhline(1.0, color="k", lw=0.8, ls="--")
+        if ylim:
+            ax.set_ylim(*ylim)
         ax.set_ylabel(title, fontsize=8)
-        if key != "nn_distance_ratio":
-            ax.set_ylim(0, 1.05)
-    fig.suptitle(f"Samplers against the references (grey), {rows[0]['n']} images each", fontsize=10)
+    axes[-1].set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+    fig.suptitle(f"Samplers against the references (grey): {rows[0]['n']} images each, compared with "
+                 f"{rows[0]['n_reference']} real holdout images", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)

@@ -75,7 +75,14 @@ def images_of(wildcards):
 
 def prepared_outputs(exp):
     d = dataset_dir(exp)
-    return [f"{d}/images.zarr", f"{d}/attributes.tsv", f"{d}/manifest.json"]
+    # every output of prepare: an output nothing requests has no say in reruns, and one without
+    # provenance (never written) stops Snakemake from comparing prepare's params at all
+    return [
+        f"{d}/images.zarr",
+        f"{d}/attributes.tsv",
+        f"{d}/manifest.json",
+        f"{d}/list_attr.txt",
+    ]
 
 
 def experiment_outputs(exp):

@@ -54,5 +54,6 @@ rule evaluate:
     threads: config["threads"]["train"]
     params:
         p=exp_param("evaluate"),
+        seed=exp_param("seed"),
     script:
         "../scripts/evaluate.py"

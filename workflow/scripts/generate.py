@@ -12,4 +12,4 @@ from caelatent.generate import run_generate  # noqa: E402
 
 p, i, o = snakemake.params.p, snakemake.input, snakemake.output
 run_generate(i.images, i.latents, i.decoder, i.dominant, o.samples, o.grids, spec=p["samplers"],
-             n=p["n_samples"], grid=tuple(p["grid"]), seed=snakemake.params.seed)
+             n=p["n_samples"], grid=tuple(p["grid"]), seed=snakemake.params.seed, n_reference=p["n_reference"])

@@ -265,7 +265,7 @@ def _summary_chart(rows: list[dict], path) -> None:
               ("diversity", "diversity\n(pairwise distance / real's)", None),
               ("inside_3sigma", "fraction inside\nthe 3σ ellipsoid", (0, 1.05)),
               ("nn_distance_ratio", "nearest-training-latent\ndistance / holdout's", None)]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(max(7, 0.5 * len(rows)), 2.1 * len(panels) + 1.5), sharex=True)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(8, 0.55 * len(rows)), 2.1 * len(panels) + 1.5), sharex=True)
     for ax, (key, title, ylim) in zip(axes, panels):
         if isinstance(key, tuple):
             for off, k, hatch in ((-0.2, key[0], None), (0.2, key[1], "//")):
@@ -282,8 +282,8 @@ def _summary_chart(rows: list[dict], path) -> None:
             ax.set_ylim(*ylim)
         ax.set_ylabel(title, fontsize=8)
     axes[-1].set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
-    fig.suptitle(f"Samplers against the references (grey): {rows[0]['n']} images each, compared with "
-                 f"{rows[0]['n_reference']} real holdout images", fontsize=10)
+    fig.suptitle(f"Samplers against the references (grey): {rows[0]['n']} images each,\n"
+                 f"compared with {rows[0]['n_reference']} other real holdout images", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)

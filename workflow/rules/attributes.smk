@@ -72,6 +72,8 @@ rule arithmetic:
         ),
     log:
         "logs/{exp}/attributes/arithmetic.log",
+    benchmark:
+        "benchmarks/results/{exp}/arithmetic.tsv"
     conda:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]

@@ -8,7 +8,8 @@ decoded images and the real reference set), draws ``--repeats`` random subsets o
 every sampler, and scores them against the full reference set as the evaluate rule does. Prints,
 per size and metric, the median coefficient of variation over samplers and how often the subset
 ranks the samplers as the full set does (Spearman correlation); writes
-benchmarks/results/realism_<exp>.json. A size is large enough when the ranking agrees (rho near 1).
+benchmarks/results/realism_<exp>.json. A size is large enough when the ranking agrees (rho near 1). Sizes not below the number of
+images per set are skipped (a subset would be the full set).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     table = []
     for size in args.sizes:
-        if size > min(len(v) for v in images.values()):
+        if size >= min(len(v) for v in images.values()):
+            print(f"size {size}: not below the {min(len(v) for v in images.values())} images per set; skipped")
             continue
         runs = [{n: score(n, rng.choice(len(images[n]), size, replace=False)) for n in names}
                 for _ in range(args.repeats)]

@@ -270,8 +270,9 @@ def test_noop_run_schedules_nothing(wf):
         ({"innermost_maps": {"steps": 20}}, {"innermost_maps"}),
         # attribute directions feed the plots and the arithmetic grids
         ({"attributes": {"stats": {"min_count": 30}}}, {"attributes", "attribute_plots", "arithmetic"}),
-        # not plot-only: the face threshold changes the summary, which the comparison reads
-        ({"evaluate": {"min_confidence": 0.8}}, {"evaluate", "compare"}),
+        # not plot-only: the face threshold changes the summary, which the comparison reads, and
+        # the face checks of the arithmetic grids
+        ({"evaluate": {"min_confidence": 0.8}}, {"evaluate", "compare", "arithmetic"}),
     ],
 )
 def test_a_parameter_reruns_only_its_rule_and_what_reads_its_output(wf, edit, rules):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 
@@ -21,6 +22,7 @@ import zarr  # noqa: E402
 from . import stats  # noqa: E402
 from .samplers import shell_d2  # noqa: E402
 from .analyses import _grid, save_fig, write_json, write_tsv  # noqa: E402
+from .store import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,6 @@ class Labelled:
     z: np.ndarray  # [n, d] float64
     values: np.ndarray  # [n, K] int8, +1 / -1
     train: np.ndarray  # [n] bool
-    rows: np.ndarray  # [n] row numbers in latents.zarr
     ids: np.ndarray  # [n] image ids
     names: list[str]
     total: int  # rows in latents.zarr
@@ -61,7 +62,7 @@ def load_labelled(latents) -> Labelled:
     if len(rows) == 0:
         raise ValueError(f"{latents}: no image has attribute values")
     return Labelled(z=stats.take_rows(g["z"], rows), values=values[rows], train=g["split"][:][rows] == 0,
-                    rows=rows, ids=g["ids"][:][rows], names=names, total=len(values), excluded=excluded)
+                    ids=g["ids"][:][rows], names=names, total=len(values), excluded=excluded)
 
 
 @dataclass
@@ -87,8 +88,6 @@ class Directions:
         return self.direction[self.names.index(name)]
 
     def save(self, path) -> None:
-        from .store import atomic_path
-
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, names=np.array(self.names), mean_pos=self.mean_pos, mean_neg=self.mean_neg,
                      n_pos=self.n_pos, n_neg=self.n_neg)
@@ -103,7 +102,7 @@ def attribute_directions(z: np.ndarray, values: np.ndarray, names: list[str], mi
                          ) -> tuple[Directions, list[dict]]:
     """Mean latent of positive and negative images per attribute; attributes with fewer than
     ``min_count`` images on either side are skipped and returned with the reason."""
-    keep, skipped = [], []
+    keep, counts, skipped = [], [], []
     for k, name in enumerate(names):
         n_pos, n_neg = int((values[:, k] == 1).sum()), int((values[:, k] == -1).sum())
         if min(n_pos, n_neg) < min_count:
@@ -113,10 +112,11 @@ def attribute_directions(z: np.ndarray, values: np.ndarray, names: list[str], mi
                         name, n_pos, n_neg, min_count)
         else:
             keep.append(k)
+            counts.append((n_pos, n_neg))
     pos = np.array([z[values[:, k] == 1].mean(axis=0) for k in keep]).reshape(len(keep), z.shape[1])
     neg = np.array([z[values[:, k] == -1].mean(axis=0) for k in keep]).reshape(len(keep), z.shape[1])
-    count = lambda v: np.array([(values[:, k] == v).sum() for k in keep], int)  # noqa: E731
-    return Directions([names[k] for k in keep], pos, neg, count(1), count(-1)), skipped
+    n_pos, n_neg = np.array(counts, int).reshape(len(keep), 2).T
+    return Directions([names[k] for k in keep], pos, neg, n_pos, n_neg), skipped
 
 
 def separation_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -141,8 +141,7 @@ def run_attributes(latents, moments_npz, out_tsv, out_npz, out_json, *, min_coun
     pcs = min(pcs, vecs.shape[1])
     cos = dirs.unit @ vecs[:, :pcs]  # [K, pcs], eigenvectors are unit vectors
     w = stats.whitener(mom)
-    y = (lab.z - mom.mean) @ w.T
-    radius = np.sqrt(np.einsum("ij,ij->i", y, y))
+    radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
     limit = np.sqrt(shell_d2(3.0, len(mom.mean)))
     hold = ~lab.train
     table = {k: [] for k in ("attribute", "n_pos", "n_neg", "positive_fraction", "direction_norm",
@@ -209,8 +208,7 @@ def plot_attributes(latents, moments_npz, table_tsv, directions_npz, fig_pcs, fi
     fig.tight_layout()
     save_fig(fig, fig_pcs)
 
-    y = (lab.z - mom.mean) @ stats.whitener(mom).T
-    radius = np.sqrt(np.einsum("ij,ij->i", y, y))
+    radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(dirs.names) + 1.6))
     pos = [radius[lab.values[:, lab.names.index(n)] == 1] for n in dirs.names]
     neg = [radius[lab.values[:, lab.names.index(n)] == -1] for n in dirs.names]
@@ -292,10 +290,7 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
                    morph_steps: int, min_confidence: float, seed: int) -> dict:
     """Grids that add attribute directions to holdout faces and morph between holdout faces; MTCNN
     reports for every image whether a face survives."""
-    from pathlib import Path
-
     from .generate import FaceDetector, decode
-    from .store import atomic_path
     from .train import load_model
 
     dirs = Directions.load(directions_npz)
@@ -309,7 +304,6 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
     pick = rng.choice(hold, size=faces, replace=False)
     pair = rng.choice(hold, size=2 * morph_pairs, replace=False).reshape(2, morph_pairs)
     decoder, det = load_model(decoder_path), FaceDetector(min_confidence)
-    w = stats.whitener(mom)
     s_values = scales(max_scale, steps)
     jobs = [(name, attribute_grid(lab.z[pick], dirs.of(name), s_values), pick, s_values, "scale")
             for name in attributes]
@@ -324,8 +318,7 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
             n_rows, n_cols, dim = zg.shape
             imgs = decode(decoder, zg.reshape(-1, dim))
             conf = det.confidences(imgs).reshape(n_rows, n_cols)
-            y = (zg.reshape(-1, dim) - mom.mean) @ w.T
-            radius = np.sqrt(np.einsum("ij,ij->i", y, y)).reshape(n_rows, n_cols)
+            radius = np.sqrt(stats.mahalanobis_sq(zg.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
             found = conf >= min_confidence
             for r in range(n_rows):
                 for c in range(n_cols):
@@ -384,7 +377,6 @@ def run_innermost_maps(encoder_path, out_tsv, out_npz, fig_grid, fig_trace, *, m
                        decay: float, blur_sigma: float, blur_every: int, jitter: int, seed: int) -> dict:
     """The input pattern that maximises each innermost map's mean activation, as a grid."""
     from .maps import maximise_maps
-    from .store import atomic_path
     from .train import load_model
 
     encoder = load_model(encoder_path)

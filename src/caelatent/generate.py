@@ -3,7 +3,8 @@
 Layout of ``results/<exp>/samples/``: one folder per sampler and setting (``uniform_box-b1.5``)
 holding ``z.npy`` [n, d] and ``images.npy`` uint8 [n, H, W, 3], plus the references
 ``holdout_real`` and ``holdout_reconstruction``, and ``reference/images.npy``: real holdout
-images (disjoint from ``holdout_real``) that the realism metrics compare every set with.
+images (disjoint from ``holdout_real``) that the realism metrics compare every set with (their
+rows in images.zarr in ``reference/rows.npy``).
 """
 
 from __future__ import annotations

@@ -1,17 +1,26 @@
-"""Training images/s through the workflow's Zarr input pipeline vs model.fit on the same images in RAM,
-and encode images/s; on a GPU also the projected time of the seed run (170k images x 24 epochs).
+"""Feed, training and encoding throughput, and the projected seed run (170k images x 24 epochs).
 
-Usage: python benchmarks/train.py [--images N] [--size 96] [--epochs 2] [--backend tensorflow]
-                                  [--filters 64 64 128 128] [--z-dim 256] [--threads T]
+Usage: python benchmarks/train.py [--backend auto] [--feed-images 8192] [--feed-size 96]
+                                  [--train-images 2048] [--size 96] [--epochs 3] [--batch-size 64]
+                                  [--jit-compile auto false] [--precision float32 mixed_bfloat16]
+                                  [--steps-per-execution 1 8] [--predict-batch-size 256 1024]
+                                  [--skip-feed] [--skip-train] [--out benchmarks/results/train.json]
 
-Generates synthetic faces (no download), prepares them into a temporary images.zarr, and times
-epochs after the first (which includes graph building). Prints a table; writes
-benchmarks/results/train.json.
+1. The feed alone: uint8 batches at --feed-size, --batch-size, in the seeded shuffled order, iterated
+   through the very adapter ``model.fit`` uses for the backend (Keras's own data adapter; for
+   TensorFlow the tf.data pipeline), with no model: from RAM and streamed from Zarr.
+2. Training: the seed network at --size on synthetic faces through the workflow's feed, for every
+   combination of --jit-compile x --precision x --steps-per-execution; images/s is the median of
+   epochs 2.. (the first includes compilation), and the projected seed-run time.
+3. Encoding: images/s of ``encode_images`` for each --predict-batch-size.
+
+Generates synthetic faces (no download). Prints a table; writes JSON (--out).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -22,98 +31,152 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+SEED_IMAGES = 170_000 * 24
+
+
+def flag(v: str):
+    return {"true": True, "false": False}.get(v.lower(), v)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=2048)
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--feed-images", type=int, default=8192)
+    ap.add_argument("--feed-size", type=int, default=96)
+    ap.add_argument("--train-images", type=int, default=2048)
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--backend", default="tensorflow")
     ap.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 128])
     ap.add_argument("--z-dim", type=int, default=256)
+    ap.add_argument("--jit-compile", type=flag, nargs="+", default=["auto"])
+    ap.add_argument("--precision", nargs="+", default=["float32"])
+    ap.add_argument("--steps-per-execution", type=int, nargs="+", default=[1])
+    ap.add_argument("--predict-batch-size", type=int, nargs="+", default=[256])
     ap.add_argument("--threads", type=int, default=0, help="0: the backend default")
+    ap.add_argument("--repeats", type=int, default=3, help="feed epochs timed after a warm-up epoch (the median is reported)")
+    ap.add_argument("--skip-feed", action="store_true")
+    ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
     args = ap.parse_args()
 
     from caelatent import backend
 
-    backend.use(args.backend, args.threads or None)
-    import keras
+    name = backend.use(args.backend, args.threads or None)
     import numpy as np
     import zarr
 
-    from caelatent.model import ModelSpec, build_autoencoder, compile_autoencoder
     from caelatent.prepare import Split, prepare_synthetic
-    from caelatent.train import ZarrImages, encode_images
 
-    spec = ModelSpec(image_size=args.size, filters=tuple(args.filters), z_dim=args.z_dim)
+    device = backend.device_name(name)
+    result = {"backend": name, "device": device, "host": platform.node(), "cpus": os.cpu_count(),
+              "batch_size": args.batch_size, "feed": [], "train": [], "encode": []}
+    print(f"backend {name} on {device}, {os.cpu_count()} CPUs, batch {args.batch_size}")
     with tempfile.TemporaryDirectory() as tmp:
-        prepare_synthetic(tmp, n_images=args.images, size=args.size, split=Split(0.99), workers=os.cpu_count())
-        g = zarr.open_group(Path(tmp) / "images.zarr", mode="r")
-        train_idx = np.flatnonzero(g["split"][:] == 0)
-        n = len(train_idx)
-
-        class Timer(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.t = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self.t)
-
-        def run(data, **fit_kw):
-            keras.utils.set_random_seed(0)
-            _, _, ae = build_autoencoder(spec)
-            compile_autoencoder(ae, "bce", 5e-4)
-            timer = Timer()
-            timer.times = []
-            ae.fit(data, epochs=args.epochs, callbacks=[timer], verbose=0, **fit_kw)
-            return n / float(np.median(timer.times[1:]))
-
-        ram = g["images"].get_orthogonal_selection((train_idx, slice(None), slice(None), slice(None)))
-        ram = ram.astype(np.float32) / 255.0
-        rate_ram = run(ram, y=ram, batch_size=args.batch_size, shuffle=True)
-        ds = ZarrImages(g["images"], train_idx, args.batch_size, shuffle=True, workers=1,
-                        use_multiprocessing=False, max_queue_size=8)
-        rate_pipe = run(ds)
-        del ram
-        encoder, _, _ = build_autoencoder(spec)
-        encoder.save(Path(tmp) / "enc.keras")
-        t0 = time.perf_counter()
-        encode_images(Path(tmp) / "images.zarr", Path(tmp) / "enc.keras", Path(tmp) / "latents.zarr", z_dim=args.z_dim)
-        t_enc = time.perf_counter() - t0
-        rate_enc = args.images / t_enc
-
-    seed_images = 170_000 * 24
-    device = "cpu"
-    if args.backend == "jax":
-        import jax
-        device = str(jax.devices()[0])
-    elif args.backend == "torch":
-        import torch
-        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    elif args.backend == "tensorflow":
-        import tensorflow as tf
-        device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
-    rows = {
-        "backend": args.backend, "device": device, "host": platform.node(), "threads": args.threads,
-        "size": args.size, "filters": args.filters, "z_dim": args.z_dim, "batch_size": args.batch_size,
-        "train_images": n, "fit_in_ram_images_per_s": round(rate_ram, 1),
-        "zarr_pipeline_images_per_s": round(rate_pipe, 1), "pipeline_ratio": round(rate_pipe / rate_ram, 3),
-        "encode_images_per_s": round(rate_enc, 1),
-        "projected_seed_run_min": round(seed_images / rate_pipe / 60, 1),
-    }
-    print(f"train benchmark: {args.backend} on {device}, {n} images {args.size}x{args.size}, "
-          f"filters {args.filters}, z={args.z_dim}, batch {args.batch_size}, median of epochs 2..{args.epochs}")
-    print(f"{'what':<34} {'images/s':>10}")
-    print(f"{'model.fit, images in RAM':<34} {rate_ram:>10.0f}")
-    print(f"{'model.fit, Zarr pipeline':<34} {rate_pipe:>10.0f}")
-    print(f"{'pipeline / in-RAM (target >= 0.95)':<34} {rate_pipe / rate_ram:>10.3f}")
-    print(f"{'encode (whole workflow step)':<34} {rate_enc:>10.0f}")
-    print(f"projected seed run (170k x 24 epochs at this rate): {rows['projected_seed_run_min']:.1f} min")
-    out = ROOT / "benchmarks" / "results" / "train.json"
+        if not args.skip_feed:
+            d = Path(tmp) / "feed"
+            prepare_synthetic(d, n_images=args.feed_images, size=args.feed_size, split=Split(0.99),
+                              workers=os.cpu_count())
+            result["feed"] = feed_rates(d / "images.zarr", args)
+            print(f"\nfeed alone, {args.feed_size}x{args.feed_size}, through the adapter fit uses "
+                  f"(median of {args.repeats} epochs after the first)")
+            print(f"{'source':<10} {'images':>8} {'images/s':>10}")
+            for r in result["feed"]:
+                print(f"{r['source']:<10} {r['images']:>8} {r['images_per_s']:>10.0f}")
+        if not args.skip_train:
+            d = Path(tmp) / "train"
+            prepare_synthetic(d, n_images=args.train_images, size=args.size, split=Split(0.9),
+                              workers=os.cpu_count())
+            images = d / "images.zarr"
+            print(f"\ntraining, seed network {args.filters} z={args.z_dim} at {args.size}x{args.size}, "
+                  f"median of epochs 2..{args.epochs}")
+            print(f"{'jit_compile':<12} {'precision':<15} {'steps/exec':>10} {'images/s':>10} {'seed run (min)':>15}")
+            for jit, prec, spe in itertools.product(args.jit_compile, args.precision, args.steps_per_execution):
+                rate = train_rate(images, Path(tmp) / "m", args, jit, prec, spe)
+                row = {"jit_compile": jit, "precision": prec, "steps_per_execution": spe, "size": args.size,
+                       "images_per_s": round(rate, 1), "projected_seed_run_min": round(SEED_IMAGES / rate / 60, 2)}
+                result["train"].append(row)
+                print(f"{str(jit):<12} {prec:<15} {spe:>10} {rate:>10.0f} {row['projected_seed_run_min']:>15.1f}")
+            result["encode"] = encode_rates(images, Path(tmp) / "m", args)
+            print(f"\n{'encode batch':<12} {'images/s':>10}")
+            for r in result["encode"]:
+                print(f"{r['predict_batch_size']:<12} {r['images_per_s']:>10.0f}")
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {out}")
+    del np, zarr
+
+
+def feed_rates(images: Path, args) -> list[dict]:
+    import keras
+    import numpy as np
+    import zarr
+    from keras.src.trainers.data_adapters import get_data_adapter
+
+    from caelatent.feed import Feed, open_source
+
+    arr = zarr.open_group(images, mode="r")["images"]
+    rows = np.flatnonzero(zarr.open_group(images, mode="r")["split"][:] == 0)
+    out = []
+    for label, budget in (("memory", 1e9), ("zarr", 0)):
+        source = open_source(arr, rows, in_memory_mb=budget)
+        # one stream over all epochs, as fit consumes it (steps_per_epoch); epoch 0 is the warm-up
+        feed = Feed(source, rows, arr.chunks[0], args.batch_size, seed=0, epochs=args.repeats + 1)
+        adapter = get_data_adapter(feed.keras_input())
+        it = iter({"tensorflow": adapter.get_tf_dataset, "jax": adapter.get_jax_iterator,
+                   "torch": adapter.get_torch_dataloader}[keras.backend.backend()]())
+        times = []
+        for epoch in range(args.repeats + 1):
+            t0, n = time.perf_counter(), 0
+            for _ in range(feed.batches_per_epoch):
+                batch = next(it)
+                n += int((batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0])
+            times.append(time.perf_counter() - t0)
+            assert n == len(rows), (n, len(rows))
+        out.append({"source": label, "images": len(rows), "size": args.feed_size,
+                    "images_per_s": round(len(rows) / float(np.median(times[1:])), 1)})
+    return out
+
+
+def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> float:
+    import keras
+    import numpy as np
+
+    from caelatent.model import ModelSpec
+    from caelatent.train import FitOptions, train_autoencoder
+
+    class Timer(keras.callbacks.Callback):
+        times: list = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            Timer.times.append(time.perf_counter() - self.t)
+
+    Timer.times = []
+    spec = ModelSpec(image_size=args.size, filters=tuple(args.filters), z_dim=args.z_dim)
+    opts = FitOptions(jit_compile=jit, precision=precision, steps_per_execution=spe)
+    h = train_autoencoder(images, out, spec, batch_size=args.batch_size, epochs=args.epochs, options=opts,
+                          verbose=0, callbacks=[Timer()])
+    assert all(np.isfinite(h["loss"])), h
+    n_train = int((__import__("zarr").open_group(images, mode="r")["split"][:] == 0).sum())
+    return n_train / float(np.median(Timer.times[1:]))
+
+
+def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:
+    from caelatent.train import encode_images
+
+    out = []
+    for bs in args.predict_batch_size:
+        encode_images(images, model_dir / "encoder.keras", model_dir / f"lat{bs}.zarr", z_dim=args.z_dim,
+                      batch_size=bs)  # warm-up: graph building
+        t0 = time.perf_counter()
+        n = encode_images(images, model_dir / "encoder.keras", model_dir / f"lat{bs}b.zarr", z_dim=args.z_dim,
+                          batch_size=bs)
+        out.append({"predict_batch_size": bs, "images_per_s": round(n / (time.perf_counter() - t0), 1)})
+    return out
 
 
 if __name__ == "__main__":

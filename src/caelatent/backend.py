@@ -10,23 +10,116 @@ import os
 import sys
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# `auto` tries the backends in this order and takes the first that sees a GPU (jax first: the `[gpu]`
+# install's backend, XLA-compiled); with no GPU it takes tensorflow, the CPU install's backend.
+AUTO_ORDER = ("jax", "torch", "tensorflow")
 
 
-def use(backend: str, threads: int | None = None) -> None:
-    """Select ``backend`` for Keras; must run before the first ``import keras``."""
-    if backend not in BACKENDS:
-        raise ValueError(f"train.backend={backend!r}: expected one of {', '.join(BACKENDS)}")
-    if importlib.util.find_spec(backend) is None:
+def installed(backend: str) -> bool:
+    return importlib.util.find_spec(backend) is not None
+
+
+def sees_gpu(backend: str) -> bool:
+    """Whether ``backend`` (installed) can run on a GPU in this process. Imports it, not Keras."""
+    if backend == "jax":
+        import jax
+
+        try:
+            return any(d.platform == "gpu" for d in jax.devices())
+        except RuntimeError:
+            return False
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve(backend: str) -> str:
+    """The backend ``train.backend`` names; for ``auto``, the first of AUTO_ORDER that sees a GPU."""
+    if backend != "auto":
+        return backend
+    have = [b for b in AUTO_ORDER if installed(b)]
+    if not have:
+        raise ModuleNotFoundError("train.backend=auto, but none of tensorflow, jax, torch is installed")
+    for b in have:
+        if sees_gpu(b):
+            return b
+    return "tensorflow" if "tensorflow" in have else have[0]
+
+
+def use(backend: str, threads: int | None = None, gpu_memory_fraction: float | None = None) -> str:
+    """Select ``backend`` (or ``auto``) for Keras; must run before the first ``import keras``.
+
+    ``gpu_memory_fraction``: the share of each GPU's memory the process may take; ``None`` lets it
+    grow as needed instead of reserving most of the card up front (jax's and TensorFlow's default).
+    Returns the backend chosen.
+    """
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"train.backend={backend!r}: expected auto or one of {', '.join(BACKENDS)}")
+    if backend != "auto" and not installed(backend):
         raise ModuleNotFoundError(f"train.backend={backend!r}, but the {backend} package is not installed")
+    if gpu_memory_fraction is not None and not 0 < gpu_memory_fraction <= 1:
+        raise ValueError(f"train.gpu_memory_fraction={gpu_memory_fraction}: expected a fraction in (0, 1]")
+    # jax reads these when it starts, so set them before resolve() may start it
+    if gpu_memory_fraction is None:
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    else:
+        os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = str(gpu_memory_fraction)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    backend = resolve(backend)
     if "keras" in sys.modules:
         import keras
 
         if keras.backend.backend() != backend:
             raise RuntimeError(f"Keras was already imported with the {keras.backend.backend()} backend")
     os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
         set_threads(backend, threads)
+    limit_gpu_memory(backend, gpu_memory_fraction)
+    return backend
+
+
+def limit_gpu_memory(backend: str, fraction: float | None) -> None:
+    """TensorFlow: memory growth, or a hard limit; torch: a per-process cap (jax: see use())."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                if fraction is None:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                else:
+                    total = tf.config.experimental.get_device_details(gpu).get("memory_limit_mb")
+                    if total:
+                        tf.config.set_logical_device_configuration(
+                            gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(total * fraction))])
+            except RuntimeError:  # already initialised in this process
+                pass
+    elif backend == "torch" and fraction is not None:
+        import torch
+
+        for i in range(torch.cuda.device_count()):
+            torch.cuda.set_per_process_memory_fraction(fraction, i)
+
+
+def device_name(backend: str) -> str:
+    """What the backend computes on: the GPU's name, or ``cpu``."""
+    if backend == "jax":
+        import jax
+
+        d = jax.devices()[0]
+        return d.device_kind if d.platform == "gpu" else "cpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu") if gpus else "cpu"
 
 
 def set_threads(backend: str, threads: int) -> None:

@@ -83,9 +83,41 @@ def build_autoencoder(spec: ModelSpec) -> tuple[keras.Model, keras.Model, keras.
     return encoder, decoder, autoencoder
 
 
-def compile_autoencoder(model: keras.Model, loss: str, learning_rate: float) -> keras.Model:
-    losses = {"bce": keras.losses.BinaryCrossentropy(), "mse": keras.losses.MeanSquaredError()}
-    if loss not in losses:
+LOSSES = ("bce", "mse")
+
+
+def reconstruction_loss(loss: str) -> keras.losses.Loss:
+    if loss not in LOSSES:
         raise ValueError(f"train.loss={loss!r}: expected bce or mse")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses[loss])
+    return keras.losses.BinaryCrossentropy() if loss == "bce" else keras.losses.MeanSquaredError()
+
+
+class UInt8Autoencoder(keras.Model):
+    """The autoencoder as trained: uint8 images in, scaled to [0, 1] on the device, loss against that.
+
+    Batches travel from the feed to the device as uint8 (a quarter of float32's bytes). The loss is
+    computed in float32 whatever the dtype policy. ``encoder`` and ``decoder`` stay plain models
+    taking and giving images in [0, 1].
+    """
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, loss: str = "bce", **kwargs):
+        x = keras.Input(encoder.input_shape[1:], dtype="uint8", name="image_uint8")
+        y = decoder(encoder(layers.Rescaling(1 / 255, name="scale")(x)))
+        super().__init__(x, y, name="autoencoder", **kwargs)
+        self.encoder, self.decoder, self.loss_name = encoder, decoder, loss
+        self.reconstruction = reconstruction_loss(loss)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = keras.ops.cast(x, "float32") / 255.0
+        return self.reconstruction(target, keras.ops.cast(y_pred, "float32"))
+
+
+def scaled_input(model: keras.Model) -> keras.Model:
+    """``model`` (taking images in [0, 1]) behind a uint8 input scaled on the device."""
+    x = keras.Input(model.input_shape[1:], dtype="uint8", name="image_uint8")
+    return keras.Model(x, model(layers.Rescaling(1 / 255, name="scale")(x)), name=f"{model.name}_uint8")
+
+
+def compile_autoencoder(model: keras.Model, loss: str, learning_rate: float) -> keras.Model:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=reconstruction_loss(loss))
     return model

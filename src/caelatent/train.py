@@ -13,61 +13,18 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import zarr
 
-from .model import ModelSpec, build_autoencoder, compile_autoencoder
+from .feed import Feed, open_source
+from .model import ModelSpec, UInt8Autoencoder, build_autoencoder, scaled_input
 from .store import atomic_path
 
 log = logging.getLogger(__name__)
-
-
-class ZarrImages(keras.utils.PyDataset):
-    """Batches of images in [0, 1] streamed from a Zarr array, never the whole set in RAM.
-
-    Shuffling is by blocks: each epoch visits blocks of ``block`` consecutive Zarr chunks in a
-    random order and shuffles the selected images inside each block, so every batch decompresses
-    only the chunks of its block (cached while the block lasts).
-    """
-
-    def __init__(self, array: zarr.Array, indices: np.ndarray, batch_size: int, *, shuffle: bool,
-                 seed: int = 0, block_chunks: int = 4, max_batches: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.array, self.batch_size, self.shuffle = array, batch_size, shuffle
-        self.indices = np.sort(np.asarray(indices, dtype=np.int64))
-        self.block = array.chunks[0] * block_chunks
-        self.rng = np.random.default_rng(seed)
-        self.max_batches = max_batches
-        self._cache: tuple[int, np.ndarray] | None = None
-        self.on_epoch_end()
-
-    def on_epoch_end(self):
-        blocks = [self.indices[(self.indices // self.block) == b] for b in np.unique(self.indices // self.block)]
-        if self.shuffle:
-            blocks = [blocks[k] for k in self.rng.permutation(len(blocks))]
-            blocks = [self.rng.permutation(b) for b in blocks]
-        self.order = np.concatenate(blocks) if blocks else self.indices
-
-    def __len__(self) -> int:
-        n = math.ceil(len(self.indices) / self.batch_size)
-        return min(n, self.max_batches) if self.max_batches else n
-
-    def _rows(self, idx: np.ndarray) -> np.ndarray:
-        lo, hi = int(idx.min()), int(idx.max()) + 1
-        b0 = lo // self.block * self.block
-        if hi <= b0 + self.block:  # inside one block: read (and cache) the block once
-            if self._cache is None or self._cache[0] != b0:
-                self._cache = (b0, self.array[b0 : min(b0 + self.block, self.array.shape[0])])
-            return self._cache[1][idx - b0]
-        return self.array[lo:hi][idx - lo]
-
-    def __getitem__(self, i: int):
-        idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
-        x = self._rows(idx).astype(np.float32) / 255.0
-        return x, x
 
 
 class RaiseOnNaN(keras.callbacks.Callback):
@@ -103,20 +60,92 @@ class Progress(keras.callbacks.Callback):
                  time.perf_counter() - self.t0, logs.get("loss", float("nan")), logs.get("val_loss", float("nan")))
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """How ``fit`` runs: none of these change which images form a batch.
+
+    ``jit_compile``: XLA ("auto": Keras's choice per backend); ``steps_per_execution``: training
+    steps per call into the compiled function; ``precision``: a Keras dtype policy (``float32``,
+    ``mixed_bfloat16``, ``mixed_float16``); ``in_memory_mb``: hold the train split in RAM when it
+    fits, else stream it from Zarr; ``readers``: threads reading Zarr chunks; ``window``: images
+    shuffled together (:func:`caelatent.feed.epoch_order`).
+    """
+
+    jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1
+    precision: str = "float32"
+    in_memory_mb: float = 8000
+    readers: int = 4
+    window: int = 8192
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train.precision={self.precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(f"train.jit_compile={self.jit_compile!r}: expected true, false or auto")
+        if self.steps_per_execution < 1:
+            raise ValueError(f"train.steps_per_execution={self.steps_per_execution}: must be >= 1")
+
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: weights (with the optimizer's state), then ``state.json`` naming them.
+
+    Each epoch's weights go to a new file and ``state.json`` is replaced atomically after it, so a
+    kill at any moment leaves the last finished epoch's state readable.
+    """
+
+    def __init__(self, ckpt: Path, history: dict[str, list]):
+        super().__init__()
+        self.ckpt, self.history = ckpt, history
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.history["epoch"].append(epoch)
+        for key in ("loss", "val_loss"):
+            self.history[key].append(float(logs.get(key, float("nan"))))
+        weights = self.ckpt / f"weights-{epoch + 1}.weights.h5"
+        self.model.save_weights(weights)
+        with atomic_path(self.ckpt / "state.json") as tmp:
+            Path(tmp).write_text(json.dumps({"epoch": epoch + 1, "weights": weights.name, "history": self.history}))
+        for old in self.ckpt.glob("weights-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+
 def _fingerprint(spec: ModelSpec, settings: dict, images: str) -> str:
     blob = json.dumps({"spec": spec.to_dict(), "train": settings, "images": os.path.abspath(images)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _restore(ckpt: Path, model: keras.Model) -> tuple[int, dict[str, list]] | None:
+    """(epochs done, history) from a checkpoint, loaded into ``model``; None if there is none or it is damaged."""
+    state_file = ckpt / "state.json"
+    if not state_file.exists():
+        return None
+    try:
+        state = json.loads(state_file.read_text())
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(ckpt / state["weights"])
+        return int(state["epoch"]), {k: list(state["history"][k]) for k in ("epoch", "loss", "val_loss")}
+    except Exception as err:  # a truncated or corrupted file: start again, saying which
+        log.warning("discarding damaged checkpoint %s (%s: %s); training restarts", ckpt, type(err).__name__, err)
+        return None
+
+
 def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spec: ModelSpec, *,
                       loss: str = "bce", learning_rate: float = 5e-4, batch_size: int = 64, epochs: int = 24,
                       seed: int = 0, checkpoint_dir: str | os.PathLike | None = None,
-                      max_batches_per_epoch: int | None = None, verbose: int = 2) -> dict:
+                      max_batches_per_epoch: int | None = None, options: FitOptions = FitOptions(),
+                      callbacks: list | None = None, verbose: int = 2) -> dict:
     """Train on the train split of ``images`` (a prepared ``images.zarr``), validate on the holdout.
 
     Checkpoints after every epoch into ``checkpoint_dir`` (default ``out_dir/checkpoint``); a rerun
-    with the same settings resumes after the last finished epoch. Writes ``encoder.keras``,
-    ``decoder.keras`` and ``history.tsv`` into ``out_dir``; returns the history.
+    with the same settings resumes after the last finished epoch, with the batches an uninterrupted
+    run would have had. Writes ``encoder.keras``, ``decoder.keras`` (float32, whatever
+    ``options.precision``) and ``history.tsv`` into ``out_dir``; returns the history.
     """
     out_dir = Path(out_dir)
     ckpt = Path(checkpoint_dir) if checkpoint_dir else out_dir / "checkpoint"
@@ -128,7 +157,8 @@ def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spe
     if len(hold_idx) == 0:
         raise ValueError(f"{images}: no holdout images for validation (data.split.train_size)")
     settings = {"loss": loss, "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
-                "seed": seed, "max_batches_per_epoch": max_batches_per_epoch}
+                "seed": seed, "max_batches_per_epoch": max_batches_per_epoch, "precision": options.precision,
+                "window": options.window}
     fp = _fingerprint(spec, settings, str(images))
     stamp = ckpt / "fingerprint.txt"
     if ckpt.exists() and (not stamp.exists() or stamp.read_text() != fp):
@@ -138,38 +168,62 @@ def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spe
     stamp.write_text(fp)
 
     keras.utils.set_random_seed(seed)
-    encoder, decoder, ae = build_autoencoder(spec)
-    compile_autoencoder(ae, loss, learning_rate)
-    train_ds = ZarrImages(arr, train_idx, batch_size, shuffle=True, seed=seed, max_batches=max_batches_per_epoch,
-                          workers=1, use_multiprocessing=False, max_queue_size=8)
-    val_ds = ZarrImages(arr, hold_idx, batch_size, shuffle=False, workers=1, use_multiprocessing=False)
-    history_file = ckpt / "history.tsv"
-    resumed = (ckpt / "backup").exists()
-    if resumed:
-        log.info("resuming from the checkpoint in %s", ckpt)
-    elif history_file.exists():
-        history_file.unlink()
-    log.info("training %s on %d images (%d holdout), %d epochs of %d batches", spec.to_dict(), len(train_idx),
-             len(hold_idx), epochs, len(train_ds))
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(ckpt / "backup"), save_freq="epoch", delete_checkpoint=False),
-        keras.callbacks.CSVLogger(str(history_file), separator="\t", append=True),
-        RaiseOnNaN(),
-        Progress(),
-    ]
-    ae.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
-    history = read_history(history_file)
-    if len(history["epoch"]) != epochs or history["epoch"] != list(range(epochs)):
-        raise RuntimeError(f"{history_file}: expected epochs 0..{epochs - 1}, found {history['epoch']}")
+    keras.config.set_dtype_policy(options.precision)
+    try:
+        encoder, decoder, _ = build_autoencoder(spec)
+        ae = UInt8Autoencoder(encoder, decoder, loss)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    spe = options.steps_per_execution
+    if spe > 1 and keras.backend.backend() == "torch":
+        log.warning("train.steps_per_execution=%d: Keras's torch backend runs one step per call; using 1", spe)
+        spe = 1
+    ae.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=options.jit_compile,
+               steps_per_execution=spe)
+    restored = _restore(ckpt, ae)
+    first, history = restored or (0, {"epoch": [], "loss": [], "val_loss": []})
+    if restored:
+        log.info("resuming from the checkpoint in %s after epoch %d", ckpt, first)
+    source = open_source(arr, train_idx, in_memory_mb=options.in_memory_mb, readers=options.readers)
+    train_feed = Feed(source, train_idx, arr.chunks[0], batch_size, seed=seed, window=options.window,
+                      first_epoch=first, epochs=epochs, max_batches=max_batches_per_epoch)
+    val_source = open_source(arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers)
+    val_feed = Feed(val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window)
+    log.info("training %s on %d images (%d holdout), epochs %d..%d of %d batches, %s, jit_compile=%s, "
+             "steps_per_execution=%d, %s feed", spec.to_dict(), len(train_idx), len(hold_idx), first + 1, epochs,
+             train_feed.batches_per_epoch, options.precision, options.jit_compile, spe, source.kind)
+    if first < epochs:
+        ae.fit(train_feed.keras_input(), steps_per_epoch=train_feed.batches_per_epoch,
+               validation_data=val_feed.keras_validation(), initial_epoch=first, epochs=epochs,
+               callbacks=[EpochCheckpoint(ckpt, history), RaiseOnNaN(), Progress(), *(callbacks or [])],
+               verbose=verbose)
+    if history["epoch"] != list(range(epochs)):
+        raise RuntimeError(f"{ckpt}: expected epochs 0..{epochs - 1}, found {history['epoch']}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for model, name in ((encoder, "encoder.keras"), (decoder, "decoder.keras")):
         tmp = out_dir / f"{name}.partial.keras"  # Keras insists on the .keras suffix
-        model.save(tmp)
+        as_float32(model).save(tmp)
         os.replace(tmp, out_dir / name)
     with atomic_path(out_dir / "history.tsv") as tmp:
-        shutil.copy(history_file, tmp)
+        write_history(history, tmp)
     shutil.rmtree(ckpt)
     return history
+
+
+def as_float32(model: keras.Model) -> keras.Model:
+    """``model`` itself when it computes in float32, else a float32 copy with the same weights."""
+    if model.dtype_policy.name == "float32":
+        return model
+    clone = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__.from_config(
+        {**layer.get_config(), "dtype": "float32"}))
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def write_history(history: dict[str, list], path: str | os.PathLike) -> None:
+    keys = ("epoch", "loss", "val_loss")
+    rows = ["\t".join(keys)] + ["\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))]
+    Path(path).write_text("\n".join(rows) + "\n")
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list]:
@@ -188,7 +242,10 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 
 def encode_images(images: str | os.PathLike, encoder_path: str | os.PathLike, out: str | os.PathLike, *,
                   z_dim: int, batch_size: int = 256, chunk: int = 4096) -> int:
-    """Encode every image (train and holdout) into ``out`` (latents.zarr): z, ids, split, attributes."""
+    """Encode every image (train and holdout) into ``out`` (latents.zarr): z, ids, split, attributes.
+
+    Images go to the device as uint8, ``batch_size`` at a time, and are scaled there.
+    """
     encoder = load_model(encoder_path)
     got = int(encoder.output_shape[-1])
     if got != z_dim:
@@ -206,9 +263,10 @@ def encode_images(images: str | os.PathLike, encoder_path: str | os.PathLike, ou
         lg = zarr.open_group(tmp, mode="w")
         z = lg.create_array("z", shape=(n, z_dim), chunks=(min(chunk, n), z_dim), dtype="float32")
         step = arr.chunks[0] * max(1, chunk // arr.chunks[0])
+        on_uint8 = scaled_input(encoder)
         for s in range(0, n, step):
-            x = arr[s : s + step].astype(np.float32) / 255.0
-            z[s : s + len(x)] = np.asarray(encoder.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+            x = arr[s : s + step]
+            z[s : s + len(x)] = np.asarray(on_uint8.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
             log.info("encoded %d/%d images (%.0f images/s)", s + len(x), n, (s + len(x)) / (time.perf_counter() - t0))
         for name in ("ids", "split", "attributes", "identity"):
             if name in g:

@@ -1,11 +1,14 @@
 """Training and encoding on Keras's jax and torch backends, where they are installed."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from caelatent import backend
 
 SCRIPT = textwrap.dedent("""
     import sys, pathlib, numpy as np, zarr
@@ -65,3 +68,45 @@ def test_gradient_ascent_on_other_backends(name, tmp_path):
     proc = subprocess.run([sys.executable, "-c", GRADIENT_SCRIPT, name], capture_output=True, text=True,
                           timeout=600, cwd=tmp_path)
     assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]
+
+
+AUTO_SCRIPT = textwrap.dedent("""
+    import os, sys
+    from caelatent import backend
+    chosen = backend.use("auto", 1, None if sys.argv[1] == "none" else float(sys.argv[1]))
+    import keras
+    assert keras.backend.backend() == chosen == os.environ["KERAS_BACKEND"], chosen
+    print(chosen, os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"), os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION"))
+""")
+
+
+def test_auto_backend_on_a_machine_without_gpu_is_tensorflow(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "XLA_PYTHON"))}
+    for fraction, expect in (("none", "false None"), ("0.4", "None 0.4")):
+        proc = subprocess.run([sys.executable, "-c", AUTO_SCRIPT, fraction], capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        if not any(backend.sees_gpu(b) for b in backend.AUTO_ORDER if backend.installed(b)):
+            assert proc.stdout.split() == ["tensorflow", *expect.split()], proc.stdout
+
+
+def test_auto_prefers_the_first_backend_that_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(backend, "installed", lambda b: True)
+    for gpus, expect in (({"torch", "tensorflow"}, "torch"), ({"jax", "torch"}, "jax"), ({"tensorflow"}, "tensorflow"),
+                         (set(), "tensorflow")):
+        monkeypatch.setattr(backend, "sees_gpu", lambda b, gpus=gpus: b in gpus)
+        assert backend.resolve("auto") == expect
+    monkeypatch.setattr(backend, "installed", lambda b: b == "torch")
+    monkeypatch.setattr(backend, "sees_gpu", lambda b: False)
+    assert backend.resolve("auto") == "torch"  # the only one installed
+    monkeypatch.setattr(backend, "installed", lambda b: False)
+    with pytest.raises(ModuleNotFoundError, match="train.backend=auto"):
+        backend.resolve("auto")
+    assert backend.resolve("jax") == "jax"
+
+
+def test_bad_backend_settings_name_the_key():
+    with pytest.raises(ValueError, match="train.backend='theano'"):
+        backend.use("theano")
+    with pytest.raises(ValueError, match="train.gpu_memory_fraction=1.5"):
+        backend.use("tensorflow", gpu_memory_fraction=1.5)

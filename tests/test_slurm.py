@@ -78,7 +78,9 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     assert len(rows) == len(job_ids) and all(r[3] == "COMPLETED" for r in rows), acct
     by_rule = {r[1].split("_wildcards")[0].removeprefix("rule_"): r for r in rows}
     assert rules <= set(by_rule), acct
-    for rule in ("train", "encode"):  # the profile sends them to the GPU partition with one GPU each
+    # every rule that runs a model goes to the GPU partition with train.gpus GPUs (the config's
+    # number: the profile no longer shadows it)
+    for rule in ("train", "encode", "generate", "evaluate", "arithmetic", "innermost_maps"):
         assert by_rule[rule][2] == "gpu" and "gres/gpu=1" in by_rule[rule][4], by_rule[rule]
     assert by_rule["prepare"][2] == "cpu" and "gres/gpu" not in by_rule["prepare"][4]
     # the outputs match the local run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -16,9 +17,11 @@ from caelatent import backend
 
 backend.use("tensorflow")
 
+import keras  # noqa: E402
+
 from caelatent.model import ModelSpec  # noqa: E402
 from caelatent.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
-from caelatent.train import encode_images, load_model, read_history, train_autoencoder  # noqa: E402
+from caelatent.train import FitOptions, encode_images, load_model, read_history, train_autoencoder  # noqa: E402
 from conftest import ATTR_FILE, ORIGINALS_TAR  # noqa: E402
 
 TINY = ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16)
@@ -40,33 +43,102 @@ def test_short_run_lowers_the_loss(faces, tmp_path):
     assert not (tmp_path / "checkpoint").exists()  # removed once training finished
 
 
-def test_interrupted_training_resumes_at_the_saved_epoch(faces, tmp_path):
-    """Kill a training process after its first epoch, rerun: it continues after the saved epoch."""
+def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
+    """Kill a training process after its first epoch, rerun: it continues after the saved epoch,
+    with the weights, optimizer state and batch order an uninterrupted run has (same history)."""
     out, ckpt = tmp_path / "model", tmp_path / "ckpt"
     code = textwrap.dedent(f"""
-        from caelatent import backend; backend.use("tensorflow")
+        from caelatent import backend; backend.use("tensorflow", 1)
         from caelatent.model import ModelSpec
         from caelatent.train import train_autoencoder
         train_autoencoder({str(faces)!r}, {str(out)!r}, ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
                           epochs=6, batch_size=32, checkpoint_dir={str(ckpt)!r}, verbose=0)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code])
-    history = ckpt / "history.tsv"
+    state = ckpt / "state.json"
     deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if history.exists() and len(history.read_text().splitlines()) >= 2:  # header + epoch 1
-            break
-        time.sleep(0.05)
+    while time.time() < deadline and proc.poll() is None and not state.exists():
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    before = read_history(history)
-    k = len(before["epoch"])
+    before = json.loads(state.read_text())
+    k = before["epoch"]
     assert 1 <= k < 6 and not (out / "encoder.keras").exists(), "the run was not interrupted mid-way"
+    backend.set_threads("tensorflow", 1)
     h = train_autoencoder(faces, out, TINY, epochs=6, batch_size=32, checkpoint_dir=ckpt, verbose=0)
-    # epochs 0..5 once each: the finished ones were restored, not trained again
-    assert h["epoch"] == list(range(6))
-    assert h["loss"][:k] == before["loss"]
+    assert h["epoch"] == list(range(6))  # epochs 0..5 once each: the finished ones were not trained again
+    assert h["loss"][:k] == before["history"]["loss"]
     assert (out / "encoder.keras").exists() and not ckpt.exists()
+    whole = train_autoencoder(faces, tmp_path / "whole", TINY, epochs=6, batch_size=32, verbose=0)
+    np.testing.assert_allclose(h["loss"], whole["loss"], rtol=1e-4)
+    np.testing.assert_allclose(h["val_loss"], whole["val_loss"], rtol=1e-4)
+    # the tolerance separates: a run with another batch order (seed) differs by far more
+    other = train_autoencoder(faces, tmp_path / "other", TINY, epochs=6, batch_size=32, seed=1, verbose=0)
+    assert np.abs(np.array(other["loss"][1:]) / np.array(whole["loss"][1:]) - 1).max() > 1e-3
+
+
+class Crash(keras.callbacks.Callback):
+    """Stops a run like a kill would, after ``after`` finished epochs."""
+
+    def __init__(self, after: int):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise KeyboardInterrupt("simulated kill")
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "garbled state"])
+def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog, damage):
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(faces, tmp_path / "m", TINY, epochs=3, batch_size=32, checkpoint_dir=ckpt, verbose=0,
+                          callbacks=[Crash(after=1)])
+    state = json.loads((ckpt / "state.json").read_text())
+    assert state["epoch"] == 1
+    if damage == "truncated weights":
+        w = ckpt / state["weights"]
+        w.write_bytes(w.read_bytes()[:200])
+    else:
+        (ckpt / "state.json").write_text('{"epoch": 1, "weig')
+    ran = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
+    trained: list[int] = []
+    h = train_autoencoder(faces, tmp_path / "m", TINY, epochs=3, batch_size=32, checkpoint_dir=ckpt, verbose=0,
+                          callbacks=[ran])
+    assert "discarding damaged checkpoint" in caplog.text and str(ckpt) in caplog.text
+    assert "resuming" not in caplog.text and trained == [0, 1, 2] and h["epoch"] == [0, 1, 2]
+    np.testing.assert_allclose(h["loss"][0], state["history"]["loss"][0], rtol=1e-4)  # the same run, from scratch
+    assert not ckpt.exists() and (tmp_path / "m" / "encoder.keras").exists()
+
+
+@pytest.mark.parametrize("options", [
+    FitOptions(jit_compile=True, steps_per_execution=4),
+    FitOptions(precision="mixed_bfloat16", steps_per_execution=2),
+    FitOptions(jit_compile=True, precision="mixed_bfloat16"),
+], ids=["xla", "bf16", "xla-bf16"])
+def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
+    h = train_autoencoder(faces, tmp_path, TINY, loss="mse", epochs=4, batch_size=16, learning_rate=3e-3,
+                          options=options, verbose=0)
+    assert np.isfinite(h["loss"]).all() and h["loss"][-1] < 0.9 * h["loss"][0], h
+    enc = load_model(tmp_path / "encoder.keras")
+    assert enc.dtype_policy.name == "float32" and all(w.dtype == "float32" for w in enc.weights)
+    n = encode_images(faces, tmp_path / "encoder.keras", tmp_path / "lat.zarr", z_dim=16)
+    assert n == 320 and np.isfinite(zarr.open_group(tmp_path / "lat.zarr")["z"][:]).all()
+
+
+def test_ram_and_zarr_feeds_train_identically(faces, tmp_path):
+    runs = [train_autoencoder(faces, tmp_path / str(mb), TINY, epochs=2, batch_size=32, verbose=0,
+                              options=FitOptions(in_memory_mb=mb)) for mb in (1000, 0)]
+    np.testing.assert_allclose(runs[0]["loss"], runs[1]["loss"], rtol=1e-6)
+    np.testing.assert_allclose(runs[0]["val_loss"], runs[1]["val_loss"], rtol=1e-6)
+
+
+def test_fit_options_name_the_bad_key():
+    with pytest.raises(ValueError, match="train.precision='float16'"):
+        FitOptions(precision="float16")
+    with pytest.raises(ValueError, match="train.jit_compile='yes'"):
+        FitOptions(jit_compile="yes")
 
 
 def test_checkpoint_of_other_settings_is_discarded(faces, tmp_path, caplog):

@@ -46,6 +46,11 @@ def test_schema_fills_defaults():
         ({"data": {"size": 100}}, "100 is not one of [64, 96, 128]"),
         ({"data": {"max_images": "all"}}, "'all' is not of type 'integer', 'null'"),
         ({"data": {"split": {"train_size": -1}}}, "-1 is less than or equal to the minimum of 0"),
+        ({"train": {"precision": "float16"}}, "'float16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']"),
+        ({"train": {"jit_compile": "yes"}}, "'yes' is not one of [True, False, 'auto']"),
+        ({"train": {"backend": "theano"}}, "'theano' is not one of ['auto', 'tensorflow', 'jax', 'torch']"),
+        ({"train": {"gpu_memory_fraction": 2}}, "2 is greater than the maximum of 1"),
+        ({"train": {"steps_per_execution": 0}}, "0 is less than the minimum of 1"),
     ],
 )
 def test_schema_rejects_unknown_or_mistyped_keys(patch, named):
@@ -79,6 +84,21 @@ def test_dry_run_resolves_for_both_configs(wf):
     assert "results/data/celeba_96/images.zarr" in seed
     demo = snakemake(wf, "-n", "--configfile", "config/demo.yaml").stdout
     assert "download_celeba" not in demo and "results/data/synthetic_64/images.zarr" in demo
+
+
+MODEL_RULES = {"train", "encode", "generate", "evaluate", "arithmetic", "innermost_maps"}
+
+
+def test_every_rule_that_runs_a_model_asks_for_the_configured_gpus(wf):
+    """`gpu` (what the SLURM executor maps to --gpus, and what --resources gpu=N queues locally)
+    is train.gpus on every rule that loads a model, and absent elsewhere."""
+    (wf / "gpus.yaml").write_text("train:\n  gpus: 2\n  mem_mb: 9000\n  runtime_min: 77\n")
+    out = snakemake(wf, "-n", "--configfile", "config/demo.yaml", "gpus.yaml").stdout
+    jobs = dict(re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+resources: (.*)$", out, re.M))
+    assert MODEL_RULES <= set(jobs) and len(jobs) > len(MODEL_RULES) + 5, jobs
+    for rule, res in jobs.items():
+        assert ("gpu=2" in res) == (rule in MODEL_RULES), (rule, res)
+    assert "mem_mb=9000" in jobs["train"] and "runtime=77" in jobs["train"], jobs["train"]
 
 
 def test_experiments_share_prepared_data_by_dataset_and_size(wf):
@@ -283,6 +303,11 @@ def test_z_dim_reruns_training_and_everything_after_but_not_prepare(wf):
     jobs = scheduled(wf, {"model": {"z_dim": 32}})
     assert "prepare" not in jobs
     assert {"train", "encode"} | STATS_AND_LATER <= set(jobs)
+
+
+def test_a_training_setting_reruns_training_but_not_prepare(wf):
+    jobs = scheduled(wf, {"train": {"shuffle_window": 1024, "precision": "mixed_bfloat16"}})
+    assert "prepare" not in jobs and {"train", "encode"} | STATS_AND_LATER <= set(jobs)
 
 
 def test_split_reruns_prepare_and_everything_after(wf):

@@ -287,7 +287,7 @@ def morph_grid(z_a: np.ndarray, z_b: np.ndarray, steps: int) -> np.ndarray:
 
 def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, out_json, fig_dir, *,
                    attributes: list[str], max_scale: float, steps: int, faces: int, morph_pairs: int,
-                   morph_steps: int, min_confidence: float, seed: int) -> dict:
+                   morph_steps: int, min_confidence: float, seed: int, batch_size: int = 256) -> dict:
     """Grids that add attribute directions to holdout faces and morph between holdout faces; MTCNN
     reports for every image whether a face survives."""
     from .generate import FaceDetector, decode
@@ -316,7 +316,7 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
         tmp.mkdir(parents=True)
         for name, zg, who, values, label in jobs:
             n_rows, n_cols, dim = zg.shape
-            imgs = decode(decoder, zg.reshape(-1, dim))
+            imgs = decode(decoder, zg.reshape(-1, dim), batch_size)
             conf = det.confidences(imgs).reshape(n_rows, n_cols)
             radius = np.sqrt(stats.mahalanobis_sq(zg.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
             found = conf >= min_confidence

@@ -1,13 +1,17 @@
-"""Choose the Keras backend (tensorflow, jax or torch) before Keras is imported.
+"""Choose the Keras backend (tensorflow, jax, torch, or auto) before Keras is imported; GPU memory.
 
-All backend-specific code of the project lives here.
+All backend-specific code of the project lives here, except how the training feed hands batches
+to ``fit`` (``caelatent.feed.Feed.keras_input``: a tf.data pipeline on TensorFlow).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # `auto` tries the backends in this order and takes the first that sees a GPU (jax first: the `[gpu]`
@@ -69,7 +73,7 @@ def use(backend: str, threads: int | None = None, gpu_memory_fraction: float | N
     else:
         os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = str(gpu_memory_fraction)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    backend = resolve(backend)
+    requested, backend = backend, resolve(backend)
     if "keras" in sys.modules:
         import keras
 
@@ -79,6 +83,7 @@ def use(backend: str, threads: int | None = None, gpu_memory_fraction: float | N
     if threads:
         set_threads(backend, threads)
     limit_gpu_memory(backend, gpu_memory_fraction)
+    log.info("Keras backend %s on %s (train.backend=%s)", backend, device_name(backend), requested)
     return backend
 
 

@@ -246,6 +246,8 @@ class Feed:
 
         epochs = range(self.first_epoch, self.epochs)
         index = tf.TensorSpec((None, None), tf.int64)
+        # the number of batches, so that Keras knows when a pass ends (validation) without running dry
+        known = tf.data.experimental.assert_cardinality(self.batches_per_epoch * len(epochs))
         if isinstance(self.source, InMemory):
             images = tf.constant(self.source.images)
 
@@ -256,7 +258,7 @@ class Feed:
 
             ds = tf.data.Dataset.from_generator(matrices, output_signature=index)
             ds = ds.flat_map(tf.data.Dataset.from_tensor_slices).map(lambda i: tf.gather(images, i))
-            return ds.prefetch(2)
+            return ds.prefetch(2).apply(known)
 
         # stacks of batches gathered in NumPy, each under glibc's 32 MB mmap threshold so that its
         # memory is recycled rather than faulted in afresh
@@ -272,7 +274,7 @@ class Feed:
 
         spec = tf.TensorSpec((None, None, *self.source.array.shape[1:]), tf.uint8)
         ds = tf.data.Dataset.from_generator(stacks, output_signature=spec)
-        return ds.flat_map(tf.data.Dataset.from_tensor_slices).prefetch(2)
+        return ds.flat_map(tf.data.Dataset.from_tensor_slices).prefetch(2).apply(known)
 
 
 def open_source(array, rows: np.ndarray, *, in_memory_mb: float, readers: int = 4) -> InMemory | ZarrWindows:

@@ -59,7 +59,7 @@ def _grid_pick(n: int, k: int, ordered: bool) -> np.ndarray:
 
 
 def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_dir, *, spec: dict, n: int,
-                 grid: tuple[int, int], seed: int, n_reference: int = 1000) -> list[str]:
+                 grid: tuple[int, int], seed: int, n_reference: int = 1000, batch_size: int = 256) -> list[str]:
     """Fit every sampler on the training latents, draw ``n`` vectors each, decode, draw grids."""
     from .train import load_model
 
@@ -92,7 +92,7 @@ def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_
         np.save(ref_dir / "images.npy", images.get_orthogonal_selection((ref, slice(None), slice(None), slice(None))))
         np.save(ref_dir / "rows.npy", ref)
         z_hold = stats.take_rows(lat["z"], pick)
-        for name, z, imgs in (("holdout_real", z_hold, real), ("holdout_reconstruction", z_hold, decode(decoder, z_hold))):
+        for name, z, imgs in (("holdout_real", z_hold, real), ("holdout_reconstruction", z_hold, decode(decoder, z_hold, batch_size))):
             _save(tmp_out / name, z, imgs, {"sampler": name, "setting": "", "n": len(z)})
             grid_figure(imgs[: rows * cols], name.replace("_", " "), tmp_fig / f"samples_{name}.png", rows, cols)
         ids = []
@@ -101,7 +101,7 @@ def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_
             log.info("sampler %s: fitting on %d training latents", sid, len(z_train))
             s.fit(z_train)
             z = s.sample(n, np.random.default_rng([seed, k]))
-            imgs = decode(decoder, z)
+            imgs = decode(decoder, z, batch_size)
             _save(tmp_out / sid, z, imgs, {"sampler": s.name, "setting": s.setting, "n": len(z)})
             sel = _grid_pick(len(z), rows * cols, isinstance(s, ORDERED))
             labels = [f"t={t:.2f}" for t in np.linspace(0, 1, len(z))[sel]] if isinstance(s, smp.OriginToCentre) else None

@@ -194,7 +194,7 @@ def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spe
              train_feed.batches_per_epoch, options.precision, options.jit_compile, spe, source.kind)
     if first < epochs:
         ae.fit(train_feed.keras_input(), steps_per_epoch=train_feed.batches_per_epoch,
-               validation_data=val_feed.keras_validation(), initial_epoch=first, epochs=epochs,
+               validation_data=val_feed.keras_validation(), initial_epoch=first, epochs=epochs, shuffle=False,
                callbacks=[EpochCheckpoint(ckpt, history), RaiseOnNaN(), Progress(), *(callbacks or [])],
                verbose=verbose)
     if history["epoch"] != list(range(epochs)):
@@ -278,7 +278,7 @@ def encode_images(images: str | os.PathLike, encoder_path: str | os.PathLike, ou
 
 
 def write_training_figures(images, encoder_path, decoder_path, history: dict, loss: str,
-                           loss_curve_png, reconstructions_png, n: int = 16) -> None:
+                           loss_curve_png, reconstructions_png, n: int = 16, batch_size: int = 256) -> None:
     """The loss curve and a grid of the first ``n`` holdout images next to their reconstructions."""
     from .figures import loss_curve, reconstruction_grid
 
@@ -287,5 +287,5 @@ def write_training_figures(images, encoder_path, decoder_path, history: dict, lo
     hold = np.flatnonzero(g["split"][:] == 1)[:n]
     x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None))).astype(np.float32) / 255
     enc, dec = load_model(encoder_path), load_model(decoder_path)
-    rec = np.asarray(dec.predict(enc.predict(x, verbose=0), verbose=0))
+    rec = np.asarray(dec.predict(enc.predict(x, batch_size=batch_size, verbose=0), batch_size=batch_size, verbose=0))
     reconstruction_grid(x, rec, reconstructions_png, ids=g["ids"][:][hold])

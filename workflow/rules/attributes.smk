@@ -77,10 +77,12 @@ rule arithmetic:
     conda:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
+    resources:
+        gpu=gpus,
     params:
         p=exp_param("attributes/arithmetic"),
         min_confidence=exp_param("evaluate/min_confidence"),
-        backend=exp_param("train/backend"),
+        device=device_params,
         seed=exp_param("seed"),
     script:
         "../scripts/arithmetic.py"
@@ -112,10 +114,10 @@ rule innermost_maps:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
-        gpu=exp_param("train/gpus"),
+        gpu=gpus,
     params:
         p=exp_param("innermost_maps"),
-        backend=exp_param("train/backend"),
+        device=device_params,
         seed=exp_param("seed"),
     script:
         "../scripts/innermost_maps.py"

@@ -137,7 +137,6 @@ def model_params(wildcards):
 def train_params(wildcards):
     e = EXPERIMENTS[wildcards.exp]
     keys = (
-        "backend",
         "loss",
         "learning_rate",
         "batch_size",
@@ -145,6 +144,34 @@ def train_params(wildcards):
         "max_batches_per_epoch",
     )
     return {**{k: e["train"][k] for k in keys}, "seed": e["seed"]}
+
+
+def fit_options(wildcards):
+    """caelatent.train.FitOptions of an experiment (params: an edit reruns train)."""
+    t = EXPERIMENTS[wildcards.exp]["train"]
+    keys = (
+        "jit_compile",
+        "steps_per_execution",
+        "precision",
+        "in_memory_mb",
+        "readers",
+    )
+    return {**{k: t[k] for k in keys}, "window": t["shuffle_window"]}
+
+
+def device_params(wildcards):
+    """Backend, GPU memory share and batch size of every rule that runs a model."""
+    t = EXPERIMENTS[wildcards.exp]["train"]
+    return {
+        "backend": t["backend"],
+        "gpu_memory_fraction": t["gpu_memory_fraction"],
+        "predict_batch_size": t["predict_batch_size"],
+    }
+
+
+def gpus(wildcards):
+    """The `gpu` resource of every rule that runs a model (SLURM's --gpus; locally, --resources gpu=N)."""
+    return EXPERIMENTS[wildcards.exp]["train"]["gpus"]
 
 
 def compared(name):

@@ -23,9 +23,11 @@ rule generate:
     conda:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
+    resources:
+        gpu=gpus,
     params:
         p=exp_param("generate"),
-        backend=exp_param("train/backend"),
+        device=device_params,
         seed=exp_param("seed"),
     script:
         "../scripts/generate.py"
@@ -52,8 +54,11 @@ rule evaluate:
     conda:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
+    resources:
+        gpu=gpus,
     params:
         p=exp_param("evaluate"),
+        device=device_params,
         seed=exp_param("seed"),
     script:
         "../scripts/evaluate.py"

@@ -28,12 +28,14 @@ rule train:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
-        gpu=exp_param("train/gpus"),
-        mem_mb=8000,
+        gpu=gpus,
+        mem_mb=exp_param("train/mem_mb"),
         runtime=exp_param("train/runtime_min"),
     params:
         model=model_params,
         train=train_params,
+        fit=fit_options,
+        device=device_params,
         checkpoint=lambda wc: f"results/{wc.exp}/checkpoint",
     script:
         "../scripts/train.py"
@@ -53,9 +55,10 @@ rule encode:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
+        gpu=gpus,
         mem_mb=4000,
     params:
         z_dim=exp_param("model/z_dim"),
-        backend=exp_param("train/backend"),
+        device=device_params,
     script:
         "../scripts/encode.py"

@@ -6,7 +6,8 @@ log_to(snakemake.log[0])
 
 from caelatent import backend  # noqa: E402
 
-backend.use("tensorflow", snakemake.threads)
+dev = snakemake.params.device
+backend.use("tensorflow", snakemake.threads, dev["gpu_memory_fraction"])  # MTCNN and InceptionV3 are TensorFlow models
 
 from caelatent.generate import run_evaluate  # noqa: E402
 

@@ -6,7 +6,8 @@ log_to(snakemake.log[0])
 
 from caelatent import backend  # noqa: E402
 
-backend.use(snakemake.params.backend, snakemake.threads)
+dev = snakemake.params.device
+backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 
 from caelatent.attributes import run_innermost_maps  # noqa: E402
 

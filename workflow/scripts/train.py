@@ -6,11 +6,11 @@ log_to(snakemake.log[0])
 
 from caelatent import backend  # noqa: E402
 
-t = snakemake.params.train
-backend.use(t["backend"], snakemake.threads)
+t, dev = snakemake.params.train, snakemake.params.device
+backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 
 from caelatent.model import ModelSpec  # noqa: E402
-from caelatent.train import train_autoencoder, write_training_figures  # noqa: E402
+from caelatent.train import FitOptions, train_autoencoder, write_training_figures  # noqa: E402
 
 out = snakemake.output
 history = train_autoencoder(
@@ -24,6 +24,7 @@ history = train_autoencoder(
     seed=t["seed"],
     checkpoint_dir=snakemake.params.checkpoint,
     max_batches_per_epoch=t["max_batches_per_epoch"],
+    options=FitOptions(**snakemake.params.fit),
 )
 write_training_figures(snakemake.input.images, out.encoder, out.decoder, history, t["loss"],
-                       out.loss_curve, out.reconstructions)
+                       out.loss_curve, out.reconstructions, batch_size=dev["predict_batch_size"])

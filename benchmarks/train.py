@@ -4,6 +4,7 @@ Usage: python benchmarks/train.py [--backend auto] [--feed-images 8192] [--feed-
                                   [--train-images 2048] [--size 96] [--epochs 3] [--batch-size 64]
                                   [--jit-compile auto false] [--precision float32 mixed_bfloat16]
                                   [--steps-per-execution 1 8] [--predict-batch-size 256 1024]
+                                  [--shuffle-window 8192]
                                   [--skip-feed] [--skip-train] [--out benchmarks/results/train.json]
 
 1. The feed alone: uint8 batches at --feed-size, --batch-size, in the seeded shuffled order, iterated
@@ -51,8 +52,9 @@ def main() -> None:
     ap.add_argument("--z-dim", type=int, default=256)
     ap.add_argument("--jit-compile", type=flag, nargs="+", default=["auto"])
     ap.add_argument("--precision", nargs="+", default=["float32"])
-    ap.add_argument("--steps-per-execution", type=int, nargs="+", default=[1])
-    ap.add_argument("--predict-batch-size", type=int, nargs="+", default=[256])
+    ap.add_argument("--steps-per-execution", type=int, nargs="+", default=[8])
+    ap.add_argument("--predict-batch-size", type=int, nargs="+", default=[1024])
+    ap.add_argument("--shuffle-window", type=int, default=8192, help="train.shuffle_window of the feed")
     ap.add_argument("--threads", type=int, default=0, help="0: the backend default")
     ap.add_argument("--repeats", type=int, default=3, help="feed epochs timed after a warm-up epoch (the median is reported)")
     ap.add_argument("--skip-feed", action="store_true")
@@ -122,7 +124,8 @@ def feed_rates(images: Path, args) -> list[dict]:
     for label, budget in (("memory", 1e9), ("zarr", 0)):
         source = open_source(arr, rows, in_memory_mb=budget)
         # one stream over all epochs, as fit consumes it (steps_per_epoch); epoch 0 is the warm-up
-        feed = Feed(source, rows, arr.chunks[0], args.batch_size, seed=0, epochs=args.repeats + 1)
+        feed = Feed(source, rows, arr.chunks[0], args.batch_size, seed=0, epochs=args.repeats + 1,
+                    window=args.shuffle_window)
         adapter = get_data_adapter(feed.keras_input())
         it = iter({"tensorflow": adapter.get_tf_dataset, "jax": adapter.get_jax_iterator,
                    "torch": adapter.get_torch_dataloader}[keras.backend.backend()]())
@@ -134,7 +137,7 @@ def feed_rates(images: Path, args) -> list[dict]:
                 n += int((batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0])
             times.append(time.perf_counter() - t0)
             assert n == len(rows), (n, len(rows))
-        out.append({"source": label, "images": len(rows), "size": args.feed_size,
+        out.append({"source": label, "images": len(rows), "size": args.feed_size, "window": args.shuffle_window,
                     "images_per_s": round(len(rows) / float(np.median(times[1:])), 1)})
     return out
 

@@ -63,7 +63,7 @@ def job(name: str, d: str) -> tuple[str, float, float]:
         analyses.plot_pca(lat, mom, out / "s.png", out / "pl.png", planes=[[0, 1], [2, 3], [4, 5]])
     elif name == "mnd":
         analyses.run_mnd(lat, mom, out / "f.json", out / "sh.tsv", out / "t.tsv", out / "c1.png", out / "c2.png",
-                         out / "c3.png", out / "c4.png", planes=[(0, 1), (2, 3), (4, 5), (6, 7)], hz_samples=2000,
+                         out / "c3.png", out / "c4.png", planes=[(0, 1), (2, 3), (4, 5), (6, 7)],
                          core_sigma=3.0, seed=0)
     elif name == "origin":
         analyses.run_origin(lat, mom, out / "o.json", out / "o.png")

@@ -197,6 +197,10 @@ def test_demo_dag_runs_end_to_end(wf):
     gen = demo_or_default(demo, "generate")
     assert {int(r["n_reference"]) for r in rows} == {gen["n_reference"]}
     assert details["realism"]["reference_images"] == gen["n_reference"]
+    # the pixel PCA is fitted on training images, none of them compared
+    fit_rows, ref_rows = (np.load(exp / "samples" / d / "rows.npy") for d in ("pca_fit", "reference"))
+    split = zarr.open_group(wf / "results/data/synthetic_64/images.zarr")["split"][:]
+    assert len(fit_rows) == gen["n_reference"] and (split[fit_rows] == 0).all() and (split[ref_rows] == 1).all()
     by = {(r["sampler"], r["setting"]): {k: float(v) for k, v in r.items() if k not in ("sampler", "setting")}
           for r in rows}
     real, noise = by[("holdout_real", "-")], by[("uniform_box", "b4")]

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ORDERED = (smp.OriginToCentre, smp.PlanePath)  # samplers whose vectors lie along a path
 REFERENCES = ("holdout_real", "holdout_reconstruction")
 REFERENCE_SET = "reference"  # real holdout images, disjoint from holdout_real, for the realism metrics
+PCA_FIT_SET = "pca_fit"  # real training images the pixel PCA is fitted on (disjoint from every compared set)
 MIN_REFERENCE = 10
 
 
@@ -91,6 +92,13 @@ def run_generate(images_zarr, latents, decoder_path, dominant_tsv, out_dir, fig_
         ref_dir.mkdir()
         np.save(ref_dir / "images.npy", images.get_orthogonal_selection((ref, slice(None), slice(None), slice(None))))
         np.save(ref_dir / "rows.npy", ref)
+        # the pixel-PCA feature space is fitted on training images, not on the images it compares
+        fit_rows = np.sort(np.random.default_rng([seed, 1]).choice(train_idx, size=min(n_reference, len(train_idx)),
+                                                                   replace=False))
+        (tmp_out / PCA_FIT_SET).mkdir()
+        np.save(tmp_out / PCA_FIT_SET / "images.npy",
+                images.get_orthogonal_selection((fit_rows, slice(None), slice(None), slice(None))))
+        np.save(tmp_out / PCA_FIT_SET / "rows.npy", fit_rows)
         z_hold = stats.take_rows(lat["z"], pick)
         for name, z, imgs in (("holdout_real", z_hold, real), ("holdout_reconstruction", z_hold, decode(decoder, z_hold, batch_size))):
             _save(tmp_out / name, z, imgs, {"sampler": name, "setting": "", "n": len(z)})
@@ -195,12 +203,12 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
     names = index["references"] + index["samplers"]
     reference = np.load(samples_dir / REFERENCE_SET / "images.npy")
     onet = realism.OnetFeatures(onet_crop)
-    pixels = realism.PixelPCA(pca_components, seed).fit(reference)
+    pixels = realism.PixelPCA(pca_components, seed).fit(np.load(samples_dir / PCA_FIT_SET / "images.npy"))
     features = {"onet": onet, "pixels": pixels}
     real_feats = {space: f(reference) for space, f in features.items()}
     real_spread = realism.mean_pairwise_distance(reference)
-    log.info("realism reference: %d real holdout images; %d pixel-PCA components", len(reference),
-             pixels.pca.n_components_)
+    log.info("realism reference: %d real holdout images; %d pixel-PCA components fitted on training images",
+             len(reference), pixels.pca.n_components_)
     ref_nn = None
     fid_real = None
     if fid_weights:
@@ -233,7 +241,8 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
         "realism": {"reference_images": len(reference), "k": k, "pca_components": int(pixels.pca.n_components_),
                     "onet_crop": list(onet_crop),
                     "reference": "real holdout images disjoint from the holdout_real row's; holdout_real's "
-                                 "scores are therefore the real-vs-real floor for this many samples"},
+                                 "scores are therefore the real-vs-real floor for this many samples",
+                    "pixel_pca_fitted_on": f"{len(np.load(samples_dir / PCA_FIT_SET / 'rows.npy'))} training images"},
         "fid": "computed" if fid_weights else "skipped: no local InceptionV3 weights configured",
         "nn_reference": "median distance of holdout latents to their nearest training latent"})
     _summary_chart(rows, fig)

@@ -7,12 +7,11 @@ others build on: count, mean, covariance, minimum and maximum per component.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize
 
 #: the k-sigma levels the seeds use
 SIGMA_LEVELS = (1.0, 2.0, 2.5, 3.0)
@@ -80,17 +79,27 @@ def moments(z) -> Moments:
 # --- components ---------------------------------------------------------------------------------
 
 
+#: histograms span mean +- this many sigma (within min..max), so that a few far outliers neither
+#: widen the bins nor pile up in the edge bins; values beyond are counted apart
+HIST_SPAN_SIGMA = 6.0
+
+
 def component_histograms(z, mom: Moments, bins: int = 100) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Counts [D, bins] and edges [D, bins+1] per component, and centred moments (skew, kurtosis)."""
+    """Counts [D, bins] and edges [D, bins+1] per component over mean +- HIST_SPAN_SIGMA sigma
+    (within min..max), and centred moments (skew, kurtosis) and the count of values outside."""
     d = z.shape[1]
-    lo, hi = mom.minimum, mom.maximum
+    lo = np.maximum(mom.minimum, mom.mean - HIST_SPAN_SIGMA * mom.std)
+    hi = np.minimum(mom.maximum, mom.mean + HIST_SPAN_SIGMA * mom.std)
     width = np.where(hi > lo, (hi - lo) / bins, 1.0)
     counts = np.zeros(d * bins, dtype=np.int64)
+    outside = np.zeros(d, dtype=np.int64)
     m3, m4 = np.zeros(d), np.zeros(d)
     offs = np.arange(d) * bins
     for _, b in blocks(z):
+        inside = (b >= lo) & (b <= hi)
+        outside += (~inside).sum(axis=0)
         idx = np.clip(((b - lo) / width).astype(np.int64), 0, bins - 1) + offs
-        counts += np.bincount(idx.ravel(), minlength=d * bins)
+        counts += np.bincount(idx[inside], minlength=d * bins)
         c = b - mom.mean
         c2 = c * c
         m3 += (c2 * c).sum(axis=0)
@@ -100,7 +109,7 @@ def component_histograms(z, mom: Moments, bins: int = 100) -> tuple[np.ndarray, 
     with np.errstate(invalid="ignore", divide="ignore"):
         skew = (m3 / mom.n) / var**1.5
         kurt = (m4 / mom.n) / var**2 - 3.0
-    return counts.reshape(d, bins), edges, {"skew": skew, "excess_kurtosis": kurt}
+    return counts.reshape(d, bins), edges, {"skew": skew, "excess_kurtosis": kurt, "outside_histogram": outside}
 
 
 def gauss(x, a, mu, sigma):
@@ -156,6 +165,7 @@ def component_table(z, mom: Moments, bins: int = 100) -> tuple[dict, np.ndarray,
         "max": mom.maximum,
         "skew": hm["skew"],
         "excess_kurtosis": hm["excess_kurtosis"],
+        "outside_histogram": hm["outside_histogram"],
     }
     return table, counts, edges
 
@@ -237,52 +247,6 @@ def point_mahalanobis_sq(x: np.ndarray, mom: Moments) -> float:
     return float(y @ y)
 
 
-def sigma_shells(d2: np.ndarray, dim: int, levels=SIGMA_LEVELS) -> list[dict]:
-    """Fraction of vectors inside each k-sigma shell against a normal distribution's.
-
-    The k-sigma shell in ``dim`` dimensions holds the same probability as +-k sigma in one:
-    P = erf(k / sqrt 2), reached at d^2 = chi2.ppf(P, dim).
-    """
-    out = []
-    for k in levels:
-        p = float(special.erf(k / math.sqrt(2)))
-        t = float(stats.chi2.ppf(p, dim))
-        out.append({"sigma": k, "d2_threshold": t, "expected_fraction": p, "observed_fraction": float((d2 <= t).mean())})
-    return out
-
-
-def henze_zirkler(x: np.ndarray) -> tuple[float, float]:
-    """Henze-Zirkler multivariate normality test: (statistic, p-value). O(n^2 d) memory-blocked."""
-    x = np.asarray(x, dtype=np.float64)
-    n, p = x.shape
-    xc = x - x.mean(axis=0)
-    s = np.cov(xc, rowvar=False, bias=True)
-    try:
-        w = np.linalg.inv(np.linalg.cholesky(s))
-    except np.linalg.LinAlgError:
-        raise ValueError("Henze-Zirkler: singular covariance (too few points for the dimension?)") from None
-    y = xc @ w.T  # whitened: Mahalanobis distances are Euclidean here
-    di = np.einsum("ij,ij->i", y, y)
-    beta = (1 / math.sqrt(2)) * ((2 * p + 1) / 4) ** (1 / (p + 4)) * n ** (1 / (p + 4))
-    b2 = beta * beta
-    total = 0.0
-    for s0 in range(0, n, 1024):
-        yb = y[s0 : s0 + 1024]
-        dij = di[s0 : s0 + 1024, None] + di[None, :] - 2 * yb @ y.T
-        total += np.exp(-b2 / 2 * np.maximum(dij, 0)).sum()
-    hz = n * (total / n**2 - 2 * (1 + b2) ** (-p / 2) * np.exp(-b2 / (2 * (1 + b2)) * di).mean()
-              + (1 + 2 * b2) ** (-p / 2))
-    a = 1 + 2 * b2
-    wb = (1 + b2) * (1 + 3 * b2)
-    mu = 1 - a ** (-p / 2) * (1 + p * b2 / a + p * (p + 2) * b2**2 / (2 * a**2))
-    si2 = (2 * (1 + 4 * b2) ** (-p / 2) + 2 * a ** (-p) * (1 + 2 * p * b2**2 / a**2 + 3 * p * (p + 2) * b2**4 / (4 * a**4))
-           - 4 * wb ** (-p / 2) * (1 + 3 * p * b2**2 / (2 * wb) + p * (p + 2) * b2**4 / (2 * wb**2)))
-    pmu = math.log(math.sqrt(mu**4 / (si2 + mu**2)))
-    psig = math.sqrt(math.log((si2 + mu**2) / mu**2))
-    pval = float(stats.lognorm.sf(hz, psig, scale=math.exp(pmu)))
-    return float(hz), pval
-
-
 def ellipse_points(mean2: np.ndarray, cov2: np.ndarray, k: float, n: int = 200) -> np.ndarray:
     """The k-sigma ellipse of a 2-D normal (the probability 1 - exp(-k^2/2) lies inside)."""
     w, v = np.linalg.eigh(cov2)
@@ -342,118 +306,3 @@ def take_rows(z, idx: np.ndarray) -> np.ndarray:
         sel = idx[(idx >= s) & (idx < s + len(b))]
         out[np.searchsorted(idx, sel)] = b[sel - s]
     return out
-
-
-# --- normality tests on the core ----------------------------------------------------------------
-# Squared Mahalanobis distances computed with the sample mean and covariance of n normal vectors
-# in p dimensions follow n d^2 / (n - 1)^2 ~ Beta(p/2, (n - p - 1)/2) exactly (Gnanadesikan and
-# Kettenring, 1972). Truncating at d^2 <= t (the "core") truncates that law, whose moments are
-# closed-form, so the tests below stay exact after removing the points beyond ~3 sigma.
-
-
-def _beta_law(n: int, p: int):
-    if n <= p + 1:
-        raise ValueError(f"need more vectors than dimensions + 1 (n={n}, p={p})")
-    return (n - 1) ** 2 / n, p / 2, (n - p - 1) / 2
-
-
-def truncated_d2_moment(k: int, n: int, p: int, t: float) -> float:
-    """E[(d^2)^k | d^2 <= t] for normal data (sample mean and covariance of n vectors)."""
-    scale, a, b = _beta_law(n, p)
-    u = min(t / scale, 1.0)
-    log_ratio = special.betaln(a + k, b) - special.betaln(a, b)
-    return float(scale**k * math.exp(log_ratio) * special.betainc(a + k, b, u) / special.betainc(a, b, u))
-
-
-def d2_cdf(x, n: int, p: int, t: float | None = None):
-    """CDF of d^2 for normal data, optionally truncated at t."""
-    scale, a, b = _beta_law(n, p)
-    f = special.betainc(a, b, np.clip(np.asarray(x) / scale, 0, 1))
-    return f / special.betainc(a, b, min(t / scale, 1.0)) if t is not None else f
-
-
-def hz_applicable(n: int, p: int) -> bool:
-    """Henze-Zirkler's lognormal approximation degenerates in high dimension (null variance ~ 0)."""
-    beta2 = 0.5 * ((2 * p + 1) / 4) ** (2 / (p + 4)) * n ** (2 / (p + 4))
-    return 2 * (1 + 4 * beta2) ** (-p / 2) > 1e-8
-
-
-def normality_tests(d2: np.ndarray, p: int, core_t: float, hz_points: np.ndarray | None,
-                    direction_sums: dict | None = None) -> list[dict]:
-    """Multivariate normality tests of the core {d^2 <= core_t}; d2 of all n vectors.
-
-    Rows: KS of the core's d^2 against its exact truncated law; Mardia's kurtosis (mean of d^4)
-    against its truncated expectation; with ``direction_sums`` (:func:`directional_sums`) the
-    largest skewness and kurtosis deviations along principal axes and coordinates; Henze-Zirkler
-    on a subsample of the core where the test is defined (low dimension), else marked not
-    applicable. Radial tests see non-normality spread over many directions, directional tests
-    see it concentrated in few.
-    """
-    n = len(d2)
-    core = d2[d2 <= core_t]
-    ks = stats.kstest(core, lambda x: d2_cdf(x, n, p, core_t))
-    m2, m4 = truncated_d2_moment(2, n, p, core_t), truncated_d2_moment(4, n, p, core_t)
-    zk = (np.mean(core**2) - m2) / math.sqrt(max(m4 - m2 * m2, 1e-300) / len(core))
-    rows = [
-        {"test": "ks_core_d2_vs_truncated_law", "statistic": float(ks.statistic), "p_value": float(ks.pvalue),
-         "n_points": int(len(core)), "applicable": True, "note": "all core vectors"},
-        {"test": "mardia_kurtosis_core_truncated", "statistic": float(zk), "p_value": float(2 * stats.norm.sf(abs(zk))),
-         "n_points": int(len(core)), "applicable": True, "note": "z score of mean d^4 against its truncated expectation"},
-    ]
-    if direction_sums is not None:
-        rows += directional_tests(direction_sums, n, p, core_t)
-    if hz_points is not None:
-        m = len(hz_points)
-        if hz_applicable(m, p):
-            hz, pv = henze_zirkler(hz_points)
-            rows.append({"test": "henze_zirkler_core_subsample", "statistic": hz, "p_value": pv, "n_points": m,
-                         "applicable": True, "note": "seeded subsample of the core"})
-        else:
-            rows.append({"test": "henze_zirkler_core_subsample", "statistic": float("nan"), "p_value": float("nan"),
-                         "n_points": m, "applicable": False,
-                         "note": f"undefined at p={p}: its null variance underflows (high dimension)"})
-    return rows
-
-
-def direction_moment(m: int, n: int, p: int, t: float) -> float:
-    """E[y^(2m)] along any unit direction of the whitened core (spherical symmetry)."""
-    denom = math.prod(p + 2 * i for i in range(m))
-    double_fact = math.prod(range(2 * m - 1, 0, -2))
-    return truncated_d2_moment(m, n, p, t) * double_fact / denom
-
-
-def directional_sums(z, mom: Moments, core_t: float) -> dict:
-    """Per-direction sums of y^2, y^3, y^4 over the core, along the whitened principal axes and
-    along each standardized coordinate (2p directions)."""
-    w, v = pca(mom)
-    dirs = np.hstack([v / np.sqrt(np.maximum(w, 1e-300)), np.diag(1 / np.maximum(mom.std, 1e-300))])
-    whiten = whitener(mom)
-    s2 = np.zeros(dirs.shape[1])
-    s3, s4, n_core = s2.copy(), s2.copy(), 0
-    for _, b in blocks(z):
-        c = b - mom.mean
-        yw = c @ whiten.T
-        keep = np.einsum("ij,ij->i", yw, yw) <= core_t
-        y = c[keep] @ dirs
-        y2 = y * y
-        s2 += y2.sum(axis=0)
-        s3 += (y2 * y).sum(axis=0)
-        s4 += (y2 * y2).sum(axis=0)
-        n_core += int(keep.sum())
-    labels = [f"pc{i + 1}" for i in range(len(w))] + [f"z{i}" for i in range(len(w))]
-    return {"s2": s2, "s3": s3, "s4": s4, "n_core": n_core, "labels": labels}
-
-
-def directional_tests(sums: dict, n: int, p: int, core_t: float) -> list[dict]:
-    """Max |z| over directions of the third and fourth moments against their null values."""
-    k = sums["n_core"]
-    e2, e4, e6, e8 = (direction_moment(m, n, p, core_t) for m in (1, 2, 3, 4))
-    z3 = (sums["s3"] / k) / math.sqrt(e6 / k)
-    z4 = (sums["s4"] / k - e4) / math.sqrt(max(e8 - e4 * e4, 1e-300) / k)
-    rows = []
-    for name, zs in (("directional_skewness_max", z3), ("directional_kurtosis_max", z4)):
-        j = int(np.argmax(np.abs(zs)))
-        pv = min(1.0, 2 * len(zs) * float(stats.norm.sf(abs(zs[j]))))
-        rows.append({"test": name, "statistic": float(zs[j]), "p_value": pv, "n_points": k, "applicable": True,
-                     "note": f"largest |z| along {sums['labels'][j]} of {len(zs)} directions (Bonferroni)"})
-    return rows

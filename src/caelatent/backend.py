@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import subprocess
 import sys
 
 log = logging.getLogger(__name__)
@@ -23,22 +24,25 @@ def installed(backend: str) -> bool:
     return importlib.util.find_spec(backend) is not None
 
 
+_PROBES = {
+    "jax": "import jax; print(any(d.platform == 'gpu' for d in jax.devices()))",
+    "torch": "import torch; print(torch.cuda.is_available())",
+    "tensorflow": "import tensorflow as tf; print(bool(tf.config.list_physical_devices('GPU')))",
+}
+
+
 def sees_gpu(backend: str) -> bool:
-    """Whether ``backend`` (installed) can run on a GPU in this process. Imports it, not Keras."""
-    if backend == "jax":
-        import jax
-
-        try:
-            return any(d.platform == "gpu" for d in jax.devices())
-        except RuntimeError:
-            return False
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
+    """Whether ``backend`` (installed) can run on a GPU, asked in a child process: importing jax or
+    torch here would leave their threads in a process that may fork later, and their memory in one
+    that uses another backend."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    try:
+        out = subprocess.run([sys.executable, "-c", _PROBES[backend]], capture_output=True, text=True, timeout=300,
+                             env=env)
+    except subprocess.TimeoutExpired:
+        log.warning("probing %s for a GPU timed out; taking it as none", backend)
+        return False
+    return out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == ["True"]
 
 
 def resolve(backend: str) -> str:

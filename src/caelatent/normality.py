@@ -122,11 +122,12 @@ def fit_core(z, k_sigma: float = 3.0, tol: float = 1e-6, max_iter: int = 100) ->
         wm = w @ (new_mean - mean)
         change = max(float(np.abs(w @ new_cov @ w.T - np.eye(p)).max()), float(np.sqrt(wm @ wm)))
         mean, cov = new_mean, new_cov
-        if change < tol:
+        if change < tol:  # the core did not change: the k vectors cut with the previous fit are this fit's
             converged = True
             break
-    n_core = sum(int((_d2(np.asarray(b, np.float64), mean, _whiten(cov)) <= t).sum()) for _, b in blocks(z))
-    return CoreFit(mean, cov, t, k_sigma, n, n_core, it, converged)
+    if not converged:
+        k = sum(int((_d2(np.asarray(b, np.float64), mean, _whiten(cov)) <= t).sum()) for _, b in blocks(z))
+    return CoreFit(mean, cov, t, k_sigma, n, k, it, converged)
 
 
 def directions(fit: CoreFit) -> np.ndarray:

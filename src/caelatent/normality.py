@@ -18,7 +18,7 @@ of +-k sigma in one dimension) of a normal distribution fitted to the core itsel
    statistic's value in every run. :func:`calibrated_tests` places the data's statistic among them:
    an empirical p (two-sided for Mardia, one-sided for the distances, where only large values speak
    against normality) and the normal score of its rank; beyond every null run, the empirical tail
-   continued with a normal tail's shape. Null runs are cached by (n, p, shell, runs, seed, directions).
+   continued with a conservative exponential tail. Null runs are cached by (n, p, shell, runs, seed, directions).
 
 Status: KS and Mardia hold their size at p = 8, 64 and 256 (tests/test_normality.py); the
 directional maxima are calibrated the same way but their size has not been checked at the issue's
@@ -228,9 +228,10 @@ def calibrated_tests(values: dict, null: Null) -> list[dict]:
     """One row per test: the statistic, its null mean and spread, and where it falls among the null
     runs: p = (1 + #{null at least as extreme}) / (runs + 1), and z, the normal score of its
     mid-rank among the null runs (about N(0, 1) under normality). Beyond every null run, where
-    ranks say no more, p continues the empirical tail with a normal tail's shape,
-    p = floor * sf(z) / sf(z of the most extreme null run) with z = (statistic - null mean) / null
-    spread, and z is that p's normal score (an extrapolation, marked in the row)."""
+    ranks say no more, p continues the empirical tail with an exponential tail,
+    p = floor * exp(-(statistic - most extreme null run) / beta), beta = null spread * sqrt(6) / pi
+    (a Gumbel law's scale: heavier than these statistics' tails, so conservative), and z is that
+    p's normal score (an extrapolation, marked in the row)."""
     rows = []
     for name, stat in scalar_statistics(values).items():
         nv = null.values[name]
@@ -241,12 +242,13 @@ def calibrated_tests(values: dict, null: Null) -> list[dict]:
         zc = stats.norm.ppf((np.sum(nv < stat) + 0.5 * np.sum(nv == stat) + 0.5) / (r + 1))
         beyond = stat > nv.max() or (two and stat < nv.min())
         if beyond:
-            # continue the empirical tail past the most extreme null run with a normal tail's shape:
-            # p = floor * sf(z) / sf(z of that run), continuous where the ranks stop
+            # continue the empirical tail past the most extreme null run with an exponential
+            # (Gumbel-type) tail, heavier than these statistics' own, so conservative:
+            # p = floor * exp(-(distance past that run) / beta), beta = null spread * sqrt(6) / pi
             mu, sd = nv.mean(), nv.std(ddof=1)
             edge = nv.max() if stat > nv.max() else nv.min()
-            log_ratio = min(0.0, stats.norm.logsf(abs(stat - mu) / sd) - stats.norm.logsf(abs(edge - mu) / sd))
-            log_p = math.log((2 if two else 1) / (r + 1)) + log_ratio  # in logs: p underflows far out
+            beta = sd * math.sqrt(6) / math.pi
+            log_p = math.log((2 if two else 1) / (r + 1)) - abs(stat - edge) / beta  # in logs: p underflows
             pv = math.exp(log_p)
             zc = float(np.sign(stat - mu) * -special.ndtri_exp(log_p - (math.log(2) if two else 0.0)))
         rows.append({"test": name, "statistic": stat, "null_mean": float(nv.mean()), "null_sd": float(nv.std(ddof=1)),

@@ -53,10 +53,9 @@ def epoch_order(rows: np.ndarray, chunk: int, batch_size: int, *, seed: int, epo
     return [rows[s : s + w] for s in range(0, len(rows), w)]
 
 
-def batches_of(windows: list[np.ndarray], batch_size: int, max_batches: int | None = None) -> list[np.ndarray]:
-    """Consecutive batches of an epoch's windows, at most ``max_batches`` of them."""
-    out = [win[s : s + batch_size] for win in windows for s in range(0, len(win), batch_size)]
-    return out[:max_batches] if max_batches else out
+def batches_of(windows: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+    """Consecutive batches of an epoch's windows."""
+    return [win[s : s + batch_size] for win in windows for s in range(0, len(win), batch_size)]
 
 
 class InMemory:
@@ -198,11 +197,11 @@ class Feed:
 
     def __iter__(self):
         for epoch in range(self.first_epoch, self.epochs):
-            for rows, pixels in self._windows_with_pixels(epoch):
-                pos = self.source.positions(rows) if pixels is None else np.argsort(np.argsort(rows))
+            for _, pixels, mats in self._index_windows(epoch):
                 images = self.source.images if pixels is None else pixels
-                for s in range(0, len(rows), self.batch_size):
-                    yield images[pos[s : s + self.batch_size]]  # a gather: a fresh array each batch
+                for m in mats:
+                    for pos in m:
+                        yield images[pos]  # a gather: a fresh array each batch
 
     def keras_input(self):
         """What ``model.fit`` gets: a ``tf.data.Dataset`` on TensorFlow, a generator otherwise."""

@@ -203,7 +203,8 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
     names = index["references"] + index["samplers"]
     reference = np.load(samples_dir / REFERENCE_SET / "images.npy")
     onet = realism.OnetFeatures(onet_crop)
-    pixels = realism.PixelPCA(pca_components, seed).fit(np.load(samples_dir / PCA_FIT_SET / "images.npy"))
+    pca_fit = np.load(samples_dir / PCA_FIT_SET / "images.npy")
+    pixels = realism.PixelPCA(pca_components, seed).fit(pca_fit)
     features = {"onet": onet, "pixels": pixels}
     real_feats = {space: f(reference) for space, f in features.items()}
     real_spread = realism.mean_pairwise_distance(reference)
@@ -242,7 +243,7 @@ def run_evaluate(samples_dir, latents, moments_npz, out_tsv, out_json, fig, *, m
                     "onet_crop": list(onet_crop),
                     "reference": "real holdout images disjoint from the holdout_real row's; holdout_real's "
                                  "scores are therefore the real-vs-real floor for this many samples",
-                    "pixel_pca_fitted_on": f"{len(np.load(samples_dir / PCA_FIT_SET / 'rows.npy'))} training images"},
+                    "pixel_pca_fitted_on": f"{len(pca_fit)} training images"},
         "fid": "computed" if fid_weights else "skipped: no local InceptionV3 weights configured",
         "nn_reference": "median distance of holdout latents to their nearest training latent"})
     _summary_chart(rows, fig)

@@ -116,8 +116,3 @@ def scaled_input(model: keras.Model) -> keras.Model:
     """``model`` (taking images in [0, 1]) behind a uint8 input scaled on the device."""
     x = keras.Input(model.input_shape[1:], dtype="uint8", name="image_uint8")
     return keras.Model(x, model(layers.Rescaling(1 / 255, name="scale")(x)), name=f"{model.name}_uint8")
-
-
-def compile_autoencoder(model: keras.Model, loss: str, learning_rate: float) -> keras.Model:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=reconstruction_loss(loss))
-    return model

@@ -62,7 +62,8 @@ class Progress(keras.callbacks.Callback):
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How ``fit`` runs: none of these change which images form a batch.
+    """How ``fit`` runs. Only ``window`` changes which images form a batch; the memory budget and
+    readers only change where batches come from (the same batches either way).
 
     ``jit_compile``: XLA ("auto": Keras's choice per backend); ``steps_per_execution``: training
     steps per call into the compiled function; ``precision``: a Keras dtype policy (``float32``,

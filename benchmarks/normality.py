@@ -1,15 +1,20 @@
 """Size of the calibrated normality tests: how often each rejects normal clouds, and the spread of its z.
 
-Usage: python benchmarks/normality.py [--dims 8 64 256] [--n 2000 2000 1500] [--runs 300] [--clouds 60]
-                                      [--per-cloud-null]
+Usage: python benchmarks/normality.py [--dims 8 64 256] [--n 2000 2000 1500] [--runs 300] [--clouds 300]
+                                      [--seeds 0] [--per-cloud-null]
+       python benchmarks/normality.py --n-dependence [--dims 256] [--n 2500 10000 40000] [--runs 40]
 
-For each dimension p: --clouds normal clouds with a random correlated covariance and an off-centre
-mean, each fitted and tested against a null of --runs N(0, I) clouds put through the same core fit
-and statistics. By default one null serves every cloud (built with the directions of the clouds'
-true covariance); with --per-cloud-null each cloud gets its own null with its own directions,
-exactly as rule mnd does (runs x clouds fits: use fewer runs). A
+For each dimension p and seed: caelatent.normality.size_check, i.e. --clouds normal clouds with a
+random correlated covariance and an off-centre mean, each fitted and tested against a null of --runs
+N(0, I) clouds put through the same core fit and statistics (one null shared by the clouds, or with
+--per-cloud-null each cloud's own, exactly as rule mnd does: runs x clouds fits, use fewer). A
 calibrated test rejects about 5 % of them at 5 %, and its z has mean about 0 and spread about 1.
-Prints a table; writes benchmarks/results/normality.json.
+
+--n-dependence prints each statistic's null mean and spread at several n instead: why the tests run
+on a subsample of max_test_n vectors with a null of exactly that n rather than on all vectors with
+a null of fewer.
+
+Prints a table; writes benchmarks/results/normality.json (or normality_n_dependence.json).
 """
 
 from __future__ import annotations
@@ -28,44 +33,53 @@ import numpy as np  # noqa: E402
 from caelatent import normality as N  # noqa: E402
 
 
+def size(args) -> list[dict]:
+    rows = []
+    print(f"{'p':>4} {'n':>6} {'seed':>4} {'test':<26} {'rejected at 5 %':>15} {'z mean':>7} {'z sd':>6} {'seconds':>8}")
+    for p, n in zip(args.dims, args.n):
+        for seed in args.seeds:
+            t0 = time.perf_counter()
+            rejected, zs = N.size_check(p, n, args.clouds, args.runs, seed, args.per_cloud_null)
+            secs = time.perf_counter() - t0
+            for k, name in enumerate(N.TESTS):
+                row = {"p": p, "n": n, "seed": seed, "test": name, "rejected": float(rejected[:, k].mean()),
+                       "z_mean": float(zs[:, k].mean()), "z_sd": float(zs[:, k].std()), "null_runs": args.runs,
+                       "per_cloud_null": args.per_cloud_null, "clouds": args.clouds, "seconds": round(secs, 1)}
+                rows.append(row)
+                print(f"{p:>4} {n:>6} {seed:>4} {name:<26} {row['rejected']:>15.3f} {row['z_mean']:>7.2f} "
+                      f"{row['z_sd']:>6.2f} {secs:>8.1f}", flush=True)
+    return rows
+
+
+def n_dependence(args) -> list[dict]:
+    rows = []
+    print(f"{'p':>4} {'n':>6} {'test':<26} {'null mean':>9} {'null sd':>8} {'seconds':>8}")
+    for p in args.dims:
+        for n in args.n:
+            t0 = time.perf_counter()
+            null = N.null_calibration(n, p, runs=args.runs, seed=1)
+            secs = time.perf_counter() - t0
+            for name, v in null.values.items():
+                row = {"p": p, "n": n, "test": name, "null_mean": float(v.mean()), "null_sd": float(v.std(ddof=1)),
+                       "runs": args.runs, "seconds": round(secs, 1)}
+                rows.append(row)
+                print(f"{p:>4} {n:>6} {name:<26} {row['null_mean']:>9.3f} {row['null_sd']:>8.3f} {secs:>8.1f}",
+                      flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dims", type=int, nargs="+", default=[8, 64, 256])
     ap.add_argument("--n", type=int, nargs="+", default=[2000, 2000, 1500])
     ap.add_argument("--runs", type=int, default=300)
-    ap.add_argument("--clouds", type=int, default=60)
+    ap.add_argument("--clouds", type=int, default=300)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--per-cloud-null", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "normality.json"))
+    ap.add_argument("--n-dependence", action="store_true")
     args = ap.parse_args()
-    rows = []
-    print(f"{'p':>4} {'n':>6} {'test':<26} {'rejected at 5 %':>15} {'z mean':>7} {'z sd':>6} {'seconds':>8}")
-    for p, n in zip(args.dims, args.n):
-        t0 = time.perf_counter()
-        rng = np.random.default_rng([3, p])
-        a = rng.normal(size=(p, p)) / np.sqrt(p) + np.diag(np.linspace(0.5, 2, p))
-        truth = N.CoreFit(np.zeros(p), a @ a.T, N.shell_threshold(p, 3.0)[0], 3.0, n, n, 0, True)
-        shared = None if args.per_cloud_null else N.null_calibration(n, p, runs=args.runs, seed=1,
-                                                                           dirs=N.directions(truth))
-        zs, rejected = [], []
-        for c in range(args.clouds):
-            x = rng.standard_normal((n, p)) @ a.T + 3.0
-            fit = N.fit_core(x)
-            dirs = N.directions(fit)
-            null = shared or N.null_calibration(n, p, runs=args.runs, seed=100 + c, dirs=dirs)
-            tests = N.calibrated_tests(N.core_statistics(x, fit, dirs)[0], null)
-            zs.append([t["z"] for t in tests])
-            rejected.append([t["p_value"] < 0.05 for t in tests])
-        zs, rejected = np.array(zs), np.array(rejected)
-        secs = time.perf_counter() - t0
-        for k, name in enumerate(N.TESTS):
-            row = {"p": p, "n": n, "test": name, "rejected": float(rejected[:, k].mean()),
-                   "z_mean": float(zs[:, k].mean()), "z_sd": float(zs[:, k].std()), "null_runs": args.runs,
-                   "per_cloud_null": args.per_cloud_null,
-                   "clouds": args.clouds, "seconds": round(secs, 1)}
-            rows.append(row)
-            print(f"{p:>4} {n:>6} {name:<26} {row['rejected']:>15.3f} {row['z_mean']:>7.2f} {row['z_sd']:>6.2f} "
-                  f"{secs:>8.1f}")
-    out = Path(args.out)
+    rows = n_dependence(args) if args.n_dependence else size(args)
+    out = ROOT / "benchmarks" / "results" / ("normality_n_dependence.json" if args.n_dependence else "normality.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n")
 

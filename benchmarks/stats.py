@@ -4,7 +4,8 @@ Usage: python benchmarks/stats.py [--n 202599] [--dim 256] [--workers 2]
 
 Writes a correlated, off-centre normal cloud (CelebA's size) to a temporary latents.zarr, runs
 `moments`, then the analyses (tables and plots) on ``--workers`` processes (as `snakemake --cores 2` would),
-each in its own process. Prints per-analysis wall time and peak RSS and the totals; writes
+each in its own process with its BLAS capped at one thread (as the workflow's scripts cap it at the
+rule's threads, 1 for these rules). Prints per-analysis wall time and peak RSS and the totals; writes
 benchmarks/results/stats.json. Targets: total under 30 s on 2 cores, peak memory under 1.5 GB.
 """
 
@@ -28,7 +29,7 @@ CACHE = ROOT / "benchmarks" / "results" / "cache"
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
 
-from caelatent import analyses  # noqa: E402
+from caelatent import analyses, logs  # noqa: E402
 
 
 def make_latents(path: Path, n: int, dim: int, seed: int = 0) -> None:
@@ -44,6 +45,7 @@ def make_latents(path: Path, n: int, dim: int, seed: int = 0) -> None:
 
 
 def job(name: str, d: str) -> tuple[str, float, float]:
+    logs.cap_threads(1)
     d = Path(d)
     lat, mom, out = d / "latents.zarr", d / "moments.npz", d / "out"
     out.mkdir(exist_ok=True)

@@ -132,7 +132,7 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
     res = analyses.run_mnd(lat, d / "moments.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
                            *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(0, 1), (2, 5)], core_sigma=3.0, seed=0,
-                           null_runs=40, max_null_n=5000, cache_dir=tmp_path / "cache")
+                           null_runs=40, max_test_n=5000, cache_dir=tmp_path / "cache")
     assert res["consistent_with_normal"], res["tests"]
     assert [t["test"] for t in res["tests"]] == list(normality.TESTS)
     for t in res["tests"]:  # every test reports its null mean and spread, z and p
@@ -153,7 +153,7 @@ def test_mixture_is_rejected(tmp_path):
     analyses.run_moments(lat, tmp_path / "m.npz")
     res = analyses.run_mnd(lat, tmp_path / "m.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
                            *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(3, 4)], core_sigma=3.0, seed=0,
-                           null_runs=40, max_null_n=5000)
+                           null_runs=40, max_test_n=5000)
     assert not res["consistent_with_normal"]
     assert min(t["p_value"] for t in res["tests"]) < res["alpha_per_test"]
 
@@ -169,7 +169,7 @@ def test_tails_beyond_the_shell_do_not_reject_the_core(tmp_path):
     analyses.run_moments(lat, tmp_path / "m.npz")
     res = analyses.run_mnd(lat, tmp_path / "m.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
                            *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(0, 1)], core_sigma=3.0, seed=0,
-                           null_runs=40, max_null_n=5000)
+                           null_runs=40, max_test_n=5000)
     assert res["consistent_with_normal"], res["tests"]
     assert 0.985 < res["core"]["fraction_inside"] < 0.99  # the outliers are outside, the core's 99.73 % inside
 

@@ -21,6 +21,11 @@ from .store import atomic_path  # noqa: E402
 log = logging.getLogger(__name__)
 
 
+# analyses that pass over the latents many times read them into memory up to this size (CelebA's
+# 202,599 x 256 float32 latents are 207 MB)
+IN_MEMORY_BYTES = 512 << 20
+
+
 def open_z(latents) -> zarr.Array:
     return zarr.open_group(latents, mode="r")["z"]
 
@@ -357,20 +362,25 @@ def choose_planes(pairs_tsv, dominant_tsv, n_planes: int) -> list[tuple[int, int
 
 def run_mnd(latents, moments_npz, out_json, out_shells, out_tests, fig_contours, fig_marginals, fig_qq, fig_shells, *,
             planes: list[tuple[int, int]], core_sigma: float, seed: int, null_runs: int = 100,
-            max_null_n: int = 10000, cache_dir=None):
+            max_test_n: int = 10000, cache_dir=None):
     z, mom = open_z(latents), stats.Moments.load(moments_npz)
+    if z.nbytes <= IN_MEMORY_BYTES:  # the core fit passes over the vectors many times
+        z = z[:]
     dim = z.shape[1]
     d2 = stats.mahalanobis_sq(z, mom)
     shells = normality.beta_shell_fractions(d2, len(d2), dim, stats.SIGMA_LEVELS)
     write_tsv(out_shells, {k: [s[k] for s in shells] for k in shells[0]})
-    verdict = normality.test_core(z, core_sigma, runs=null_runs, seed=seed, max_null_n=max_null_n, cache_dir=cache_dir)
-    tests, fit, null = verdict["tests"], verdict["fit"], verdict["null"]
+    verdict = normality.test_core(z, core_sigma, runs=null_runs, seed=seed, max_test_n=max_test_n, cache_dir=cache_dir)
+    tests, fit, test_fit, null = verdict["tests"], verdict["fit"], verdict["test_fit"], verdict["null"]
     write_tsv(out_tests, {k: [t[k] for t in tests] for k in tests[0]})
     result = {
         "n": int(len(d2)), "dim": dim,
         "core": {**fit.summary(), "mean_distance_from_full_mean": float(np.linalg.norm(fit.mean - mom.mean)),
                  "trace_ratio_core_to_full": float(np.trace(fit.cov) / np.trace(mom.cov))},
         "tests": tests,
+        "tested": {"n": test_fit.n, "n_core": test_fit.n_core, "fraction_inside": test_fit.fraction_inside,
+                   "vectors": "all" if test_fit is fit else f"a random {test_fit.n} of {fit.n} (seed {seed}), "
+                   "because the null is simulated at exactly the tested n"},
         "consistent_with_normal": verdict["consistent_with_normal"],
         "consistent_with_normal_means": (
             f"no test rejects at {verdict['alpha']:g} (Bonferroni over {len(tests)} tests) that the vectors inside "
@@ -422,7 +432,8 @@ def run_mnd(latents, moments_npz, out_json, out_shells, out_tests, fig_contours,
     ax.plot(theo[[0, -1]], theo[[0, -1]], "k--", lw=0.8, label="y = x")
     ax.set_xlabel(f"χ²({dim}) quantile, truncated at the {core_sigma:g}σ shell")
     ax.set_ylabel("core's Mahalanobis d² quantile")
-    ax.set_title(f"Core d² vs its law ({fit.n_core:,} of {fit.n:,} vectors inside)", fontsize=10)
+    of = "" if test_fit is fit else f"; a random {test_fit.n:,} of {fit.n:,}"
+    ax.set_title(f"Core d² vs its law ({test_fit.n_core:,} of {test_fit.n:,} vectors inside{of})", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_fig(fig, fig_qq)

@@ -17,13 +17,13 @@ from scipy import optimize
 SIGMA_LEVELS = (1.0, 2.0, 2.5, 3.0)
 
 
-def blocks(z, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, float64 block) over the rows of ``z``, aligned with its chunks."""
+def blocks(z, rows: int | None = None, dtype=np.float64) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, block as ``dtype``) over the rows of ``z``, aligned with its chunks."""
     n = z.shape[0]
     chunk = getattr(z, "chunks", (4096,))[0]  # NumPy arrays are read in blocks of 4096 rows
     step = rows or max(chunk, (1 << 22) // max(1, z.shape[1]) // chunk * chunk)
     for s in range(0, n, step):
-        yield s, np.asarray(z[s : s + step], dtype=np.float64)
+        yield s, np.asarray(z[s : s + step], dtype=dtype)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Thin adapter: rule attributes -> caelatent.attributes.run_attributes."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent.attributes import run_attributes  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Thin adapter: rule compare -> caelatent.analyses.run_compare."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent.analyses import run_compare  # noqa: E402
 

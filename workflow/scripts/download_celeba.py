@@ -1,8 +1,8 @@
 """Thin adapter: rule download_celeba -> caelatent.download."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent.download import download_celeba_file  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Thin adapter: rule encode -> caelatent.train.encode_images."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent import backend  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Thin adapter: rule generate -> caelatent.generate.run_generate."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent import backend  # noqa: E402
 

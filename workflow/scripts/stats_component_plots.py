@@ -1,8 +1,8 @@
 """Thin adapter: rule component_plots -> caelatent.analyses.plot_components."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent.analyses import plot_components  # noqa: E402
 

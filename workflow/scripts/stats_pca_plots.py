@@ -1,8 +1,8 @@
 """Thin adapter: rule pca_plots -> caelatent.analyses.plot_pca."""
 
-from caelatent.logs import log_to
+from caelatent.logs import start_job
 
-log_to(snakemake.log[0])
+start_job(snakemake)
 
 from caelatent.analyses import plot_pca  # noqa: E402
 

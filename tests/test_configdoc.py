@@ -1,0 +1,33 @@
+"""config/README.md is generated from config/schema.yaml and kept in sync with it."""
+
+import yaml
+
+from caelatent import configdoc
+from conftest import ROOT
+
+
+def schema() -> dict:
+    return yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+
+
+def test_config_readme_matches_the_schema():
+    assert (ROOT / "config" / "README.md").read_text() == configdoc.render(schema()), (
+        "config/README.md is out of date: run python -m caelatent.configdoc")
+
+
+def test_every_key_is_described_and_every_value_key_has_a_default():
+    rows = configdoc.rows(schema())
+    assert len(rows) > 50
+    for key, node, default in rows:
+        assert node.get("description"), f"{key} has no description"
+        if not (node.get("type") == "object" and "properties" in node):
+            assert default is not configdoc.rows.NONE, f"{key} has no default"
+
+
+def test_check_mode_reports_a_stale_file(tmp_path):
+    out = tmp_path / "README.md"
+    args = ["--schema", str(ROOT / "config" / "schema.yaml"), "--out", str(out)]
+    assert configdoc.main(["--check", *args]) == 1  # missing
+    assert configdoc.main(args) == 0 and configdoc.main(["--check", *args]) == 0
+    out.write_text(out.read_text().replace("max_test_n", "max_null_n"))
+    assert configdoc.main(["--check", *args]) == 1

@@ -35,19 +35,34 @@ from caelatent import normality as N  # noqa: E402
 
 def size(args) -> list[dict]:
     rows = []
-    print(f"{'p':>4} {'n':>6} {'seed':>4} {'test':<26} {'rejected at 5 %':>15} {'z mean':>7} {'z sd':>6} {'seconds':>8}")
+    print(
+        f"{'p':>4} {'n':>6} {'seed':>4} {'test':<26} {'rejected at 5 %':>15} {'z mean':>7} {'z sd':>6} {'seconds':>8}"
+    )
     for p, n in zip(args.dims, args.n):
         for seed in args.seeds:
             t0 = time.perf_counter()
             rejected, zs = N.size_check(p, n, args.clouds, args.runs, seed, args.per_cloud_null)
             secs = time.perf_counter() - t0
             for k, name in enumerate(N.TESTS):
-                row = {"p": p, "n": n, "seed": seed, "test": name, "rejected": float(rejected[:, k].mean()),
-                       "z_mean": float(zs[:, k].mean()), "z_sd": float(zs[:, k].std()), "null_runs": args.runs,
-                       "per_cloud_null": args.per_cloud_null, "clouds": args.clouds, "seconds": round(secs, 1)}
+                row = {
+                    "p": p,
+                    "n": n,
+                    "seed": seed,
+                    "test": name,
+                    "rejected": float(rejected[:, k].mean()),
+                    "z_mean": float(zs[:, k].mean()),
+                    "z_sd": float(zs[:, k].std()),
+                    "null_runs": args.runs,
+                    "per_cloud_null": args.per_cloud_null,
+                    "clouds": args.clouds,
+                    "seconds": round(secs, 1),
+                }
                 rows.append(row)
-                print(f"{p:>4} {n:>6} {seed:>4} {name:<26} {row['rejected']:>15.3f} {row['z_mean']:>7.2f} "
-                      f"{row['z_sd']:>6.2f} {secs:>8.1f}", flush=True)
+                print(
+                    f"{p:>4} {n:>6} {seed:>4} {name:<26} {row['rejected']:>15.3f} {row['z_mean']:>7.2f} "
+                    f"{row['z_sd']:>6.2f} {secs:>8.1f}",
+                    flush=True,
+                )
     return rows
 
 
@@ -60,11 +75,20 @@ def n_dependence(args) -> list[dict]:
             null = N.null_calibration(n, p, runs=args.runs, seed=1)
             secs = time.perf_counter() - t0
             for name, v in null.values.items():
-                row = {"p": p, "n": n, "test": name, "null_mean": float(v.mean()), "null_sd": float(v.std(ddof=1)),
-                       "runs": args.runs, "seconds": round(secs, 1)}
+                row = {
+                    "p": p,
+                    "n": n,
+                    "test": name,
+                    "null_mean": float(v.mean()),
+                    "null_sd": float(v.std(ddof=1)),
+                    "runs": args.runs,
+                    "seconds": round(secs, 1),
+                }
                 rows.append(row)
-                print(f"{p:>4} {n:>6} {name:<26} {row['null_mean']:>9.3f} {row['null_sd']:>8.3f} {secs:>8.1f}",
-                      flush=True)
+                print(
+                    f"{p:>4} {n:>6} {name:<26} {row['null_mean']:>9.3f} {row['null_sd']:>8.3f} {secs:>8.1f}",
+                    flush=True,
+                )
     return rows
 
 
@@ -79,7 +103,12 @@ def main() -> None:
     ap.add_argument("--n-dependence", action="store_true")
     args = ap.parse_args()
     rows = n_dependence(args) if args.n_dependence else size(args)
-    out = ROOT / "benchmarks" / "results" / ("normality_n_dependence.json" if args.n_dependence else "normality.json")
+    out = (
+        ROOT
+        / "benchmarks"
+        / "results"
+        / ("normality_n_dependence.json" if args.n_dependence else "normality.json")
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -32,7 +32,15 @@ from scipy.stats import spearmanr  # noqa: E402
 from caelatent import realism  # noqa: E402
 from caelatent.generate import REFERENCE_SET  # noqa: E402
 
-METRICS = ("fd_onet", "precision_onet", "recall_onet", "fd_pixels", "precision_pixels", "recall_pixels", "diversity")
+METRICS = (
+    "fd_onet",
+    "precision_onet",
+    "recall_onet",
+    "fd_pixels",
+    "precision_pixels",
+    "recall_pixels",
+    "diversity",
+)
 
 
 def main() -> None:
@@ -63,24 +71,44 @@ def main() -> None:
     table = []
     for size in args.sizes:
         if size >= min(len(v) for v in images.values()):
-            print(f"size {size}: not below the {min(len(v) for v in images.values())} images per set; skipped")
+            print(
+                f"size {size}: not below the {min(len(v) for v in images.values())} images per set; skipped"
+            )
             continue
-        runs = [{n: score(n, rng.choice(len(images[n]), size, replace=False)) for n in names}
-                for _ in range(args.repeats)]
+        runs = [
+            {n: score(n, rng.choice(len(images[n]), size, replace=False)) for n in names}
+            for _ in range(args.repeats)
+        ]
         for m in METRICS:
             vals = np.array([[r[n][m] for n in names] for r in runs])  # [repeats, samplers]
             truth = [full[n][m] for n in names]
             cv = np.median(vals.std(axis=0) / np.maximum(np.abs(vals.mean(axis=0)), 1e-12))
             rho = np.median([spearmanr(v, truth).statistic for v in vals])
-            table.append({"size": size, "metric": m, "median_cv": float(cv), "median_spearman": float(rho)})
-    print(f"{len(names)} sample sets, {len(reference)} reference images, {args.repeats} repeats per size")
+            table.append(
+                {"size": size, "metric": m, "median_cv": float(cv), "median_spearman": float(rho)}
+            )
+    print(
+        f"{len(names)} sample sets, {len(reference)} reference images, {args.repeats} repeats per size"
+    )
     print(f"{'size':>5} {'metric':<18} {'median CV':>10} {'rank rho':>9}")
     for row in table:
-        print(f"{row['size']:>5} {row['metric']:<18} {row['median_cv']:>10.3f} {row['median_spearman']:>9.3f}")
+        print(
+            f"{row['size']:>5} {row['metric']:<18} {row['median_cv']:>10.3f} {row['median_spearman']:>9.3f}"
+        )
     out = ROOT / "benchmarks" / "results" / f"realism_{args.samples.parent.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"samples": str(args.samples), "reference_images": len(reference),
-                               "repeats": args.repeats, "rows": table}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "samples": str(args.samples),
+                "reference_images": len(reference),
+                "repeats": args.repeats,
+                "rows": table,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

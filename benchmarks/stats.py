@@ -51,25 +51,76 @@ def job(name: str, d: str) -> tuple[str, float, float]:
     out.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     if name == "components":
-        analyses.run_components(lat, mom, out / "c.tsv", out / "dom.tsv", out / "h.npz", bins=100, mean_factor=3.0,
-                                sigma_factor=2.0)
-        analyses.plot_components(out / "c.tsv", out / "dom.tsv", out / "h.npz", out / "g.png", out / "o.png",
-                                 out / "d.png", grid=None)
+        analyses.run_components(
+            lat,
+            mom,
+            out / "c.tsv",
+            out / "dom.tsv",
+            out / "h.npz",
+            bins=100,
+            mean_factor=3.0,
+            sigma_factor=2.0,
+        )
+        analyses.plot_components(
+            out / "c.tsv",
+            out / "dom.tsv",
+            out / "h.npz",
+            out / "g.png",
+            out / "o.png",
+            out / "d.png",
+            grid=None,
+        )
     elif name == "radius":
-        analyses.run_radius(lat, mom, out / "r.tsv", out / "r.json", out / "r.png",
-                            b_values=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0], samples=20000, seed=0)
+        analyses.run_radius(
+            lat,
+            mom,
+            out / "r.tsv",
+            out / "r.json",
+            out / "r.png",
+            b_values=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
+            samples=20000,
+            seed=0,
+        )
     elif name == "correlations":
-        analyses.run_correlations(lat, mom, out / "m.tsv", out / "cn.tsv", out / "p.tsv",
-                                  thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], list_threshold=0.3)
-        analyses.plot_correlations(lat, mom, out / "m.png", out / "pp.png", top_pairs=6, chosen_image=0,
-                                   max_points=5000, uniform_b=1.5, seed=0)
+        analyses.run_correlations(
+            lat,
+            mom,
+            out / "m.tsv",
+            out / "cn.tsv",
+            out / "p.tsv",
+            thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+            list_threshold=0.3,
+        )
+        analyses.plot_correlations(
+            lat,
+            mom,
+            out / "m.png",
+            out / "pp.png",
+            top_pairs=6,
+            chosen_image=0,
+            max_points=5000,
+            uniform_b=1.5,
+            seed=0,
+        )
     elif name == "pca":
         analyses.run_pca(mom, out / "e.tsv", out / "pca.json")
         analyses.plot_pca(lat, mom, out / "s.png", out / "pl.png", planes=[[0, 1], [2, 3], [4, 5]])
     elif name == "mnd":
-        analyses.run_mnd(lat, mom, out / "f.json", out / "sh.tsv", out / "t.tsv", out / "c1.png", out / "c2.png",
-                         out / "c3.png", out / "c4.png", planes=[(0, 1), (2, 3), (4, 5), (6, 7)],
-                         core_sigma=3.0, seed=0, cache_dir=CACHE)
+        analyses.run_mnd(
+            lat,
+            mom,
+            out / "f.json",
+            out / "sh.tsv",
+            out / "t.tsv",
+            out / "c1.png",
+            out / "c2.png",
+            out / "c3.png",
+            out / "c4.png",
+            planes=[(0, 1), (2, 3), (4, 5), (6, 7)],
+            core_sigma=3.0,
+            seed=0,
+            cache_dir=CACHE,
+        )
     elif name == "origin":
         analyses.run_origin(lat, mom, out / "o.json", out / "o.png")
     elif name == "moments":
@@ -100,18 +151,35 @@ def main() -> None:
             rows += pool.starmap(job, [(n, tmp) for n in names])
         total = time.perf_counter() - t0
     peak = max(r[2] for r in rows)
-    print(f"stats benchmark: {args.n:,} x {args.dim} latents, {args.workers} worker processes, normality null "
-          f"{'cached' if null_cached else 'simulated in this run (cold)'}")
+    print(
+        f"stats benchmark: {args.n:,} x {args.dim} latents, {args.workers} worker processes, normality null "
+        f"{'cached' if null_cached else 'simulated in this run (cold)'}"
+    )
     print(f"{'analysis':<14} {'wall s':>7} {'peak MB':>8}")
     for name, t, mb in rows:
         print(f"{name:<14} {t:>7.2f} {mb:>8.0f}")
     print(f"{'total (wall)':<14} {total:>7.2f} {peak:>8.0f}")
-    print(f"targets: total < 30 s -> {'met' if total < 30 else 'NOT met'}; peak < 1500 MB -> {'met' if peak < 1500 else 'NOT met'}")
+    print(
+        f"targets: total < 30 s -> {'met' if total < 30 else 'NOT met'}; peak < 1500 MB -> {'met' if peak < 1500 else 'NOT met'}"
+    )
     out = ROOT / "benchmarks" / "results" / "stats.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"n": args.n, "dim": args.dim, "workers": args.workers, "total_s": round(total, 2),
-                               "peak_mb": round(peak), "rows": [{"analysis": n, "wall_s": round(t, 2), "peak_mb": round(m)}
-                                                                for n, t, m in rows]}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "n": args.n,
+                "dim": args.dim,
+                "workers": args.workers,
+                "total_s": round(total, 2),
+                "peak_mb": round(peak),
+                "rows": [
+                    {"analysis": n, "wall_s": round(t, 2), "peak_mb": round(m)} for n, t, m in rows
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,16 @@ def main() -> None:
     ap.add_argument("--precision", nargs="+", default=["float32"])
     ap.add_argument("--steps-per-execution", type=int, nargs="+", default=[8])
     ap.add_argument("--predict-batch-size", type=int, nargs="+", default=[1024])
-    ap.add_argument("--shuffle-window", type=int, default=8192, help="train.shuffle_window of the feed")
+    ap.add_argument(
+        "--shuffle-window", type=int, default=8192, help="train.shuffle_window of the feed"
+    )
     ap.add_argument("--threads", type=int, default=0, help="0: the backend default")
-    ap.add_argument("--repeats", type=int, default=3, help="feed epochs timed after a warm-up epoch (the median is reported)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="feed epochs timed after a warm-up epoch (the median is reported)",
+    )
     ap.add_argument("--skip-feed", action="store_true")
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
@@ -71,34 +78,68 @@ def main() -> None:
     from caelatent.prepare import Split, prepare_synthetic
 
     device = backend.device_name(name)
-    result = {"backend": name, "device": device, "host": platform.node(), "cpus": os.cpu_count(),
-              "batch_size": args.batch_size, "feed": [], "train": [], "encode": []}
+    result = {
+        "backend": name,
+        "device": device,
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "batch_size": args.batch_size,
+        "feed": [],
+        "train": [],
+        "encode": [],
+    }
     print(f"backend {name} on {device}, {os.cpu_count()} CPUs, batch {args.batch_size}")
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_feed:
             d = Path(tmp) / "feed"
-            prepare_synthetic(d, n_images=args.feed_images, size=args.feed_size, split=Split(0.99),
-                              workers=os.cpu_count())
+            prepare_synthetic(
+                d,
+                n_images=args.feed_images,
+                size=args.feed_size,
+                split=Split(0.99),
+                workers=os.cpu_count(),
+            )
             result["feed"] = feed_rates(d / "images.zarr", args)
-            print(f"\nfeed alone, {args.feed_size}x{args.feed_size}, through the adapter fit uses "
-                  f"(median of {args.repeats} epochs after the first)")
+            print(
+                f"\nfeed alone, {args.feed_size}x{args.feed_size}, through the adapter fit uses "
+                f"(median of {args.repeats} epochs after the first)"
+            )
             print(f"{'source':<10} {'images':>8} {'images/s':>10}")
             for r in result["feed"]:
                 print(f"{r['source']:<10} {r['images']:>8} {r['images_per_s']:>10.0f}")
         if not args.skip_train:
             d = Path(tmp) / "train"
-            prepare_synthetic(d, n_images=args.train_images, size=args.size, split=Split(0.9),
-                              workers=os.cpu_count())
+            prepare_synthetic(
+                d,
+                n_images=args.train_images,
+                size=args.size,
+                split=Split(0.9),
+                workers=os.cpu_count(),
+            )
             images = d / "images.zarr"
-            print(f"\ntraining, seed network {args.filters} z={args.z_dim} at {args.size}x{args.size}, "
-                  f"median of epochs 2..{args.epochs}")
-            print(f"{'jit_compile':<12} {'precision':<15} {'steps/exec':>10} {'images/s':>10} {'seed run (min)':>15}")
-            for jit, prec, spe in itertools.product(args.jit_compile, args.precision, args.steps_per_execution):
+            print(
+                f"\ntraining, seed network {args.filters} z={args.z_dim} at {args.size}x{args.size}, "
+                f"median of epochs 2..{args.epochs}"
+            )
+            print(
+                f"{'jit_compile':<12} {'precision':<15} {'steps/exec':>10} {'images/s':>10} {'seed run (min)':>15}"
+            )
+            for jit, prec, spe in itertools.product(
+                args.jit_compile, args.precision, args.steps_per_execution
+            ):
                 rate = train_rate(images, Path(tmp) / "m", args, jit, prec, spe)
-                row = {"jit_compile": jit, "precision": prec, "steps_per_execution": spe, "size": args.size,
-                       "images_per_s": round(rate, 1), "projected_seed_run_min": round(SEED_IMAGES / rate / 60, 2)}
+                row = {
+                    "jit_compile": jit,
+                    "precision": prec,
+                    "steps_per_execution": spe,
+                    "size": args.size,
+                    "images_per_s": round(rate, 1),
+                    "projected_seed_run_min": round(SEED_IMAGES / rate / 60, 2),
+                }
                 result["train"].append(row)
-                print(f"{str(jit):<12} {prec:<15} {spe:>10} {rate:>10.0f} {row['projected_seed_run_min']:>15.1f}")
+                print(
+                    f"{str(jit):<12} {prec:<15} {spe:>10} {rate:>10.0f} {row['projected_seed_run_min']:>15.1f}"
+                )
             result["encode"] = encode_rates(images, Path(tmp) / "m", args)
             print(f"\n{'encode batch':<12} {'images/s':>10}")
             for r in result["encode"]:
@@ -124,11 +165,23 @@ def feed_rates(images: Path, args) -> list[dict]:
     for label, budget in (("memory", 1e9), ("zarr", 0)):
         source = open_source(arr, rows, in_memory_mb=budget)
         # one stream over all epochs, as fit consumes it (steps_per_epoch); epoch 0 is the warm-up
-        feed = Feed(source, rows, arr.chunks[0], args.batch_size, seed=0, epochs=args.repeats + 1,
-                    window=args.shuffle_window)
+        feed = Feed(
+            source,
+            rows,
+            arr.chunks[0],
+            args.batch_size,
+            seed=0,
+            epochs=args.repeats + 1,
+            window=args.shuffle_window,
+        )
         adapter = get_data_adapter(feed.keras_input())
-        it = iter({"tensorflow": adapter.get_tf_dataset, "jax": adapter.get_jax_iterator,
-                   "torch": adapter.get_torch_dataloader}[keras.backend.backend()]())
+        it = iter(
+            {
+                "tensorflow": adapter.get_tf_dataset,
+                "jax": adapter.get_jax_iterator,
+                "torch": adapter.get_torch_dataloader,
+            }[keras.backend.backend()]()
+        )
         times = []
         for epoch in range(args.repeats + 1):
             t0, n = time.perf_counter(), 0
@@ -137,8 +190,15 @@ def feed_rates(images: Path, args) -> list[dict]:
                 n += int((batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0])
             times.append(time.perf_counter() - t0)
             assert n == len(rows), (n, len(rows))
-        out.append({"source": label, "images": len(rows), "size": args.feed_size, "window": args.shuffle_window,
-                    "images_per_s": round(len(rows) / float(np.median(times[1:])), 1)})
+        out.append(
+            {
+                "source": label,
+                "images": len(rows),
+                "size": args.feed_size,
+                "window": args.shuffle_window,
+                "images_per_s": round(len(rows) / float(np.median(times[1:])), 1),
+            }
+        )
     return out
 
 
@@ -161,8 +221,16 @@ def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> 
     Timer.times = []
     spec = ModelSpec(image_size=args.size, filters=tuple(args.filters), z_dim=args.z_dim)
     opts = FitOptions(jit_compile=jit, precision=precision, steps_per_execution=spe)
-    h = train_autoencoder(images, out, spec, batch_size=args.batch_size, epochs=args.epochs, options=opts,
-                          verbose=0, callbacks=[Timer()])
+    h = train_autoencoder(
+        images,
+        out,
+        spec,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        options=opts,
+        verbose=0,
+        callbacks=[Timer()],
+    )
     assert all(np.isfinite(h["loss"])), h
     n_train = int((__import__("zarr").open_group(images, mode="r")["split"][:] == 0).sum())
     return n_train / float(np.median(Timer.times[1:]))
@@ -173,12 +241,24 @@ def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:
 
     out = []
     for bs in args.predict_batch_size:
-        encode_images(images, model_dir / "encoder.keras", model_dir / f"lat{bs}.zarr", z_dim=args.z_dim,
-                      batch_size=bs)  # warm-up: graph building
+        encode_images(
+            images,
+            model_dir / "encoder.keras",
+            model_dir / f"lat{bs}.zarr",
+            z_dim=args.z_dim,
+            batch_size=bs,
+        )  # warm-up: graph building
         t0 = time.perf_counter()
-        n = encode_images(images, model_dir / "encoder.keras", model_dir / f"lat{bs}b.zarr", z_dim=args.z_dim,
-                          batch_size=bs)
-        out.append({"predict_batch_size": bs, "images_per_s": round(n / (time.perf_counter() - t0), 1)})
+        n = encode_images(
+            images,
+            model_dir / "encoder.keras",
+            model_dir / f"lat{bs}b.zarr",
+            z_dim=args.z_dim,
+            batch_size=bs,
+        )
+        out.append(
+            {"predict_batch_size": bs, "images_per_s": round(n / (time.perf_counter() - t0), 1)}
+        )
     return out
 
 

@@ -26,7 +26,9 @@ NAMES = ["Smiling", "Eyeglasses", "Rare", "Noise"]
 def write_latents(path, z, values, split, ids=None):
     g = zarr.open_group(path, mode="w")
     g.create_array("z", data=np.asarray(z, np.float32), chunks=(512, z.shape[1]))
-    a = g.create_array("attributes", data=np.asarray(values, np.int8), chunks=(512, values.shape[1]))
+    a = g.create_array(
+        "attributes", data=np.asarray(values, np.int8), chunks=(512, values.shape[1])
+    )
     a.attrs.update({"names": NAMES[: values.shape[1]], "missing_value": 0})
     g.create_array("split", data=np.asarray(split, np.uint8), chunks=(512,))
     g.create_array("ids", data=np.arange(1, len(z) + 1) if ids is None else ids, chunks=(512,))
@@ -58,21 +60,41 @@ def cloud(tmp_path_factory):
     d_ = tmp_path_factory.mktemp("cloud")
     lat = write_latents(d_ / "latents.zarr", z, values, split)
     run_moments(lat, d_ / "moments.npz")
-    summary = at.run_attributes(lat, d_ / "moments.npz", d_ / "attributes.tsv", d_ / "directions.npz",
-                                d_ / "attributes.json", min_count=20, pcs=8)
-    return {"dir": d_, "summary": summary, "e_smile": np.eye(d)[0], "e_glasses": e_glasses, "missing": missing,
-            "table": read_tsv(d_ / "attributes.tsv"), "z": z, "values": values}
+    summary = at.run_attributes(
+        lat,
+        d_ / "moments.npz",
+        d_ / "attributes.tsv",
+        d_ / "directions.npz",
+        d_ / "attributes.json",
+        min_count=20,
+        pcs=8,
+    )
+    return {
+        "dir": d_,
+        "summary": summary,
+        "e_smile": np.eye(d)[0],
+        "e_glasses": e_glasses,
+        "missing": missing,
+        "table": read_tsv(d_ / "attributes.tsv"),
+        "z": z,
+        "values": values,
+    }
 
 
 def test_recovered_directions_point_the_right_way(cloud):
     dirs = at.Directions.load(cloud["dir"] / "directions.npz")
-    for name, effect, size in (("Smiling", cloud["e_smile"], 2.0), ("Eyeglasses", cloud["e_glasses"], 1.6)):
+    for name, effect, size in (
+        ("Smiling", cloud["e_smile"], 2.0),
+        ("Eyeglasses", cloud["e_glasses"], 1.6),
+    ):
         u = dirs.unit[dirs.names.index(name)]
         assert u @ effect > 0.9, name  # the right way, not merely the right line
         assert np.linalg.norm(dirs.of(name)) == pytest.approx(size, rel=0.2)
     t = cloud["table"]
     row = {n: k for k, n in enumerate(t["attribute"])}
-    assert t["holdout_auc"][row["Smiling"]] > 0.6 and t["holdout_auc_fisher"][row["Eyeglasses"]] > 0.8
+    assert (
+        t["holdout_auc"][row["Smiling"]] > 0.6 and t["holdout_auc_fisher"][row["Eyeglasses"]] > 0.8
+    )
     assert abs(t["holdout_auc"][row["Noise"]] - 0.5) < 0.06  # no effect, no separation
     assert t["top_pc"][row["Smiling"]] == 1 and t["top_pc_cos"][row["Smiling"]] ** 2 > 0.8
     # Eyeglasses is positive for 20 % of the images: they lie off-centre along its direction
@@ -82,7 +104,11 @@ def test_recovered_directions_point_the_right_way(cloud):
 def test_images_without_attribute_rows_are_excluded_and_counted(cloud):
     s = json.loads((cloud["dir"] / "attributes.json").read_text())
     assert s["excluded_no_attribute_row"] == len(cloud["missing"]) == 150
-    assert s["with_attributes"] == s["images"] - 150 == s["train_with_attributes"] + s["holdout_with_attributes"]
+    assert (
+        s["with_attributes"]
+        == s["images"] - 150
+        == s["train_with_attributes"] + s["holdout_with_attributes"]
+    )
     # the means really leave them out: recompute from the labelled rows only
     keep = np.ones(len(cloud["z"]), bool)
     keep[cloud["missing"]] = False
@@ -97,7 +123,9 @@ def test_images_without_attribute_rows_are_excluded_and_counted(cloud):
 
 def test_rare_attribute_is_skipped_and_listed(cloud):
     s = cloud["summary"]
-    assert [x["attribute"] for x in s["skipped"]] == ["Rare"] and "fewer than 20" in s["skipped"][0]["reason"]
+    assert [x["attribute"] for x in s["skipped"]] == ["Rare"] and "fewer than 20" in s["skipped"][
+        0
+    ]["reason"]
     assert "Rare" not in list(cloud["table"]["attribute"]) and s["analysed"] == 3
     with pytest.raises(ValueError, match="'Rare' has no direction"):
         at.Directions.load(cloud["dir"] / "directions.npz").of("Rare")
@@ -113,14 +141,35 @@ def test_bad_attribute_values_name_attribute_and_row(tmp_path):
 
 def test_attribute_plots_are_drawn(cloud):
     d = cloud["dir"]
-    at.plot_attributes(d / "latents.zarr", d / "moments.npz", d / "attributes.tsv", d / "directions.npz",
-                       d / "pcs.png", d / "radius.png", d / "hist.png", pcs=8, histogram_pcs=3,
-                       histogram_attributes=["Smiling", "Eyeglasses"])
+    at.plot_attributes(
+        d / "latents.zarr",
+        d / "moments.npz",
+        d / "attributes.tsv",
+        d / "directions.npz",
+        d / "pcs.png",
+        d / "radius.png",
+        d / "hist.png",
+        pcs=8,
+        histogram_pcs=3,
+        histogram_attributes=["Smiling", "Eyeglasses"],
+    )
     for f in ("pcs.png", "radius.png", "hist.png"):
         assert (d / f).stat().st_size > 10_000
-    with pytest.raises(ValueError, match="histogram_attributes: 'Bald' is not an analysed attribute"):
-        at.plot_attributes(d / "latents.zarr", d / "moments.npz", d / "attributes.tsv", d / "directions.npz",
-                           d / "a.png", d / "b.png", d / "c.png", pcs=8, histogram_pcs=3, histogram_attributes=["Bald"])
+    with pytest.raises(
+        ValueError, match="histogram_attributes: 'Bald' is not an analysed attribute"
+    ):
+        at.plot_attributes(
+            d / "latents.zarr",
+            d / "moments.npz",
+            d / "attributes.tsv",
+            d / "directions.npz",
+            d / "a.png",
+            d / "b.png",
+            d / "c.png",
+            pcs=8,
+            histogram_pcs=3,
+            histogram_attributes=["Bald"],
+        )
 
 
 def test_arithmetic_grids_step_along_the_direction():
@@ -130,9 +179,15 @@ def test_arithmetic_grids_step_along_the_direction():
     grid = at.attribute_grid(faces, direction, s)
     assert grid.shape == (3, 7, 8) and s[3] == 0
     assert np.allclose(grid[:, 3], faces)  # the middle column is the face itself
-    assert np.allclose(np.diff(grid, axis=1), (s[1] - s[0]) * direction)  # equal steps along the direction
+    assert np.allclose(
+        np.diff(grid, axis=1), (s[1] - s[0]) * direction
+    )  # equal steps along the direction
     m = at.morph_grid(faces[:2], faces[1:], 5)
-    assert m.shape == (2, 5, 8) and np.allclose(m[:, 0], faces[:2]) and np.allclose(m[:, -1], faces[1:])
+    assert (
+        m.shape == (2, 5, 8)
+        and np.allclose(m[:, 0], faces[:2])
+        and np.allclose(m[:, -1], faces[1:])
+    )
     assert np.allclose(m[:, 2], (faces[:2] + faces[1:]) / 2)
 
 
@@ -141,10 +196,28 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     keras.utils.set_random_seed(0)
     build_decoder(spec).save(tmp_path / "decoder.keras")
     d = cloud["dir"]
-    out = at.run_arithmetic(d / "latents.zarr", d / "moments.npz", tmp_path / "decoder.keras", d / "directions.npz",
-                            tmp_path / "a.tsv", tmp_path / "a.json", tmp_path / "grids", attributes=["Smiling", "Eyeglasses"],
-                            max_scale=2.0, steps=5, faces=3, morph_pairs=2, morph_steps=4, min_confidence=0.9, seed=0)
-    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["Eyeglasses.png", "Smiling.png", "morph.png"]
+    out = at.run_arithmetic(
+        d / "latents.zarr",
+        d / "moments.npz",
+        tmp_path / "decoder.keras",
+        d / "directions.npz",
+        tmp_path / "a.tsv",
+        tmp_path / "a.json",
+        tmp_path / "grids",
+        attributes=["Smiling", "Eyeglasses"],
+        max_scale=2.0,
+        steps=5,
+        faces=3,
+        morph_pairs=2,
+        morph_steps=4,
+        min_confidence=0.9,
+        seed=0,
+    )
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == [
+        "Eyeglasses.png",
+        "Smiling.png",
+        "morph.png",
+    ]
     t = read_tsv(tmp_path / "a.tsv")
     assert len(t["grid"]) == 2 * 3 * 5 + 2 * 4
     assert list(out["grids"]["Smiling"]["scale"]) == [-2.0, -1.0, 0.0, 1.0, 2.0]
@@ -159,9 +232,23 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     lab = at.load_labelled(d / "latents.zarr")
     assert set(t["image_id"][sm].astype(int)) <= set(lab.ids[~lab.train])
     with pytest.raises(ValueError, match="arithmetic.attributes: 'Bald'"):
-        at.run_arithmetic(d / "latents.zarr", d / "moments.npz", tmp_path / "decoder.keras", d / "directions.npz",
-                          tmp_path / "b.tsv", tmp_path / "b.json", tmp_path / "g2", attributes=["Bald"], max_scale=1,
-                          steps=3, faces=1, morph_pairs=1, morph_steps=2, min_confidence=0.9, seed=0)
+        at.run_arithmetic(
+            d / "latents.zarr",
+            d / "moments.npz",
+            tmp_path / "decoder.keras",
+            d / "directions.npz",
+            tmp_path / "b.tsv",
+            tmp_path / "b.json",
+            tmp_path / "g2",
+            attributes=["Bald"],
+            max_scale=1,
+            steps=3,
+            faces=1,
+            morph_pairs=1,
+            morph_steps=2,
+            min_confidence=0.9,
+            seed=0,
+        )
     assert not (tmp_path / "g2").exists() and not (tmp_path / "b.tsv").exists()
 
 
@@ -177,7 +264,11 @@ def encoder():
 def test_innermost_layer_is_the_last_conv_block(encoder):
     assert innermost_layer(encoder).name == "act4"
     bn = build_encoder(ModelSpec(image_size=32, filters=(8, 8), z_dim=4, batch_norm=True))
-    assert innermost_layer(bn).name == "act2" and tuple(innermost_layer(bn).output.shape[1:]) == (8, 8, 8)
+    assert innermost_layer(bn).name == "act2" and tuple(innermost_layer(bn).output.shape[1:]) == (
+        8,
+        8,
+        8,
+    )
 
 
 def test_target_map_activation_rises_during_ascent(encoder):
@@ -208,21 +299,37 @@ def test_maps_out_of_range_are_named(encoder):
 
 def test_value_and_grad_matches_the_analytic_gradient():
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
-    value, aux, grad = backend.value_and_grad(lambda t: (keras.ops.sum(t ** 3), keras.ops.sum(t, axis=1)), x)
-    assert value == pytest.approx(float((x ** 3).sum()), rel=1e-5)
-    assert np.allclose(aux, x.sum(1), atol=1e-6) and np.allclose(grad, 3 * x ** 2, atol=1e-5)
+    value, aux, grad = backend.value_and_grad(
+        lambda t: (keras.ops.sum(t**3), keras.ops.sum(t, axis=1)), x
+    )
+    assert value == pytest.approx(float((x**3).sum()), rel=1e-5)
+    assert np.allclose(aux, x.sum(1), atol=1e-6) and np.allclose(grad, 3 * x**2, atol=1e-5)
 
 
 def test_innermost_maps_rule_outputs(encoder, tmp_path):
     encoder.save(tmp_path / "encoder.keras")
-    out = at.run_innermost_maps(tmp_path / "encoder.keras", tmp_path / "m.tsv", tmp_path / "m.npz",
-                                tmp_path / "grid.png", tmp_path / "trace.png", maps=[1, 2, 3], steps=20,
-                                step_size=0.05, decay=0.01, blur_sigma=0.5, blur_every=4, jitter=1, seed=0)
+    out = at.run_innermost_maps(
+        tmp_path / "encoder.keras",
+        tmp_path / "m.tsv",
+        tmp_path / "m.npz",
+        tmp_path / "grid.png",
+        tmp_path / "trace.png",
+        maps=[1, 2, 3],
+        steps=20,
+        step_size=0.05,
+        decay=0.01,
+        blur_sigma=0.5,
+        blur_every=4,
+        jitter=1,
+        seed=0,
+    )
     t = read_tsv(tmp_path / "m.tsv")
     assert list(t["map"]) == [1, 2, 3] and (t["rise"] > 0).all() and out["rose"] == 3
     with np.load(tmp_path / "m.npz") as f:
         assert f["images"].shape == (3, 32, 32, 3) and f["trace"].shape == (21, 3)
-    assert (tmp_path / "grid.png").stat().st_size > 2000 and (tmp_path / "trace.png").stat().st_size > 10_000
+    assert (tmp_path / "grid.png").stat().st_size > 2000 and (
+        tmp_path / "trace.png"
+    ).stat().st_size > 10_000
 
 
 def test_whitened_radius_matches_mahalanobis(cloud):
@@ -246,16 +353,36 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     lines = ATTR_FILE.read_text().splitlines()
     short = tmp_path / "list_attr_short.txt"
     short.write_text("\n".join(["400", lines[1]] + lines[2:402]) + "\n")
-    manifest = prepare_celeba(ORIGINALS_TAR, tmp_path / "data", size=64, attributes=short, split=Split(0.8), workers=2)
+    manifest = prepare_celeba(
+        ORIGINALS_TAR, tmp_path / "data", size=64, attributes=short, split=Split(0.8), workers=2
+    )
     assert manifest["counts"]["missing_attributes"] == 158
     keras.utils.set_random_seed(0)
-    build_encoder(ModelSpec(image_size=64, filters=(8, 8, 16, 16), z_dim=12)).save(tmp_path / "encoder.keras")
-    encode_images(tmp_path / "data/images.zarr", tmp_path / "encoder.keras", tmp_path / "latents.zarr", z_dim=12)
+    build_encoder(ModelSpec(image_size=64, filters=(8, 8, 16, 16), z_dim=12)).save(
+        tmp_path / "encoder.keras"
+    )
+    encode_images(
+        tmp_path / "data/images.zarr",
+        tmp_path / "encoder.keras",
+        tmp_path / "latents.zarr",
+        z_dim=12,
+    )
     run_moments(tmp_path / "latents.zarr", tmp_path / "moments.npz")
-    s = at.run_attributes(tmp_path / "latents.zarr", tmp_path / "moments.npz", tmp_path / "a.tsv", tmp_path / "d.npz",
-                          tmp_path / "a.json", min_count=20, pcs=5)
-    assert s["images"] == 558 and s["excluded_no_attribute_row"] == 158 and s["with_attributes"] == 400
-    assert s["analysed"] + len(s["skipped"]) == 40  # every CelebA attribute is either analysed or listed
+    s = at.run_attributes(
+        tmp_path / "latents.zarr",
+        tmp_path / "moments.npz",
+        tmp_path / "a.tsv",
+        tmp_path / "d.npz",
+        tmp_path / "a.json",
+        min_count=20,
+        pcs=5,
+    )
+    assert (
+        s["images"] == 558 and s["excluded_no_attribute_row"] == 158 and s["with_attributes"] == 400
+    )
+    assert (
+        s["analysed"] + len(s["skipped"]) == 40
+    )  # every CelebA attribute is either analysed or listed
     t = read_tsv(tmp_path / "a.tsv")
     assert set(t["n_pos"] + t["n_neg"]) == {s["train_with_attributes"]}
     lab = at.load_labelled(tmp_path / "latents.zarr")

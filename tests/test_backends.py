@@ -37,8 +37,13 @@ SCRIPT = textwrap.dedent("""
 def test_train_and_encode_on_other_backends(name, tmp_path):
     if importlib.util.find_spec(name) is None:
         pytest.skip(f"{name} is not installed (pip install -e '.[backends]')")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, name, str(tmp_path)], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, name, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]
 
 
@@ -65,8 +70,13 @@ GRADIENT_SCRIPT = textwrap.dedent("""
 def test_gradient_ascent_on_other_backends(name, tmp_path):
     if importlib.util.find_spec(name) is None:
         pytest.skip(f"{name} is not installed (pip install -e '.[backends]')")
-    proc = subprocess.run([sys.executable, "-c", GRADIENT_SCRIPT, name], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", GRADIENT_SCRIPT, name],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]
 
 
@@ -83,8 +93,14 @@ AUTO_SCRIPT = textwrap.dedent("""
 def test_auto_backend_on_a_machine_without_gpu_is_tensorflow(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "XLA_PYTHON"))}
     for fraction, expect in (("none", "false None"), ("0.4", "None 0.4")):
-        proc = subprocess.run([sys.executable, "-c", AUTO_SCRIPT, fraction], capture_output=True, text=True,
-                              timeout=300, cwd=tmp_path, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-c", AUTO_SCRIPT, fraction],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env=env,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         if not any(backend.sees_gpu(b) for b in backend.AUTO_ORDER if backend.installed(b)):
             assert proc.stdout.split() == ["tensorflow", *expect.split()], proc.stdout
@@ -92,8 +108,12 @@ def test_auto_backend_on_a_machine_without_gpu_is_tensorflow(tmp_path):
 
 def test_auto_prefers_the_first_backend_that_sees_a_gpu(monkeypatch):
     monkeypatch.setattr(backend, "installed", lambda b: True)
-    for gpus, expect in (({"torch", "tensorflow"}, "torch"), ({"jax", "torch"}, "jax"), ({"tensorflow"}, "tensorflow"),
-                         (set(), "tensorflow")):
+    for gpus, expect in (
+        ({"torch", "tensorflow"}, "torch"),
+        ({"jax", "torch"}, "jax"),
+        ({"tensorflow"}, "tensorflow"),
+        (set(), "tensorflow"),
+    ):
         monkeypatch.setattr(backend, "sees_gpu", lambda b, gpus=gpus: b in gpus)
         assert backend.resolve("auto") == expect
     monkeypatch.setattr(backend, "installed", lambda b: b == "torch")

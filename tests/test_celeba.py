@@ -29,7 +29,10 @@ def test_identity_file(sample):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("3\nA B\n000001.jpg 1 -1\n000001.jpg 1 1\n", "line 4: duplicate row for 000001.jpg (first on line 3)"),
+        (
+            "3\nA B\n000001.jpg 1 -1\n000001.jpg 1 1\n",
+            "line 4: duplicate row for 000001.jpg (first on line 3)",
+        ),
         ("1\nA B\n000001.jpg 1\n", "line 3 (000001.jpg): 1 values for 2 attributes"),
         ("1\nA B\n000001.jpg 1 0\n", "line 3 (000001.jpg): value 0 is not +1 or -1"),
         ("1\nA B\nfoo.png 1 1\n", "line 3: 'foo.png' is not a CelebA image name"),
@@ -49,7 +52,9 @@ def test_attribute_format_round_trip(tmp_path):
     ids = np.array([3, 10, 200])
     vals = np.array([[1, -1], [-1, -1], [1, 1]], dtype=np.int8)
     celeba.write_attributes(tmp_path / "a.txt", names, ids, vals)
-    assert (tmp_path / "a.txt").read_bytes().startswith(b"3\r\nMale Smiling \r\n000003.jpg  1 -1\r\n")
+    assert (
+        (tmp_path / "a.txt").read_bytes().startswith(b"3\r\nMale Smiling \r\n000003.jpg  1 -1\r\n")
+    )
     t = celeba.read_attributes(tmp_path / "a.txt")
     assert t.names == names and t.ids.tolist() == [3, 10, 200] and (t.values == vals).all()
 

@@ -11,8 +11,9 @@ def schema() -> dict:
 
 
 def test_config_readme_matches_the_schema():
-    assert (ROOT / "config" / "README.md").read_text() == configdoc.render(schema()), (
-        "config/README.md is out of date: run python -m caelatent.configdoc")
+    assert (ROOT / "config" / "README.md").read_text() == configdoc.render(
+        schema()
+    ), "config/README.md is out of date: run python -m caelatent.configdoc"
 
 
 def test_every_key_is_described_and_every_value_key_has_a_default():

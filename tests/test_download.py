@@ -61,7 +61,9 @@ def server(sample, tmp_path):
             z.writestr(f"img_align_celeba/{name}", data)
     (root / "list_attr_celeba.txt").write_bytes(ATTR_FILE.read_bytes())
     (root / "identity_CelebA.txt").write_bytes(IDENTITY_FILE.read_bytes())
-    handler = type("H", (Handler,), {"root": root, "log": [], "cut_after": None, "honour_range": True})
+    handler = type(
+        "H", (Handler,), {"root": root, "log": [], "cut_after": None, "honour_range": True}
+    )
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -77,12 +79,19 @@ def md5(p: Path) -> str:
 def test_download_verifies_checksum(server, tmp_path):
     url, root, handler = server
     dest = tmp_path / "dl" / "img_align_celeba.zip"
-    got = download.download_celeba_file("img_align_celeba.zip", dest, mirrors=[url],
-                                        md5=md5(root / "img_align_celeba.zip"), use_published=False)
+    got = download.download_celeba_file(
+        "img_align_celeba.zip",
+        dest,
+        mirrors=[url],
+        md5=md5(root / "img_align_celeba.zip"),
+        use_published=False,
+    )
     assert got == dest and dest.read_bytes() == (root / "img_align_celeba.zip").read_bytes()
     # already there and verified: no second request
     n = len(handler.log)
-    download.download_celeba_file("img_align_celeba.zip", dest, mirrors=[url], md5=md5(dest), use_published=False)
+    download.download_celeba_file(
+        "img_align_celeba.zip", dest, mirrors=[url], md5=md5(dest), use_published=False
+    )
     assert len(handler.log) == n
 
 
@@ -90,8 +99,12 @@ def test_wrong_checksum_is_an_error_and_leaves_nothing(server, tmp_path):
     url, root, _ = server
     dest = tmp_path / "list_attr_celeba.txt"
     # the published checksum belongs to the full 202,599-row file, not to the served sample
-    with pytest.raises(download.ChecksumError, match="does not match the expected 75e246fa4810816ffd6ee81facbd244c"):
-        download.download_celeba_file("list_attr_celeba.txt", dest, mirrors=[url], use_published=False)
+    with pytest.raises(
+        download.ChecksumError, match="does not match the expected 75e246fa4810816ffd6ee81facbd244c"
+    ):
+        download.download_celeba_file(
+            "list_attr_celeba.txt", dest, mirrors=[url], use_published=False
+        )
     assert not dest.exists() and not dest.with_name(dest.name + ".part").exists()
 
 
@@ -121,15 +134,23 @@ def test_server_ignoring_range_restarts_the_file(server, tmp_path):
 def test_unreachable_network_gives_manual_instructions(tmp_path):
     dest = tmp_path / "img_align_celeba.zip"
     with pytest.raises(download.DownloadError) as err:
-        download.download_celeba_file("img_align_celeba.zip", dest, mirrors=["http://127.0.0.1:9"],
-                                      use_published=False, timeout=2, attempts=1)
+        download.download_celeba_file(
+            "img_align_celeba.zip",
+            dest,
+            mirrors=["http://127.0.0.1:9"],
+            use_published=False,
+            timeout=2,
+            attempts=1,
+        )
     msg = str(err.value)
     assert "http://127.0.0.1:9/img_align_celeba.zip" in msg
     assert "To get it by hand" in msg and str(dest) in msg and download.CELEBA_HOME in msg
 
 
 def test_published_locations_are_google_drive_with_checksums():
-    urls = download.candidate_urls(download.CELEBA_FILES["img_align_celeba.zip"], ["https://m.example/celeba"])
+    urls = download.candidate_urls(
+        download.CELEBA_FILES["img_align_celeba.zip"], ["https://m.example/celeba"]
+    )
     assert urls[0] == "https://m.example/celeba/img_align_celeba.zip"
     assert "id=0B7EVK8r0v71pZjFTYXZWM3FlRnM" in urls[1] and "confirm=t" in urls[1]
     assert all(len(f.md5) == 32 for f in download.CELEBA_FILES.values())
@@ -138,13 +159,29 @@ def test_published_locations_are_google_drive_with_checksums():
 def test_workflow_downloads_then_prepares(server, tmp_path):
     url, _, handler = server
     wf = workflow_copy(tmp_path / "wf")
-    (wf / "test.yaml").write_text(json.dumps({
-        "data": {"source": "celeba", "size": 64, "split": {"train_size": 100},
-                 "celeba": {"download": {"mirrors": [url], "published": False, "verify": "none"}}},
-    }))
-    snakemake(wf, "results/data/celeba_64/manifest.json", "--cores", "2", "--configfile", "test.yaml")
+    (wf / "test.yaml").write_text(
+        json.dumps(
+            {
+                "data": {
+                    "source": "celeba",
+                    "size": 64,
+                    "split": {"train_size": 100},
+                    "celeba": {
+                        "download": {"mirrors": [url], "published": False, "verify": "none"}
+                    },
+                },
+            }
+        )
+    )
+    snakemake(
+        wf, "results/data/celeba_64/manifest.json", "--cores", "2", "--configfile", "test.yaml"
+    )
     for f in ("img_align_celeba.zip", "list_attr_celeba.txt", "identity_CelebA.txt"):
         assert (wf / "resources" / "celeba" / f).exists() and (f"/{f}", None) in handler.log
     m = json.loads((wf / "results/data/celeba_64/manifest.json").read_text())
-    assert m["counts"]["written"] == 120 and m["split"] == {**m["split"], "train": 100, "holdout": 20}
+    assert m["counts"]["written"] == 120 and m["split"] == {
+        **m["split"],
+        "train": 100,
+        "holdout": 20,
+    }
     assert zarr.open_group(wf / "results/data/celeba_64/images.zarr")["ids"][-1] == 120

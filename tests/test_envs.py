@@ -30,7 +30,11 @@ def test_conda_envs_match_pyproject():
                 if entry.startswith(("-e", "python=", "pip")) or "=" not in entry:
                     continue
                 name, version = entry.split("==", 1) if "==" in entry else entry.split("=", 1)
-                assert name.lower() in expected, f"{env.name}: {name} is not pinned in pyproject.toml"
-                assert version == expected[name.lower()], f"{env.name}: {name}={version}, pyproject has {expected[name.lower()]}"
+                assert (
+                    name.lower() in expected
+                ), f"{env.name}: {name} is not pinned in pyproject.toml"
+                assert (
+                    version == expected[name.lower()]
+                ), f"{env.name}: {name}={version}, pyproject has {expected[name.lower()]}"
                 checked += 1
         assert checked >= 3, f"{env.name}: no pinned packages found"

@@ -10,7 +10,14 @@ from caelatent import backend
 
 backend.use("tensorflow")
 
-from caelatent.feed import Feed, InMemory, ZarrWindows, batches_of, epoch_order, open_source  # noqa: E402
+from caelatent.feed import (
+    Feed,
+    InMemory,
+    ZarrWindows,
+    batches_of,
+    epoch_order,
+    open_source,
+)  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +42,9 @@ def test_every_row_once_per_epoch_in_batch_aligned_windows(images):
     _, _, rows = images
     for epoch in range(3):
         wins = epoch_order(rows, 64, 32, seed=5, epoch=epoch, window=200)
-        assert all(len(w) == 192 for w in wins[:-1]), [len(w) for w in wins]  # 200 rounded down to 6 batches
+        assert all(len(w) == 192 for w in wins[:-1]), [
+            len(w) for w in wins
+        ]  # 200 rounded down to 6 batches
         assert sorted(np.concatenate(wins).tolist()) == rows.tolist()
     a, b = (np.concatenate(epoch_order(rows, 64, 32, seed=5, epoch=e)) for e in (0, 1))
     assert not (a == b).all()  # a new order each epoch
@@ -57,15 +66,23 @@ def test_shuffle_mixes_chunks_inside_a_window(images):
 def test_ram_and_zarr_give_identical_batches(images, max_batches):
     arr, data, rows = images
     fed = {}
-    for name, source in (("ram", InMemory(arr, rows, readers=3)), ("zarr", ZarrWindows(arr, readers=3))):
+    for name, source in (
+        ("ram", InMemory(arr, rows, readers=3)),
+        ("zarr", ZarrWindows(arr, readers=3)),
+    ):
         feed = Feed(source, rows, 64, 32, seed=3, window=160, epochs=3, max_batches=max_batches)
         fed[name] = list(feed)
         assert len(fed[name]) == 3 * feed.batches_per_epoch
         expected = [r for e in range(3) for r in feed.batch_rows(e)]
-        assert all((row_ids(b) == r).all() and (b == data[r]).all() for b, r in zip(fed[name], expected))
+        assert all(
+            (row_ids(b) == r).all() and (b == data[r]).all() for b, r in zip(fed[name], expected)
+        )
     assert all((a == b).all() for a, b in zip(fed["ram"], fed["zarr"]))
     if max_batches is None:
-        assert sorted(np.concatenate([row_ids(b) for b in fed["ram"][: len(fed["ram"]) // 3]])) == rows.tolist()
+        assert (
+            sorted(np.concatenate([row_ids(b) for b in fed["ram"][: len(fed["ram"]) // 3]]))
+            == rows.tolist()
+        )
 
 
 def test_tf_dataset_gives_the_same_batches_as_the_generator(images):

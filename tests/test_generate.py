@@ -26,7 +26,12 @@ def detector():
 
 
 def test_face_detector_tells_celeba_from_noise(sample, detector):
-    faces = np.stack([decode_crop_resize(d, 64, (0, 20, 178, 198))[0] for d in read_jpegs(ORIGINALS_TAR, 48).values()])
+    faces = np.stack(
+        [
+            decode_crop_resize(d, 64, (0, 20, 178, 198))[0]
+            for d in read_jpegs(ORIGINALS_TAR, 48).values()
+        ]
+    )
     rate, conf, c = detector.face_rate(faces)
     assert rate >= 0.9 and conf > 0.95 and len(c) == 48
     rng = np.random.default_rng(0)
@@ -58,7 +63,9 @@ def test_fid_from_local_inception_weights(tmp_path):
     from caelatent.generate import inception_features
 
     keras.utils.set_random_seed(0)
-    net = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None, input_shape=(299, 299, 3))
+    net = keras.applications.InceptionV3(
+        include_top=False, pooling="avg", weights=None, input_shape=(299, 299, 3)
+    )
     weights = tmp_path / "inception.weights.h5"
     net.save_weights(weights)
     rng = np.random.default_rng(0)
@@ -66,5 +73,7 @@ def test_fid_from_local_inception_weights(tmp_path):
     f1 = inception_features(imgs, str(weights))
     f2 = inception_features(imgs, str(weights))
     assert f1.shape == (6, 2048) and np.allclose(f1, f2, atol=1e-5)  # same weights, same features
-    with pytest.raises(FileNotFoundError, match="evaluate.fid_inception_weights: .*missing.h5 does not exist"):
+    with pytest.raises(
+        FileNotFoundError, match="evaluate.fid_inception_weights: .*missing.h5 does not exist"
+    ):
         inception_features(imgs, str(tmp_path / "missing.h5"))

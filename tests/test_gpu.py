@@ -39,6 +39,10 @@ def gpu_backend() -> str | None:
 
 def test_training_runs_on_the_visible_gpu(tmp_path):
     if gpu_backend() is None:
-        pytest.skip("no GPU visible to jax, torch or tensorflow (install with pip install -e '.[gpu]' on a GPU machine)")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=900)
+        pytest.skip(
+            "no GPU visible to jax, torch or tensorflow (install with pip install -e '.[gpu]' on a GPU machine)"
+        )
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]

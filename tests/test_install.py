@@ -59,14 +59,38 @@ def test_requires_python_covers_the_tested_versions():
     assert {t[0] for t in TARGETS} == {"3.11", "3.12", "3.13"}
 
 
-@pytest.mark.parametrize("python,platform,extra", TARGETS, ids=[f"{p}-{pl}-{e}" for p, pl, e in TARGETS])
+@pytest.mark.parametrize(
+    "python,platform,extra", TARGETS, ids=[f"{p}-{pl}-{e}" for p, pl, e in TARGETS]
+)
 def test_pinned_dependencies_resolve(uv, tmp_path, python, platform, extra):
-    proc = subprocess.run([uv, "pip", "install", "--dry-run", "--no-config", "--python-version", python,
-                           "--python-platform", platform, "--target", str(tmp_path / "t"),
-                           "-r", str(ROOT / "pyproject.toml"), "--extra", extra],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-config",
+            "--python-version",
+            python,
+            "--python-platform",
+            platform,
+            "--target",
+            str(tmp_path / "t"),
+            "-r",
+            str(ROOT / "pyproject.toml"),
+            "--extra",
+            extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"Python {python} on {platform} [{extra}]:\n{proc.stderr[-3000:]}"
-    names = {line.split()[1].split("==")[0] for line in proc.stderr.splitlines() if line.startswith(" + ")}
+    names = {
+        line.split()[1].split("==")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith(" + ")
+    }
     tf = "tensorflow" if "darwin" in platform else "tensorflow-cpu"
     assert {"keras", "snakemake", "zarr", tf} <= names, sorted(names)
     if extra == "gpu":
@@ -77,8 +101,28 @@ def test_a_platform_without_wheels_is_reported(uv, tmp_path):
     """The check can fail: tensorflow-cpu has no macOS wheel."""
     req = tmp_path / "req.txt"
     req.write_text("tensorflow-cpu==2.21.0\n")
-    proc = subprocess.run([uv, "pip", "install", "--dry-run", "--no-config", "--python-version", "3.12",
-                           "--python-platform", "aarch64-apple-darwin", "--target", str(tmp_path / "t"), "-r", str(req)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-config",
+            "--python-version",
+            "3.12",
+            "--python-platform",
+            "aarch64-apple-darwin",
+            "--target",
+            str(tmp_path / "t"),
+            "-r",
+            str(req),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     said = " ".join(proc.stderr.split())
-    assert proc.returncode != 0 and "tensorflow-cpu==2.21.0 has no wheels with a matching platform tag" in said, said
+    assert (
+        proc.returncode != 0
+        and "tensorflow-cpu==2.21.0 has no wheels with a matching platform tag" in said
+    ), said

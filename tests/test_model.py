@@ -52,7 +52,9 @@ def test_seed_network_layers():
     acts = [layer.__class__.__name__ for layer in enc.layers if "act" in layer.name]
     assert acts == ["LeakyReLU"] * 4
     assert dec.layers[-1].activation.__name__ == "sigmoid"
-    assert [layer.filters for layer in dec.layers if layer.__class__.__name__ == "Conv2DTranspose"] == [128, 128, 64, 64, 3]
+    assert [
+        layer.filters for layer in dec.layers if layer.__class__.__name__ == "Conv2DTranspose"
+    ] == [128, 128, 64, 64, 3]
 
 
 def test_bad_specs_name_the_key():

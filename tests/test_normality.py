@@ -28,7 +28,9 @@ def test_the_core_fit_ignores_far_outliers():
     assert fit.converged
     assert np.linalg.norm(fit.cov - cov) / np.linalg.norm(cov) < 0.05
     naive = np.cov(x.T)
-    assert np.linalg.norm(naive - cov) / np.linalg.norm(cov) > 1  # what cutting with all the data's covariance meets
+    assert (
+        np.linalg.norm(naive - cov) / np.linalg.norm(cov) > 1
+    )  # what cutting with all the data's covariance meets
     assert 0.98 < fit.fraction_inside < 0.99
 
 
@@ -63,8 +65,10 @@ def test_the_beta_law_is_told_from_chi_square_at_small_n():
 # Size: with as many null runs as clouds, a calibrated test's rejection rate at 5 % has a standard
 # error of about 1.1 % at 800 clouds (1.5 % at 400), so the bounds 2-9 % sit more than two standard
 # errors away; benchmarks/normality.py repeats this over seeds (README gives the spread).
-@pytest.mark.parametrize("p, n, clouds", [(8, 2000, 800), (64, 2000, 800),
-                                          pytest.param(256, 1500, 400, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "p, n, clouds",
+    [(8, 2000, 800), (64, 2000, 800), pytest.param(256, 1500, 400, marks=pytest.mark.slow)],
+)
 def test_every_test_holds_its_size(p, n, clouds):
     """Normal clouds with a random correlated covariance and an off-centre mean: each of the four
     tests rejects 2-9 % of them at 5 %, and its z has a spread of 0.8-1.2 around about 0."""
@@ -126,7 +130,8 @@ def test_heavier_tails_inside_the_shell_are_rejected():
 
 def test_the_tests_run_on_a_seeded_subsample_with_a_null_of_exactly_its_size(tmp_path):
     """Above max_test_n the tests take a seeded random subsample of that size, from NumPy and Zarr
-    alike, and the null is simulated at that n; the core fit of all vectors is reported beside it."""
+    alike, and the null is simulated at that n; the core fit of all vectors is reported beside it.
+    """
     import zarr
 
     rng = np.random.default_rng(8)

@@ -25,26 +25,44 @@ def accounted(counts):
 
 @pytest.mark.parametrize("tar, size", [(ORIGINALS_TAR, 96), (HALFRES_TAR, 64)])
 def test_prepare_each_shared_tar(sample, tmp_path, tar, size):
-    manifest = prepare_celeba(tar, tmp_path, size=size, attributes=ATTR_FILE, identities=IDENTITY_FILE,
-                              split=Split(0.9, seed=1), workers=2, chunk=128)
+    manifest = prepare_celeba(
+        tar,
+        tmp_path,
+        size=size,
+        attributes=ATTR_FILE,
+        identities=IDENTITY_FILE,
+        split=Split(0.9, seed=1),
+        workers=2,
+        chunk=128,
+    )
     g, m, rows = load(tmp_path)
     n = 558 if tar == ORIGINALS_TAR else 10000
     assert m == manifest
     assert g["images"].shape == (n, size, size, 3) and g["images"].dtype == np.uint8
     assert g["images"].chunks == (128, size, size, 3)
     assert g["ids"][:].tolist() == list(range(1, n + 1))
-    assert m["counts"]["inputs"] == n and m["counts"]["written"] == n and accounted(m["counts"]) == n
+    assert (
+        m["counts"]["inputs"] == n and m["counts"]["written"] == n and accounted(m["counts"]) == n
+    )
     table = celeba.read_attributes(ATTR_FILE)
     expect, _ = table.lookup(np.arange(1, n + 1))
     assert (g["attributes"][:] == expect).all() and g["attributes"].attrs["names"] == table.names
     assert g["identity"][:3].tolist() == [2880, 2937, 8692]
     split = g["split"][:]
-    assert m["split"] == {"train": int(round(0.9 * n)), "holdout": n - int(round(0.9 * n)),
-                          "train_size": 0.9, "shuffle": True, "seed": 1}
+    assert m["split"] == {
+        "train": int(round(0.9 * n)),
+        "holdout": n - int(round(0.9 * n)),
+        "train_size": 0.9,
+        "shuffle": True,
+        "seed": 1,
+    }
     assert (split == 0).sum() == m["split"]["train"]
     assert m["attribute_file"]["declared_count"] == 202599 and m["attribute_file"]["rows"] == 20000
     header = rows[0].split("\t")
-    assert header[:5] == ["index", "image_id", "split", "has_attributes", "identity"] and len(rows) == n + 1
+    assert (
+        header[:5] == ["index", "image_id", "split", "has_attributes", "identity"]
+        and len(rows) == n + 1
+    )
     first = dict(zip(header, rows[1].split("\t")))
     assert first["image_id"] == "000001" and first["Male"] == "-1" and first["identity"] == "2880"
     # not a blank or constant image: real faces were decoded
@@ -69,8 +87,12 @@ def bad_inputs(sample, tmp_path):
     names = sorted(good)
     members = {f"img_align_celeba/{n}": good[n] for n in names[:4]}
     rgb = Image.open(io.BytesIO(good[names[4]]))
-    buf = io.BytesIO(); rgb.convert("L").save(buf, "JPEG"); members["img_align_celeba/000005.jpg"] = buf.getvalue()
-    buf = io.BytesIO(); rgb.convert("CMYK").save(buf, "JPEG"); members["img_align_celeba/000006.jpg"] = buf.getvalue()
+    buf = io.BytesIO()
+    rgb.convert("L").save(buf, "JPEG")
+    members["img_align_celeba/000005.jpg"] = buf.getvalue()
+    buf = io.BytesIO()
+    rgb.convert("CMYK").save(buf, "JPEG")
+    members["img_align_celeba/000006.jpg"] = buf.getvalue()
     members["img_align_celeba/000007.jpg"] = good[names[0]][: len(good[names[0]]) // 2]  # truncated
     members["img_align_celeba/000008.jpg"] = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8  # corrupt
     members["img_align_celeba/000009.jpg"] = b"this is not an image\n"
@@ -82,7 +104,9 @@ def bad_inputs(sample, tmp_path):
 
 def test_bad_inputs_are_skipped_or_converted_and_counted(bad_inputs, tmp_path, caplog):
     out = tmp_path / "out"
-    m = prepare_celeba(bad_inputs, out, size=64, attributes=ATTR_FILE, split=Split(0.5), workers=2, chunk=4)
+    m = prepare_celeba(
+        bad_inputs, out, size=64, attributes=ATTR_FILE, split=Split(0.5), workers=2, chunk=4
+    )
     g, _, rows = load(out)
     c = m["counts"]
     assert c["inputs"] == 12 and accounted(c) == 12
@@ -93,8 +117,10 @@ def test_bad_inputs_are_skipped_or_converted_and_counted(bad_inputs, tmp_path, c
     assert g["images"].shape == (7, 64, 64, 3)
     skipped = {(s["name"], s["reason"]) for s in m["skipped_items"]}
     assert skipped == {
-        ("img_align_celeba/000007.jpg", "corrupt"), ("img_align_celeba/000008.jpg", "corrupt"),
-        ("img_align_celeba/000009.jpg", "not_image"), ("img_align_celeba/README.txt", "not_image"),
+        ("img_align_celeba/000007.jpg", "corrupt"),
+        ("img_align_celeba/000008.jpg", "corrupt"),
+        ("img_align_celeba/000009.jpg", "not_image"),
+        ("img_align_celeba/README.txt", "not_image"),
         ("other_copy/000002.jpg", "duplicate_id"),
     }
     for name, reason in skipped:
@@ -110,13 +136,25 @@ def test_bad_inputs_are_skipped_or_converted_and_counted(bad_inputs, tmp_path, c
 
 
 def test_missing_attribute_policy(bad_inputs, tmp_path):
-    m = prepare_celeba(bad_inputs, tmp_path / "skip", size=64, attributes=ATTR_FILE, split=Split(0.5),
-                       on_missing_attributes="skip")
+    m = prepare_celeba(
+        bad_inputs,
+        tmp_path / "skip",
+        size=64,
+        attributes=ATTR_FILE,
+        split=Split(0.5),
+        on_missing_attributes="skip",
+    )
     assert m["counts"]["skipped"]["no_attribute_row"] == 1 and m["counts"]["written"] == 6
     assert accounted(m["counts"]) == 12
     with pytest.raises(ValueError, match=r"1 image\(s\) have no row in .*list_attr.*020001\.jpg"):
-        prepare_celeba(bad_inputs, tmp_path / "err", size=64, attributes=ATTR_FILE, split=Split(0.5),
-                       on_missing_attributes="error")
+        prepare_celeba(
+            bad_inputs,
+            tmp_path / "err",
+            size=64,
+            attributes=ATTR_FILE,
+            split=Split(0.5),
+            on_missing_attributes="error",
+        )
     assert not (tmp_path / "err").exists()
 
 
@@ -125,7 +163,9 @@ def test_one_worker_and_two_workers_write_the_same(sample, tmp_path):
     b = prepare_celeba(ORIGINALS_TAR, tmp_path / "b", size=64, max_images=100, workers=2, chunk=32)
     assert a["counts"] == b["counts"] and a["counts"]["beyond_max_images"] == 458
     ga, gb = (zarr.open_group(tmp_path / d / "images.zarr") for d in "ab")
-    assert (ga["images"][:] == gb["images"][:]).all() and ga["ids"][:].tolist() == list(range(1, 101))
+    assert (ga["images"][:] == gb["images"][:]).all() and ga["ids"][:].tolist() == list(
+        range(1, 101)
+    )
 
 
 def test_zip_and_folder_inputs(sample, tmp_path):
@@ -137,7 +177,9 @@ def test_zip_and_folder_inputs(sample, tmp_path):
     folder.mkdir()
     for n, d in jpegs.items():
         (folder / n).write_bytes(d)
-    mz = prepare_celeba(tmp_path / "img_align_celeba.zip", tmp_path / "z", size=64, split=Split(0.8))
+    mz = prepare_celeba(
+        tmp_path / "img_align_celeba.zip", tmp_path / "z", size=64, split=Split(0.8)
+    )
     mf = prepare_celeba(folder, tmp_path / "f", size=64, split=Split(0.8))
     assert mz["counts"]["written"] == mf["counts"]["written"] == 10
     gz, gf = (zarr.open_group(tmp_path / d / "images.zarr") for d in "zf")
@@ -146,11 +188,16 @@ def test_zip_and_folder_inputs(sample, tmp_path):
 
 def test_failures_leave_no_outputs(sample, tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match="split.train_size=170000 gives 170000 training images of 558"):
+    with pytest.raises(
+        ValueError, match="split.train_size=170000 gives 170000 training images of 558"
+    ):
         prepare_celeba(ORIGINALS_TAR, out, size=64, split=Split(170000))
     with pytest.raises(ValueError, match=r"data.crop_box=\[0, 0, 200, 218\]"):
         prepare_celeba(ORIGINALS_TAR, out, size=64, crop_box=(0, 0, 200, 218))
-    junk = make_tar(tmp_path / "junk.tar", {"a/000001.jpg": b"nope", "a/000002.jpg": b"nope", "a/000003.jpg": b"x"})
+    junk = make_tar(
+        tmp_path / "junk.tar",
+        {"a/000001.jpg": b"nope", "a/000002.jpg": b"nope", "a/000003.jpg": b"x"},
+    )
     with pytest.raises(ValueError, match="only 0 image"):
         prepare_celeba(junk, out, size=64, split=Split(0.5))
     assert not out.exists() or not any(out.iterdir())
@@ -167,7 +214,9 @@ def test_split_is_recorded_and_seeded():
 
 
 def test_prepare_synthetic(tmp_path):
-    m = prepare_synthetic(tmp_path, n_images=40, size=64, seed=5, split=Split(0.9), workers=2, chunk=16)
+    m = prepare_synthetic(
+        tmp_path, n_images=40, size=64, seed=5, split=Split(0.9), workers=2, chunk=16
+    )
     g, _, rows = load(tmp_path)
     assert g["images"].shape == (40, 64, 64, 3) and g["ids"][:].tolist() == list(range(1, 41))
     assert m["counts"]["written"] == 40 and m["split"]["holdout"] == 4

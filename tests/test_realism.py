@@ -38,7 +38,9 @@ def spaces(real):
 
 def degraded(b):
     rng = np.random.default_rng(1)
-    blurred = ndimage.gaussian_filter(b.astype(float), (0, 2, 2, 0)).round().clip(0, 255).astype(np.uint8)
+    blurred = (
+        ndimage.gaussian_filter(b.astype(float), (0, 2, 2, 0)).round().clip(0, 255).astype(np.uint8)
+    )
     noise = rng.integers(0, 256, b.shape).astype(np.uint8)
     mean = np.repeat(b.mean(axis=0, keepdims=True).round().astype(np.uint8), len(b), axis=0)
     return {"half": b, "blurred": blurred, "noise": noise, "mean": mean}
@@ -51,7 +53,9 @@ def scores(real, spaces):
     out = {}
     for kind, imgs in degraded(b).items():
         out[kind] = realism.realism_scores(ref, {name: f(imgs) for name, f in spaces.items()}, k=3)
-        out[kind]["diversity"] = realism.mean_pairwise_distance(imgs) / realism.mean_pairwise_distance(a)
+        out[kind]["diversity"] = realism.mean_pairwise_distance(
+            imgs
+        ) / realism.mean_pairwise_distance(a)
     return out
 
 
@@ -59,7 +63,9 @@ def scores(real, spaces):
 def test_frechet_distance_orders_real_blurred_noise(scores, space):
     fd = {kind: s[f"fd_{space}"] for kind, s in scores.items()}
     assert fd["half"] < fd["blurred"] < fd["noise"], fd
-    assert fd["half"] < 0.05 * fd["noise"], fd  # two halves of one real set: near zero on this scale
+    assert (
+        fd["half"] < 0.05 * fd["noise"]
+    ), fd  # two halves of one real set: near zero on this scale
 
 
 @pytest.mark.parametrize("space", ["onet", "pixels"])
@@ -84,7 +90,9 @@ def test_feature_extractors_give_the_same_output_for_the_same_input(real, spaces
         np.testing.assert_allclose(f(b[7:8])[0], once[7], rtol=1e-4, atol=1e-5, err_msg=name)
     assert spaces["onet"](b[:3]).shape == (3, 256) and spaces["pixels"](b[:3]).shape == (3, 65)
     refit = realism.PixelPCA(64).fit(a)
-    np.testing.assert_allclose(np.abs(refit(b[:50])), np.abs(spaces["pixels"](b[:50])), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        np.abs(refit(b[:50])), np.abs(spaces["pixels"](b[:50])), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_precision_and_recall_on_known_sets():
@@ -116,13 +124,26 @@ def test_bad_face_crop_is_named():
 
 def test_rank_first_per_metric_skips_the_references():
     def row(name, **kw):
-        base = {"sampler": name, "setting": "-", "face_rate": 0.5, "fd_onet": 1.0, "precision_onet": 0.5,
-                "recall_onet": 0.5, "fd_pixels": 10.0, "precision_pixels": 0.5, "recall_pixels": 0.5,
-                "diversity": 0.5}
+        base = {
+            "sampler": name,
+            "setting": "-",
+            "face_rate": 0.5,
+            "fd_onet": 1.0,
+            "precision_onet": 0.5,
+            "recall_onet": 0.5,
+            "fd_pixels": 10.0,
+            "precision_pixels": 0.5,
+            "recall_pixels": 0.5,
+            "diversity": 0.5,
+        }
         return {**base, **kw}
 
-    rows = [row(REFERENCES[0], face_rate=1.0, fd_onet=0.0, diversity=1.0), row("a", face_rate=0.9, fd_onet=2.0),
-            row("b", fd_onet=0.5, diversity=1.3, recall_pixels=0.7), row("c", diversity=0.2, precision_onet=0.8)]
+    rows = [
+        row(REFERENCES[0], face_rate=1.0, fd_onet=0.0, diversity=1.0),
+        row("a", face_rate=0.9, fd_onet=2.0),
+        row("b", fd_onet=0.5, diversity=1.3, recall_pixels=0.7),
+        row("c", diversity=0.2, precision_onet=0.8),
+    ]
     best = rank_first(rows)
     assert best["face_rate"]["sampler"] == "a" and best["fd_onet"]["sampler"] == "b"
     assert best["diversity"]["sampler"] == "b"  # 1.3 is closer to the real spread than 0.5 or 0.2

@@ -34,7 +34,9 @@ def test_uniform_box_bounds(cloud):
 def test_component_intervals(cloud):
     z, mean, cov = cloud
     s = smp.ComponentIntervals(0.5).fit(z)
-    np.testing.assert_allclose(s.half_width_, np.sqrt(np.diag(cov)) * math.sqrt(2 * math.log(2)), rtol=0.1)
+    np.testing.assert_allclose(
+        s.half_width_, np.sqrt(np.diag(cov)) * math.sqrt(2 * math.log(2)), rtol=0.1
+    )
     x = s.sample(4000, np.random.default_rng(2))
     lo, hi = s.moments_.mean - 0.5 * s.half_width_, s.moments_.mean + 0.5 * s.half_width_
     assert (x >= lo).all() and (x <= hi).all()
@@ -79,6 +81,7 @@ def test_truncated_normal_stays_inside_its_shell(cloud, k):
     assert r.max() <= t + 1e-9 and r.max() > 0.97 * t  # inside the shell, up to its edge
     # the fitted normal truncated to the shell: same centre, covariance shrunk by F_{p+2}(t) / F_p(t)
     from scipy.stats import chi2
+
     shrink = chi2.cdf(t, 14) / chi2.cdf(t, 12)
     np.testing.assert_allclose(x.mean(axis=0), s.moments_.mean, atol=0.05)
     want = s.moments_.cov * shrink
@@ -90,7 +93,11 @@ def test_independent_gaussians_drop_the_correlations(cloud):
     x = smp.IndependentGaussians().fit(z).sample(20000, np.random.default_rng(4))
     np.testing.assert_allclose(x.std(axis=0), np.sqrt(np.diag(cov)), rtol=0.05)
     r = np.corrcoef(x, rowvar=False)
-    assert np.abs(r - np.eye(12)).max() < 0.05 < np.abs(np.corrcoef(z, rowvar=False) - np.eye(12)).max()
+    assert (
+        np.abs(r - np.eye(12)).max()
+        < 0.05
+        < np.abs(np.corrcoef(z, rowvar=False) - np.eye(12)).max()
+    )
 
 
 def test_pca_ellipsoid_is_uniform_inside(cloud):
@@ -120,10 +127,20 @@ def test_gaussian_mixture_recovers_a_known_mixture():
 
 
 def test_build_samplers_from_config():
-    spec = {"uniform_box": {"b": [1.5, 4]}, "plane_path": {"axes": None, "angles": [0, 45]}, "mnd": {"k": [3]},
-            "origin_to_centre": {}}
+    spec = {
+        "uniform_box": {"b": [1.5, 4]},
+        "plane_path": {"axes": None, "angles": [0, 45]},
+        "mnd": {"k": [3]},
+        "origin_to_centre": {},
+    }
     ids = [smp.sampler_id(s) for s in smp.build_samplers(spec, dominant=[5, 9, 2])]
-    assert ids == ["uniform_box-b1.5", "uniform_box-b4", "plane_path-z5-z9-a0", "plane_path-z5-z9-a45", "mnd-k3",
-                   "origin_to_centre"]
+    assert ids == [
+        "uniform_box-b1.5",
+        "uniform_box-b4",
+        "plane_path-z5-z9-a0",
+        "plane_path-z5-z9-a45",
+        "mnd-k3",
+        "origin_to_centre",
+    ]
     with pytest.raises(ValueError, match="generate.samplers.vae: unknown sampler"):
         smp.build_samplers({"vae": {}}, dominant=[])

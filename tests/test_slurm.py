@@ -22,14 +22,21 @@ from conftest import snakemake, workflow_copy
 SMALL = {
     "data": {"synthetic": {"n_images": 600}},
     "train": {"epochs": 2, "gpus": 1},
-    "generate": {"n_samples": 30, "samplers": {"uniform_box": {"b": [1.5]}, "mnd": {"k": [3.0]},
-                                               "gmm": {"components": [2], "max_fit": 500}}},
+    "generate": {
+        "n_samples": 30,
+        "samplers": {
+            "uniform_box": {"b": [1.5]},
+            "mnd": {"k": [3.0]},
+            "gmm": {"components": [2], "max_fit": 500},
+        },
+    },
 }
 
 
 def fit_profile_to_node(wf: Path, cpus: int = 2, mem_mb: int = 4000) -> None:
     """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu and memory requests
-    down to it, keeping everything else (partitions, gpu requests, runtimes) as the project ships it."""
+    down to it, keeping everything else (partitions, gpu requests, runtimes) as the project ships it.
+    """
     path = wf / "profiles" / "slurm" / "config.yaml"
     prof = yaml.safe_load(path.read_text())
     for res in prof["set-resources"].values():
@@ -47,7 +54,9 @@ def cluster_up() -> bool:
     return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not cluster_up(), reason="no SLURM cluster answers (run tests/slurm/start_cluster.sh as root)")
+pytestmark = pytest.mark.skipif(
+    not cluster_up(), reason="no SLURM cluster answers (run tests/slurm/start_cluster.sh as root)"
+)
 
 
 def run_both(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
@@ -60,20 +69,51 @@ def run_both(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
             runs[kind] = snakemake(wf, "--cores", "2", *args)
         else:
             fit_profile_to_node(wf)
-            runs[kind] = snakemake(wf, "--executor", "slurm", "--profile", "profiles/slurm", "--jobs", "2", *args)
+            runs[kind] = snakemake(
+                wf, "--executor", "slurm", "--profile", "profiles/slurm", "--jobs", "2", *args
+            )
     return tmp_path / "local", tmp_path / "slurm", runs["slurm"]
 
 
 def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     local, slurm, proc = run_both(tmp_path)
     # every job went through sbatch: sacct lists them, all completed, train with its GPU
-    rules = {"prepare", "train", "encode", "moments", "components", "component_plots", "radius", "correlations",
-             "correlation_plots", "pca", "mnd", "origin", "generate", "evaluate", "compare"}
+    rules = {
+        "prepare",
+        "train",
+        "encode",
+        "moments",
+        "components",
+        "component_plots",
+        "radius",
+        "correlations",
+        "correlation_plots",
+        "pca",
+        "mnd",
+        "origin",
+        "generate",
+        "evaluate",
+        "compare",
+    }
     log = proc.stdout + proc.stderr
-    job_ids = sorted({int(x) for x in re.findall(r"has been submitted with SLURM jobid (\d+)", log)})
+    job_ids = sorted(
+        {int(x) for x in re.findall(r"has been submitted with SLURM jobid (\d+)", log)}
+    )
     assert len(job_ids) >= len(rules), log[-3000:]
-    acct = subprocess.run(["sacct", "-X", "--parsable2", "--noheader", "--format=JobID,Comment,Partition,State,AllocTRES",
-                           "-j", ",".join(map(str, job_ids))], capture_output=True, text=True, check=True).stdout
+    acct = subprocess.run(
+        [
+            "sacct",
+            "-X",
+            "--parsable2",
+            "--noheader",
+            "--format=JobID,Comment,Partition,State,AllocTRES",
+            "-j",
+            ",".join(map(str, job_ids)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = [line.split("|") for line in acct.splitlines() if line]
     assert len(rows) == len(job_ids) and all(r[3] == "COMPLETED" for r in rows), acct
     by_rule = {r[1].split("_wildcards")[0].removeprefix("rule_"): r for r in rows}
@@ -85,12 +125,19 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     assert by_rule["prepare"][2] == "cpu" and "gres/gpu" not in by_rule["prepare"][4]
     # the outputs match the local run
     d = "results/data/synthetic_64/images.zarr"
-    assert (zarr.open_group(local / d)["images"][:] == zarr.open_group(slurm / d)["images"][:]).all()
+    assert (
+        zarr.open_group(local / d)["images"][:] == zarr.open_group(slurm / d)["images"][:]
+    ).all()
     za, zb = (zarr.open_group(p / "results/demo/latents.zarr")["z"][:] for p in (local, slurm))
     np.testing.assert_allclose(za, zb, rtol=1e-4, atol=1e-4)
     ha, hb = ((p / "results/demo/model/history.tsv").read_text() for p in (local, slurm))
-    assert ha.splitlines()[0] == hb.splitlines()[0] and len(ha.splitlines()) == len(hb.splitlines()) == 3
+    assert (
+        ha.splitlines()[0] == hb.splitlines()[0]
+        and len(ha.splitlines()) == len(hb.splitlines()) == 3
+    )
     sa, sb = (json.loads((p / "results/demo/stats/pca.json").read_text()) for p in (local, slurm))
     assert sa["components_for"] == sb["components_for"]
     for p in (local, slurm):
-        assert (p / "results/demo/stats/summary.tsv").exists() and (p / "results/comparison/experiments.tsv").exists()
+        assert (p / "results/demo/stats/summary.tsv").exists() and (
+            p / "results/comparison/experiments.tsv"
+        ).exists()

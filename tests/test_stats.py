@@ -62,9 +62,19 @@ def test_streaming_moments_equal_numpy(mnd_run):
 def test_component_table_and_dominant_components(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
     figs = [tmp_path / f"{k}.png" for k in ("grid", "overlay", "dom")]
-    table, dom = analyses.run_components(lat, d / "moments.npz", tmp_path / "c.tsv", tmp_path / "dom.tsv",
-                                         tmp_path / "h.npz", bins=100, mean_factor=3.0, sigma_factor=2.0)
-    analyses.plot_components(tmp_path / "c.tsv", tmp_path / "dom.tsv", tmp_path / "h.npz", *figs, grid=None)
+    table, dom = analyses.run_components(
+        lat,
+        d / "moments.npz",
+        tmp_path / "c.tsv",
+        tmp_path / "dom.tsv",
+        tmp_path / "h.npz",
+        bins=100,
+        mean_factor=3.0,
+        sigma_factor=2.0,
+    )
+    analyses.plot_components(
+        tmp_path / "c.tsv", tmp_path / "dom.tsv", tmp_path / "h.npz", *figs, grid=None
+    )
     sd = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(table["fit_sigma"], sd, rtol=0.05)
     np.testing.assert_allclose(table["fit_mean"], mean, atol=0.06)
@@ -80,9 +90,19 @@ def test_component_table_and_dominant_components(mnd_run, tmp_path):
 def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     d, lat, *_ = mnd_run
     out = [tmp_path / n for n in ("m.tsv", "counts.tsv", "pairs.tsv", "m.png", "p.png")]
-    analyses.run_correlations(lat, d / "moments.npz", *out[:3], thresholds=[0.1, 0.3, 0.55, 0.7], list_threshold=0.3)
-    analyses.plot_correlations(lat, d / "moments.npz", *out[3:], top_pairs=3, chosen_image=5, max_points=2000,
-                               uniform_b=1.5, seed=0)
+    analyses.run_correlations(
+        lat, d / "moments.npz", *out[:3], thresholds=[0.1, 0.3, 0.55, 0.7], list_threshold=0.3
+    )
+    analyses.plot_correlations(
+        lat,
+        d / "moments.npz",
+        *out[3:],
+        top_pairs=3,
+        chosen_image=5,
+        max_points=2000,
+        uniform_b=1.5,
+        seed=0,
+    )
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in out[3:])
     rows = [line.split("\t") for line in out[2].read_text().splitlines()[1:]]
     assert [(int(i), int(j)) for i, j, _ in rows] == [(0, 1), (2, 5), (7, 11)]
@@ -92,8 +112,16 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     matrix = np.loadtxt(out[0], skiprows=1, delimiter="\t")[:, 1:]
     assert matrix.shape == (16, 16) and np.allclose(np.diag(matrix), 1)
     with pytest.raises(ValueError, match="chosen_image=99999"):
-        analyses.plot_correlations(lat, d / "moments.npz", *out[3:], top_pairs=1, chosen_image=99999, max_points=200,
-                                   uniform_b=1.5, seed=0)
+        analyses.plot_correlations(
+            lat,
+            d / "moments.npz",
+            *out[3:],
+            top_pairs=1,
+            chosen_image=99999,
+            max_points=200,
+            uniform_b=1.5,
+            seed=0,
+        )
 
 
 def test_pca_counts_components_for_explained_variance():
@@ -107,10 +135,16 @@ def test_pca_counts_components_for_explained_variance():
 def test_pca_rule(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
     need = analyses.run_pca(d / "moments.npz", tmp_path / "e.tsv", tmp_path / "p.json")
-    analyses.plot_pca(lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 1], [2, 3]])
+    analyses.plot_pca(
+        lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 1], [2, 3]]
+    )
     assert (tmp_path / "pl.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="stats.pca_plots.planes: \\[0, 40\\] names a component beyond PC16"):
-        analyses.plot_pca(lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 40]])
+    with pytest.raises(
+        ValueError, match="stats.pca_plots.planes: \\[0, 40\\] names a component beyond PC16"
+    ):
+        analyses.plot_pca(
+            lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 40]]
+        )
     w = np.sort(np.linalg.eigvalsh(cov))[::-1]
     got = np.loadtxt(tmp_path / "e.tsv", skiprows=1)[:, 1]
     np.testing.assert_allclose(got, w, rtol=0.06)
@@ -121,8 +155,16 @@ def test_uniform_cloud_radius_finds_its_box(tmp_path):
     rng = np.random.default_rng(3)
     lat = write_latents(tmp_path / "u.zarr", rng.uniform(-1.5, 1.5, size=(20000, 64)))
     analyses.run_moments(lat, tmp_path / "m.npz")
-    res = analyses.run_radius(lat, tmp_path / "m.npz", tmp_path / "r.tsv", tmp_path / "r.json", tmp_path / "r.png",
-                              b_values=[0.5, 1.0, 1.5, 2.0, 3.0], samples=5000, seed=0)
+    res = analyses.run_radius(
+        lat,
+        tmp_path / "m.npz",
+        tmp_path / "r.tsv",
+        tmp_path / "r.json",
+        tmp_path / "r.png",
+        b_values=[0.5, 1.0, 1.5, 2.0, 3.0],
+        samples=5000,
+        seed=0,
+    )
     assert res["best_b"] == 1.5 and res["best_overlap"] > 0.85
     assert abs(res["b_matching_mean_square_radius"] - 1.5) < 0.02
     assert json.loads((tmp_path / "r.json").read_text())["best_b"] == 1.5
@@ -130,30 +172,71 @@ def test_uniform_cloud_radius_finds_its_box(tmp_path):
 
 def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
-    res = analyses.run_mnd(lat, d / "moments.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
-                           *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(0, 1), (2, 5)], core_sigma=3.0, seed=0,
-                           null_runs=40, max_test_n=5000, cache_dir=tmp_path / "cache")
+    res = analyses.run_mnd(
+        lat,
+        d / "moments.npz",
+        tmp_path / "f.json",
+        tmp_path / "s.tsv",
+        tmp_path / "t.tsv",
+        *(tmp_path / f"{k}.png" for k in "abcd"),
+        planes=[(0, 1), (2, 5)],
+        core_sigma=3.0,
+        seed=0,
+        null_runs=40,
+        max_test_n=5000,
+        cache_dir=tmp_path / "cache",
+    )
     assert res["consistent_with_normal"], res["tests"]
     assert [t["test"] for t in res["tests"]] == list(normality.TESTS)
     for t in res["tests"]:  # every test reports its null mean and spread, z and p
-        assert t["null_runs"] == 40 and t["null_sd"] > 0 and np.isfinite(t["z"]) and 0 < t["p_value"] <= 1
-    shells = [dict(zip(["sigma", "d2_threshold", "expected_fraction", "expected_fraction_chi2", "observed_fraction"],
-                       map(float, line.split("\t")))) for line in (tmp_path / "s.tsv").read_text().splitlines()[1:]]
+        assert (
+            t["null_runs"] == 40
+            and t["null_sd"] > 0
+            and np.isfinite(t["z"])
+            and 0 < t["p_value"] <= 1
+        )
+    shells = [
+        dict(
+            zip(
+                [
+                    "sigma",
+                    "d2_threshold",
+                    "expected_fraction",
+                    "expected_fraction_chi2",
+                    "observed_fraction",
+                ],
+                map(float, line.split("\t")),
+            )
+        )
+        for line in (tmp_path / "s.tsv").read_text().splitlines()[1:]
+    ]
     for sh in shells:
         assert abs(sh["expected_fraction"] - sh["observed_fraction"]) < 0.01
     core = res["core"]
     assert abs(core["fraction_inside"] - core["expected_fraction"]) < 0.003
     assert abs(core["trace_ratio_core_to_full"] - 1) < 0.03
     assert "says nothing about the vectors outside the shell" in res["consistent_with_normal_means"]
-    assert list((tmp_path / "cache").glob("normality_null_n5000_p16_*.npz"))  # the null is cached for reruns
+    assert list(
+        (tmp_path / "cache").glob("normality_null_n5000_p16_*.npz")
+    )  # the null is cached for reruns
 
 
 def test_mixture_is_rejected(tmp_path):
     lat = write_latents(tmp_path / "mix.zarr", mixture())
     analyses.run_moments(lat, tmp_path / "m.npz")
-    res = analyses.run_mnd(lat, tmp_path / "m.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
-                           *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(3, 4)], core_sigma=3.0, seed=0,
-                           null_runs=40, max_test_n=5000)
+    res = analyses.run_mnd(
+        lat,
+        tmp_path / "m.npz",
+        tmp_path / "f.json",
+        tmp_path / "s.tsv",
+        tmp_path / "t.tsv",
+        *(tmp_path / f"{k}.png" for k in "abcd"),
+        planes=[(3, 4)],
+        core_sigma=3.0,
+        seed=0,
+        null_runs=40,
+        max_test_n=5000,
+    )
     assert not res["consistent_with_normal"]
     assert min(t["p_value"] for t in res["tests"]) < res["alpha_per_test"]
 
@@ -167,11 +250,23 @@ def test_tails_beyond_the_shell_do_not_reject_the_core(tmp_path):
     z[out] += rng.normal(size=(len(out), 16)) * 25 * np.sqrt(np.diag(cov))
     lat = write_latents(tmp_path / "out.zarr", z)
     analyses.run_moments(lat, tmp_path / "m.npz")
-    res = analyses.run_mnd(lat, tmp_path / "m.npz", tmp_path / "f.json", tmp_path / "s.tsv", tmp_path / "t.tsv",
-                           *(tmp_path / f"{k}.png" for k in "abcd"), planes=[(0, 1)], core_sigma=3.0, seed=0,
-                           null_runs=40, max_test_n=5000)
+    res = analyses.run_mnd(
+        lat,
+        tmp_path / "m.npz",
+        tmp_path / "f.json",
+        tmp_path / "s.tsv",
+        tmp_path / "t.tsv",
+        *(tmp_path / f"{k}.png" for k in "abcd"),
+        planes=[(0, 1)],
+        core_sigma=3.0,
+        seed=0,
+        null_runs=40,
+        max_test_n=5000,
+    )
     assert res["consistent_with_normal"], res["tests"]
-    assert 0.985 < res["core"]["fraction_inside"] < 0.99  # the outliers are outside, the core's 99.73 % inside
+    assert (
+        0.985 < res["core"]["fraction_inside"] < 0.99
+    )  # the outliers are outside, the core's 99.73 % inside
 
 
 def test_histogram_range_ignores_far_outliers():
@@ -192,7 +287,9 @@ def test_origin_position(tmp_path):
         analyses.run_moments(lat, tmp_path / "m.npz")
         res = analyses.run_origin(lat, tmp_path / "m.npz", tmp_path / "o.json", tmp_path / "o.png")
         assert res["position"].startswith(expected)
-        assert abs(res["origin_mahalanobis"] - shift * 4) < 0.5  # |(shift,...,shift)| in 16-D, unit variances
+        assert (
+            abs(res["origin_mahalanobis"] - shift * 4) < 0.5
+        )  # |(shift,...,shift)| in 16-D, unit variances
 
 
 def test_hpd_levels_and_ellipses():

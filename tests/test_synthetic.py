@@ -22,15 +22,27 @@ def test_images_vary_and_have_requested_size():
 
 def test_attributes_are_correlated_as_in_real_faces():
     n = 3000
-    attrs = np.array([synthetic.attributes_of(synthetic.sample_factors(np.random.default_rng([0, i])))
-                      for i in range(n)]) > 0
+    attrs = (
+        np.array(
+            [
+                synthetic.attributes_of(synthetic.sample_factors(np.random.default_rng([0, i])))
+                for i in range(n)
+            ]
+        )
+        > 0
+    )
     col = {name: attrs[:, k] for k, name in enumerate(synthetic.ATTRIBUTES)}
     male, young = col["Male"], col["Young"]
     assert 0.35 < male.mean() < 0.5
     assert col["Bald"][male & ~young].mean() > 5 * col["Bald"][~male].mean()
     assert col["Gray_Hair"][~young].mean() > 0.3 > col["Gray_Hair"][young].mean()
-    assert not (col["Wearing_Lipstick"] & male).any() and col["Wearing_Lipstick"][~male].mean() > 0.5
-    assert col["Mouth_Slightly_Open"][col["Smiling"]].mean() > 3 * col["Mouth_Slightly_Open"][~col["Smiling"]].mean()
+    assert (
+        not (col["Wearing_Lipstick"] & male).any() and col["Wearing_Lipstick"][~male].mean() > 0.5
+    )
+    assert (
+        col["Mouth_Slightly_Open"][col["Smiling"]].mean()
+        > 3 * col["Mouth_Slightly_Open"][~col["Smiling"]].mean()
+    )
     assert col["Blond_Hair"][col["Pale_Skin"]].mean() > col["Blond_Hair"][~col["Pale_Skin"]].mean()
     # every bald face has no hair colour
     hair = col["Black_Hair"] | col["Blond_Hair"] | col["Brown_Hair"] | col["Gray_Hair"]

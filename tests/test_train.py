@@ -21,7 +21,13 @@ import keras  # noqa: E402
 
 from caelatent.model import ModelSpec  # noqa: E402
 from caelatent.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
-from caelatent.train import FitOptions, encode_images, load_model, read_history, train_autoencoder  # noqa: E402
+from caelatent.train import (
+    FitOptions,
+    encode_images,
+    load_model,
+    read_history,
+    train_autoencoder,
+)  # noqa: E402
 from conftest import ATTR_FILE, ORIGINALS_TAR  # noqa: E402
 
 TINY = ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16)
@@ -35,7 +41,9 @@ def faces(tmp_path_factory):
 
 
 def test_short_run_lowers_the_loss(faces, tmp_path):
-    h = train_autoencoder(faces, tmp_path, TINY, loss="mse", epochs=8, batch_size=16, learning_rate=3e-3, verbose=0)
+    h = train_autoencoder(
+        faces, tmp_path, TINY, loss="mse", epochs=8, batch_size=16, learning_rate=3e-3, verbose=0
+    )
     assert h["epoch"] == list(range(8))
     assert h["loss"][-1] < 0.85 * h["loss"][0] and h["val_loss"][-1] < 0.85 * h["val_loss"][0], h
     assert (tmp_path / "encoder.keras").exists() and (tmp_path / "decoder.keras").exists()
@@ -63,17 +71,23 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
     proc.wait()
     before = json.loads(state.read_text())
     k = before["epoch"]
-    assert 1 <= k < 6 and not (out / "encoder.keras").exists(), "the run was not interrupted mid-way"
+    assert (
+        1 <= k < 6 and not (out / "encoder.keras").exists()
+    ), "the run was not interrupted mid-way"
     backend.set_threads("tensorflow", 1)
     h = train_autoencoder(faces, out, TINY, epochs=6, batch_size=32, checkpoint_dir=ckpt, verbose=0)
-    assert h["epoch"] == list(range(6))  # epochs 0..5 once each: the finished ones were not trained again
+    assert h["epoch"] == list(
+        range(6)
+    )  # epochs 0..5 once each: the finished ones were not trained again
     assert h["loss"][:k] == before["history"]["loss"]
     assert (out / "encoder.keras").exists() and not ckpt.exists()
     whole = train_autoencoder(faces, tmp_path / "whole", TINY, epochs=6, batch_size=32, verbose=0)
     np.testing.assert_allclose(h["loss"], whole["loss"], rtol=1e-4)
     np.testing.assert_allclose(h["val_loss"], whole["val_loss"], rtol=1e-4)
     # the tolerance separates: a run with another batch order (seed) differs by far more
-    other = train_autoencoder(faces, tmp_path / "other", TINY, epochs=6, batch_size=32, seed=1, verbose=0)
+    other = train_autoencoder(
+        faces, tmp_path / "other", TINY, epochs=6, batch_size=32, seed=1, verbose=0
+    )
     assert np.abs(np.array(other["loss"][1:]) / np.array(whole["loss"][1:]) - 1).max() > 1e-3
 
 
@@ -93,8 +107,16 @@ class Crash(keras.callbacks.Callback):
 def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog, damage):
     ckpt = tmp_path / "ckpt"
     with pytest.raises(KeyboardInterrupt):
-        train_autoencoder(faces, tmp_path / "m", TINY, epochs=3, batch_size=32, checkpoint_dir=ckpt, verbose=0,
-                          callbacks=[Crash(after=1)])
+        train_autoencoder(
+            faces,
+            tmp_path / "m",
+            TINY,
+            epochs=3,
+            batch_size=32,
+            checkpoint_dir=ckpt,
+            verbose=0,
+            callbacks=[Crash(after=1)],
+        )
     state = json.loads((ckpt / "state.json").read_text())
     assert state["epoch"] == 1
     if damage == "truncated weights":
@@ -104,22 +126,45 @@ def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog,
         (ckpt / "state.json").write_text('{"epoch": 1, "weig')
     ran = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
     trained: list[int] = []
-    h = train_autoencoder(faces, tmp_path / "m", TINY, epochs=3, batch_size=32, checkpoint_dir=ckpt, verbose=0,
-                          callbacks=[ran])
+    h = train_autoencoder(
+        faces,
+        tmp_path / "m",
+        TINY,
+        epochs=3,
+        batch_size=32,
+        checkpoint_dir=ckpt,
+        verbose=0,
+        callbacks=[ran],
+    )
     assert "discarding damaged checkpoint" in caplog.text and str(ckpt) in caplog.text
     assert "resuming" not in caplog.text and trained == [0, 1, 2] and h["epoch"] == [0, 1, 2]
-    np.testing.assert_allclose(h["loss"][0], state["history"]["loss"][0], rtol=1e-4)  # the same run, from scratch
+    np.testing.assert_allclose(
+        h["loss"][0], state["history"]["loss"][0], rtol=1e-4
+    )  # the same run, from scratch
     assert not ckpt.exists() and (tmp_path / "m" / "encoder.keras").exists()
 
 
-@pytest.mark.parametrize("options", [
-    FitOptions(jit_compile=True, steps_per_execution=4),
-    FitOptions(precision="mixed_bfloat16", steps_per_execution=2),
-    FitOptions(jit_compile=True, precision="mixed_bfloat16"),
-], ids=["xla", "bf16", "xla-bf16"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        FitOptions(jit_compile=True, steps_per_execution=4),
+        FitOptions(precision="mixed_bfloat16", steps_per_execution=2),
+        FitOptions(jit_compile=True, precision="mixed_bfloat16"),
+    ],
+    ids=["xla", "bf16", "xla-bf16"],
+)
 def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
-    h = train_autoencoder(faces, tmp_path, TINY, loss="mse", epochs=4, batch_size=16, learning_rate=3e-3,
-                          options=options, verbose=0)
+    h = train_autoencoder(
+        faces,
+        tmp_path,
+        TINY,
+        loss="mse",
+        epochs=4,
+        batch_size=16,
+        learning_rate=3e-3,
+        options=options,
+        verbose=0,
+    )
     assert np.isfinite(h["loss"]).all() and h["loss"][-1] < 0.9 * h["loss"][0], h
     enc = load_model(tmp_path / "encoder.keras")
     assert enc.dtype_policy.name == "float32" and all(w.dtype == "float32" for w in enc.weights)
@@ -128,8 +173,18 @@ def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
 
 
 def test_ram_and_zarr_feeds_train_identically(faces, tmp_path):
-    runs = [train_autoencoder(faces, tmp_path / str(mb), TINY, epochs=2, batch_size=32, verbose=0,
-                              options=FitOptions(in_memory_mb=mb)) for mb in (1000, 0)]
+    runs = [
+        train_autoencoder(
+            faces,
+            tmp_path / str(mb),
+            TINY,
+            epochs=2,
+            batch_size=32,
+            verbose=0,
+            options=FitOptions(in_memory_mb=mb),
+        )
+        for mb in (1000, 0)
+    ]
     np.testing.assert_allclose(runs[0]["loss"], runs[1]["loss"], rtol=1e-6)
     np.testing.assert_allclose(runs[0]["val_loss"], runs[1]["val_loss"], rtol=1e-6)
 
@@ -145,18 +200,24 @@ def test_checkpoint_of_other_settings_is_discarded(faces, tmp_path, caplog):
     ckpt = tmp_path / "ckpt"
     (ckpt / "backup").mkdir(parents=True)
     (ckpt / "fingerprint.txt").write_text("made-with-other-settings")
-    h = train_autoencoder(faces, tmp_path / "m", TINY, epochs=1, batch_size=32, checkpoint_dir=ckpt, verbose=0)
+    h = train_autoencoder(
+        faces, tmp_path / "m", TINY, epochs=1, batch_size=32, checkpoint_dir=ckpt, verbose=0
+    )
     assert h["epoch"] == [0] and "discarding checkpoint" in caplog.text
 
 
 def test_nan_loss_stops_with_a_clear_error(faces, tmp_path):
     with pytest.raises(FloatingPointError, match="training loss became nan"):
-        train_autoencoder(faces, tmp_path, TINY, loss="mse", learning_rate=1e30, epochs=2, verbose=0)
+        train_autoencoder(
+            faces, tmp_path, TINY, loss="mse", learning_rate=1e30, epochs=2, verbose=0
+        )
 
 
 def test_encode_equals_encoder_predict_and_checks_latent_size(faces, tmp_path):
     train_autoencoder(faces, tmp_path, TINY, epochs=1, batch_size=32, verbose=0)
-    n = encode_images(faces, tmp_path / "encoder.keras", tmp_path / "latents.zarr", z_dim=16, chunk=100)
+    n = encode_images(
+        faces, tmp_path / "encoder.keras", tmp_path / "latents.zarr", z_dim=16, chunk=100
+    )
     lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
     img = zarr.open_group(faces, mode="r")
     x = img["images"][:].astype(np.float32) / 255
@@ -172,11 +233,19 @@ def test_encode_equals_encoder_predict_and_checks_latent_size(faces, tmp_path):
 
 
 def test_short_real_data_run(sample, tmp_path):
-    prepare_celeba(ORIGINALS_TAR, tmp_path / "data", size=64, attributes=ATTR_FILE, split=Split(0.9), workers=2)
+    prepare_celeba(
+        ORIGINALS_TAR, tmp_path / "data", size=64, attributes=ATTR_FILE, split=Split(0.9), workers=2
+    )
     images = tmp_path / "data" / "images.zarr"
-    h = train_autoencoder(images, tmp_path / "m", TINY, epochs=2, batch_size=32, learning_rate=2e-3, verbose=0)
+    h = train_autoencoder(
+        images, tmp_path / "m", TINY, epochs=2, batch_size=32, learning_rate=2e-3, verbose=0
+    )
     assert h["val_loss"][-1] < h["val_loss"][0]
     encode_images(images, tmp_path / "m" / "encoder.keras", tmp_path / "latents.zarr", z_dim=16)
     lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
-    assert lat["z"].shape == (558, 16) and lat["ids"][-1] == 558 and lat["attributes"].shape == (558, 40)
+    assert (
+        lat["z"].shape == (558, 16)
+        and lat["ids"][-1] == 558
+        and lat["attributes"].shape == (558, 40)
+    )
     assert np.isfinite(lat["z"][:]).all() and lat["z"][:].std(axis=0).min() > 0

@@ -34,7 +34,10 @@ def test_schema_fills_defaults():
     assert cfg["experiments"] == {"default": {}} and cfg["run"] == ["default"]
     assert cfg["data"]["size"] == 96 and cfg["data"]["chunk_size"] == 256
     assert cfg["data"]["crop_box"] == [0, 20, 178, 198]
-    assert cfg["data"]["celeba"]["download"]["enabled"] is True and cfg["data"]["split"]["train_size"] == 0.9
+    assert (
+        cfg["data"]["celeba"]["download"]["enabled"] is True
+        and cfg["data"]["split"]["train_size"] == 0.9
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,9 +49,15 @@ def test_schema_fills_defaults():
         ({"data": {"size": 100}}, "100 is not one of [64, 96, 128]"),
         ({"data": {"max_images": "all"}}, "'all' is not of type 'integer', 'null'"),
         ({"data": {"split": {"train_size": -1}}}, "-1 is less than or equal to the minimum of 0"),
-        ({"train": {"precision": "float16"}}, "'float16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']"),
+        (
+            {"train": {"precision": "float16"}},
+            "'float16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']",
+        ),
         ({"train": {"jit_compile": "yes"}}, "'yes' is not one of [True, False, 'auto']"),
-        ({"train": {"backend": "theano"}}, "'theano' is not one of ['auto', 'tensorflow', 'jax', 'torch']"),
+        (
+            {"train": {"backend": "theano"}},
+            "'theano' is not one of ['auto', 'tensorflow', 'jax', 'torch']",
+        ),
         ({"train": {"gpu_memory_fraction": 2}}, "2 is greater than the maximum of 1"),
         ({"train": {"steps_per_execution": 0}}, "0 is less than the minimum of 1"),
     ],
@@ -80,7 +89,11 @@ def wf(tmp_path_factory):
 def test_dry_run_resolves_for_both_configs(wf):
     seed = snakemake(wf, "-n").stdout
     assert re.search(r"download_celeba\s+3", seed) and re.search(r"prepare\s+1", seed)
-    assert re.search(r"train\s+1", seed) and re.search(r"encode\s+1", seed) and "results/seed/latents.zarr" in seed
+    assert (
+        re.search(r"train\s+1", seed)
+        and re.search(r"encode\s+1", seed)
+        and "results/seed/latents.zarr" in seed
+    )
     assert "results/data/celeba_96/images.zarr" in seed
     demo = snakemake(wf, "-n", "--configfile", "config/demo.yaml").stdout
     assert "download_celeba" not in demo and "results/data/synthetic_64/images.zarr" in demo
@@ -105,17 +118,28 @@ def test_experiments_share_prepared_data_by_dataset_and_size(wf):
     (wf / "exps.yaml").write_text("run: [seed, bn, z128, size128]\n")
     jobs = snakemake(wf, "-n", "--configfile", "exps.yaml").stdout
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", jobs, re.M)}
-    assert counts["prepare"] == 2 and counts["train"] == 4 and counts["encode"] == 4 and counts["compare"] == 1
+    assert (
+        counts["prepare"] == 2
+        and counts["train"] == 4
+        and counts["encode"] == 4
+        and counts["compare"] == 1
+    )
     for exp in ("seed", "bn", "z128", "size128"):
         assert f"results/{exp}/latents.zarr" in jobs
-    assert "results/data/celeba_128/images.zarr" in jobs and "results/comparison/experiments.tsv" in jobs
+    assert (
+        "results/data/celeba_128/images.zarr" in jobs
+        and "results/comparison/experiments.tsv" in jobs
+    )
 
 
 @pytest.mark.parametrize(
     "body, message",
     [
         ("experiments:\n  bad: {model: {zdim: 3}}\n", "experiments.bad: "),
-        ("experiments:\n  bad: {data: {max_images: 10}}\n", "experiments.bad.data.max_images: an experiment may change"),
+        (
+            "experiments:\n  bad: {data: {max_images: 10}}\n",
+            "experiments.bad.data.max_images: an experiment may change",
+        ),
         ("run: [nonesuch]\n", "run: experiment 'nonesuch' is not defined under experiments"),
     ],
 )
@@ -141,7 +165,10 @@ def test_missing_local_celeba_without_download_is_a_clear_error(wf):
     )
     proc = snakemake(wf, "-n", "--configfile", "local.yaml", check=False)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "data.celeba.images: /data/nowhere/img_align_celeba does not exist" in out
+    assert (
+        proc.returncode != 0
+        and "data.celeba.images: /data/nowhere/img_align_celeba does not exist" in out
+    )
 
 
 def test_demo_dag_runs_end_to_end(wf):
@@ -165,25 +192,52 @@ def test_demo_dag_runs_end_to_end(wf):
     assert len(history) == demo["train"]["epochs"] + 1
     # reconstructions resemble their inputs: far closer than the mean training image is
     from caelatent import backend
+
     backend.use("tensorflow")
     from caelatent.train import load_model
+
     hold = np.flatnonzero(g["split"][:] == 1)[:200]
-    x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None))).astype("float32") / 255
-    rec = load_model(exp / "model/decoder.keras").predict(load_model(exp / "model/encoder.keras").predict(x, verbose=0), verbose=0)
+    x = (
+        g["images"]
+        .get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
+        .astype("float32")
+        / 255
+    )
+    rec = load_model(exp / "model/decoder.keras").predict(
+        load_model(exp / "model/encoder.keras").predict(x, verbose=0), verbose=0
+    )
     mean_face = g["images"][:1000].astype("float32").mean(axis=0) / 255
     assert ((rec - x) ** 2).mean() < 0.5 * ((mean_face - x) ** 2).mean()
     # statistics: every table of the stats stage
-    for name in ("components.tsv", "dominant_components.tsv", "radius.json", "correlated_pairs.tsv", "pca.json",
-                 "mnd_fit.json", "mnd_normality_tests.tsv", "origin.json"):
+    for name in (
+        "components.tsv",
+        "dominant_components.tsv",
+        "radius.json",
+        "correlated_pairs.tsv",
+        "pca.json",
+        "mnd_fit.json",
+        "mnd_normality_tests.tsv",
+        "origin.json",
+    ):
         assert (exp / "stats" / name).stat().st_size > 0, name
     # generation: a grid per sampler and setting, and the summary with a row for each
     index = json.loads((exp / "samples/index.json").read_text())
     rows = [line.split("\t") for line in (exp / "stats/summary.tsv").read_text().splitlines()]
     header, rows = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
-    assert header[:4] == ["sampler", "setting", "n", "face_rate"] and len(rows) == 2 + len(index["samplers"])
+    assert header[:4] == ["sampler", "setting", "n", "face_rate"] and len(rows) == 2 + len(
+        index["samplers"]
+    )
     assert [r["sampler"] for r in rows[:2]] == ["holdout_real", "holdout_reconstruction"]
-    assert {r["sampler"] for r in rows} >= {"uniform_box", "intervals", "origin_to_centre", "plane_path", "mnd",
-                                            "independent", "pca_ellipsoid", "gmm"}
+    assert {r["sampler"] for r in rows} >= {
+        "uniform_box",
+        "intervals",
+        "origin_to_centre",
+        "plane_path",
+        "mnd",
+        "independent",
+        "pca_ellipsoid",
+        "gmm",
+    }
     for r in rows:
         assert 0 <= float(r["face_rate"]) <= 1 and 0 <= float(r["inside_3sigma"]) <= 1
         assert int(r["n"]) == demo["generate"]["n_samples"]
@@ -198,20 +252,45 @@ def test_demo_dag_runs_end_to_end(wf):
     assert {int(r["n_reference"]) for r in rows} == {gen["n_reference"]}
     assert details["realism"]["reference_images"] == gen["n_reference"]
     # the pixel PCA is fitted on training images, none of them compared
-    fit_rows, ref_rows = (np.load(exp / "samples" / d / "rows.npy") for d in ("pca_fit", "reference"))
+    fit_rows, ref_rows = (
+        np.load(exp / "samples" / d / "rows.npy") for d in ("pca_fit", "reference")
+    )
     split = zarr.open_group(wf / "results/data/synthetic_64/images.zarr")["split"][:]
-    assert len(fit_rows) == gen["n_reference"] and (split[fit_rows] == 0).all() and (split[ref_rows] == 1).all()
-    by = {(r["sampler"], r["setting"]): {k: float(v) for k, v in r.items() if k not in ("sampler", "setting")}
-          for r in rows}
+    assert (
+        len(fit_rows) == gen["n_reference"]
+        and (split[fit_rows] == 0).all()
+        and (split[ref_rows] == 1).all()
+    )
+    by = {
+        (r["sampler"], r["setting"]): {
+            k: float(v) for k, v in r.items() if k not in ("sampler", "setting")
+        }
+        for r in rows
+    }
     real, noise = by[("holdout_real", "-")], by[("uniform_box", "b4")]
     for space in ("onet", "pixels"):
-        assert real[f"fd_{space}"] < noise[f"fd_{space}"] and real[f"recall_{space}"] > noise[f"recall_{space}"]
+        assert (
+            real[f"fd_{space}"] < noise[f"fd_{space}"]
+            and real[f"recall_{space}"] > noise[f"recall_{space}"]
+        )
     assert 0.8 < real["diversity"] < 1.2
-    assert set(details["ranking"]) >= {"face_rate", "fd_onet", "fd_pixels", "precision_onet", "recall_onet",
-                                       "precision_pixels", "recall_pixels", "diversity"}
-    assert all(v["sampler"] not in ("holdout_real", "holdout_reconstruction") for v in details["ranking"].values())
+    assert set(details["ranking"]) >= {
+        "face_rate",
+        "fd_onet",
+        "fd_pixels",
+        "precision_onet",
+        "recall_onet",
+        "precision_pixels",
+        "recall_pixels",
+        "diversity",
+    }
+    assert all(
+        v["sampler"] not in ("holdout_real", "holdout_reconstruction")
+        for v in details["ranking"].values()
+    )
     # attributes: every synthetic attribute analysed, none excluded; the CAE encodes hair colour linearly
     from caelatent.analyses import read_tsv
+
     att = read_tsv(exp / "stats/attributes.tsv")
     summary = json.loads((exp / "stats/attributes.json").read_text())
     assert summary["excluded_no_attribute_row"] == 0 and summary["with_attributes"] == n
@@ -222,15 +301,26 @@ def test_demo_dag_runs_end_to_end(wf):
     grids = sorted(p.stem for p in (exp / "figures/arithmetic").glob("*.png"))
     assert grids == sorted(arith["attributes"] + ["morph"])
     t = read_tsv(exp / "stats/arithmetic.tsv")
-    assert len(t["grid"]) == len(arith["attributes"]) * arith["faces"] * arith["steps"] + \
-        arith["morph_pairs"] * arith["morph_steps"]
-    for fig in ("attributes_pc_projection.png", "attributes_mahalanobis.png", "attributes_pc_histograms.png",
-                "innermost_maps.png", "innermost_maps_ascent.png"):
+    assert (
+        len(t["grid"])
+        == len(arith["attributes"]) * arith["faces"] * arith["steps"]
+        + arith["morph_pairs"] * arith["morph_steps"]
+    )
+    for fig in (
+        "attributes_pc_projection.png",
+        "attributes_mahalanobis.png",
+        "attributes_pc_histograms.png",
+        "innermost_maps.png",
+        "innermost_maps_ascent.png",
+    ):
         assert (exp / "figures" / fig).stat().st_size > 10_000, fig
     maps = read_tsv(exp / "stats/innermost_maps.tsv")
     assert len(maps["map"]) == demo["model"]["filters"][-1] and (maps["rise"] > 0).mean() > 0.9
     # a second run has nothing to do
-    assert "Nothing to be done" in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
+    assert (
+        "Nothing to be done"
+        in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
+    )
 
 
 def demo_or_default(demo: dict, *keys: str) -> dict:
@@ -243,11 +333,30 @@ def demo_or_default(demo: dict, *keys: str) -> dict:
 
 
 def test_snakefiles_are_formatted_and_lint_clean(wf):
-    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     lint = snakemake(wf, "--lint", "--configfile", "config/demo.yaml")
     assert "Congratulations, your workflow is in a good condition" in lint.stdout + lint.stderr
+
+
+PYTHON_TREES = ["src", "tests", "workflow/scripts", "benchmarks", "docs"]
+
+
+def test_python_is_black_formatted():
+    """black (line length 100, pyproject.toml) next to snakefmt: ``black src tests workflow/scripts
+    benchmarks docs`` fixes what this finds."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "black", "--check", *PYTHON_TREES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_ci_runs_exactly_readmes_test_command():
@@ -274,8 +383,21 @@ def scheduled(wf: Path, extra: dict | None = None) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
-STATS_AND_LATER = {"moments", "components", "radius", "correlations", "pca", "mnd", "origin", "generate", "evaluate",
-                   "attributes", "attribute_plots", "arithmetic", "innermost_maps"}
+STATS_AND_LATER = {
+    "moments",
+    "components",
+    "radius",
+    "correlations",
+    "pca",
+    "mnd",
+    "origin",
+    "generate",
+    "evaluate",
+    "attributes",
+    "attribute_plots",
+    "arithmetic",
+    "innermost_maps",
+}
 
 
 def test_noop_run_schedules_nothing(wf):
@@ -293,7 +415,10 @@ def test_noop_run_schedules_nothing(wf):
         ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic"}),
         ({"innermost_maps": {"steps": 20}}, {"innermost_maps"}),
         # attribute directions feed the plots and the arithmetic grids
-        ({"attributes": {"stats": {"min_count": 30}}}, {"attributes", "attribute_plots", "arithmetic"}),
+        (
+            {"attributes": {"stats": {"min_count": 30}}},
+            {"attributes", "attribute_plots", "arithmetic"},
+        ),
         # not plot-only: the face threshold changes the summary, which the comparison reads, and
         # the face checks of the arithmetic grids
         ({"evaluate": {"min_confidence": 0.8}}, {"evaluate", "compare", "arithmetic"}),
@@ -327,33 +452,65 @@ def test_image_size_reruns_prepare_too(wf):
 # --- the HTML report ---------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_dom(url: str, profile: Path) -> str:
-    proc = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000",
-                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
 def test_report_renders_every_figure_in_chromium(wf, tmp_path):
     snakemake(wf, "--configfile", "config/demo.yaml", "--report", "report.zip")
     with zipfile.ZipFile(wf / "report.zip") as z:
         z.extractall(tmp_path)
     html = next(tmp_path.rglob("report.html"))
     pngs = sorted(p for p in html.parent.rglob("*.png"))
-    figures = list((wf / "results/demo/figures").rglob("*.png")) + list((wf / "results/comparison").glob("*.png"))
+    figures = list((wf / "results/demo/figures").rglob("*.png")) + list(
+        (wf / "results/comparison").glob("*.png")
+    )
     assert len(pngs) == len(figures) > 25
     # the report application itself loads: its menu lists every stage, the front page has our text
     dom = chromium_dom(html.as_uri(), tmp_path / "profile1")
-    for category in ("Training", "Latent statistics", "Normality", "Generation", "Attributes", "Comparison"):
+    for category in (
+        "Training",
+        "Latent statistics",
+        "Normality",
+        "Generation",
+        "Attributes",
+        "Comparison",
+    ):
         assert category in dom
     assert "What a plain convolutional autoencoder does with its latent space" in dom
     assert "System Message" not in dom  # no broken reStructuredText
-    assert "Holdout images (never trained on) above their reconstructions" in html.read_text()  # a caption
+    assert (
+        "Holdout images (never trained on) above their reconstructions" in html.read_text()
+    )  # a caption
     # every figure in the report decodes and renders in the browser
     page = html.parent / "check_figures.html"
     imgs = "".join(f'<img src="{p.relative_to(html.parent).as_posix()}">' for p in pngs)

@@ -44,7 +44,9 @@ def load_labelled(latents) -> Labelled:
     """Rows of ``latents.zarr`` that have attribute values; the others are counted and logged."""
     g = zarr.open_group(latents, mode="r")
     if "attributes" not in g:
-        raise ValueError(f"{latents} holds no attributes (the dataset was prepared without an attribute file)")
+        raise ValueError(
+            f"{latents} holds no attributes (the dataset was prepared without an attribute file)"
+        )
     a = g["attributes"]
     names = list(a.attrs["names"])
     missing = a.attrs.get("missing_value", 0)
@@ -52,17 +54,29 @@ def load_labelled(latents) -> Labelled:
     bad = ~np.isin(values, (-1, 1, missing))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"{latents}: attribute {names[c]} of row {r} is {values[r, c]}; expected -1, 1 or {missing}")
+        raise ValueError(
+            f"{latents}: attribute {names[c]} of row {r} is {values[r, c]}; expected -1, 1 or {missing}"
+        )
     has = (values != missing).all(axis=1)
     rows = np.flatnonzero(has)
     excluded = int((~has).sum())
     if excluded:
-        log.warning("%d of %d images have no attribute row and are excluded from the attribute statistics",
-                    excluded, len(values))
+        log.warning(
+            "%d of %d images have no attribute row and are excluded from the attribute statistics",
+            excluded,
+            len(values),
+        )
     if len(rows) == 0:
         raise ValueError(f"{latents}: no image has attribute values")
-    return Labelled(z=stats.take_rows(g["z"], rows), values=values[rows], train=g["split"][:][rows] == 0,
-                    ids=g["ids"][:][rows], names=names, total=len(values), excluded=excluded)
+    return Labelled(
+        z=stats.take_rows(g["z"], rows),
+        values=values[rows],
+        train=g["split"][:][rows] == 0,
+        ids=g["ids"][:][rows],
+        names=names,
+        total=len(values),
+        excluded=excluded,
+    )
 
 
 @dataclass
@@ -84,37 +98,61 @@ class Directions:
 
     def of(self, name: str) -> np.ndarray:
         if name not in self.names:
-            raise ValueError(f"attribute {name!r} has no direction (available: {', '.join(self.names)})")
+            raise ValueError(
+                f"attribute {name!r} has no direction (available: {', '.join(self.names)})"
+            )
         return self.direction[self.names.index(name)]
 
     def save(self, path) -> None:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, names=np.array(self.names), mean_pos=self.mean_pos, mean_neg=self.mean_neg,
-                     n_pos=self.n_pos, n_neg=self.n_neg)
+            np.savez(
+                f,
+                names=np.array(self.names),
+                mean_pos=self.mean_pos,
+                mean_neg=self.mean_neg,
+                n_pos=self.n_pos,
+                n_neg=self.n_neg,
+            )
 
     @classmethod
     def load(cls, path) -> Directions:
         with np.load(path) as f:
-            return cls([str(n) for n in f["names"]], f["mean_pos"], f["mean_neg"], f["n_pos"], f["n_neg"])
+            return cls(
+                [str(n) for n in f["names"]], f["mean_pos"], f["mean_neg"], f["n_pos"], f["n_neg"]
+            )
 
 
-def attribute_directions(z: np.ndarray, values: np.ndarray, names: list[str], min_count: int
-                         ) -> tuple[Directions, list[dict]]:
+def attribute_directions(
+    z: np.ndarray, values: np.ndarray, names: list[str], min_count: int
+) -> tuple[Directions, list[dict]]:
     """Mean latent of positive and negative images per attribute; attributes with fewer than
     ``min_count`` images on either side are skipped and returned with the reason."""
     keep, counts, skipped = [], [], []
     for k, name in enumerate(names):
         n_pos, n_neg = int((values[:, k] == 1).sum()), int((values[:, k] == -1).sum())
         if min(n_pos, n_neg) < min_count:
-            skipped.append({"attribute": name, "n_pos": n_pos, "n_neg": n_neg,
-                            "reason": f"fewer than {min_count} images with or without it"})
-            log.warning("attribute %s skipped: %d with, %d without (attributes.stats.min_count=%d)",
-                        name, n_pos, n_neg, min_count)
+            skipped.append(
+                {
+                    "attribute": name,
+                    "n_pos": n_pos,
+                    "n_neg": n_neg,
+                    "reason": f"fewer than {min_count} images with or without it",
+                }
+            )
+            log.warning(
+                "attribute %s skipped: %d with, %d without (attributes.stats.min_count=%d)",
+                name,
+                n_pos,
+                n_neg,
+                min_count,
+            )
         else:
             keep.append(k)
             counts.append((n_pos, n_neg))
     pos = np.array([z[values[:, k] == 1].mean(axis=0) for k in keep]).reshape(len(keep), z.shape[1])
-    neg = np.array([z[values[:, k] == -1].mean(axis=0) for k in keep]).reshape(len(keep), z.shape[1])
+    neg = np.array([z[values[:, k] == -1].mean(axis=0) for k in keep]).reshape(
+        len(keep), z.shape[1]
+    )
     n_pos, n_neg = np.array(counts, int).reshape(len(keep), 2).T
     return Directions([names[k] for k in keep], pos, neg, n_pos, n_neg), skipped
 
@@ -131,12 +169,16 @@ def separation_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 # --- rule attributes ----------------------------------------------------------------------------------
 
 
-def run_attributes(latents, moments_npz, out_tsv, out_npz, out_json, *, min_count: int, pcs: int) -> dict:
+def run_attributes(
+    latents, moments_npz, out_tsv, out_npz, out_json, *, min_count: int, pcs: int
+) -> dict:
     """Per attribute: counts, direction, its projection on the principal axes, how well it separates
     holdout images, and where its images lie inside the fitted normal (Mahalanobis radius)."""
     lab = load_labelled(latents)
     mom = stats.Moments.load(moments_npz)
-    dirs, skipped = attribute_directions(lab.z[lab.train], lab.values[lab.train], lab.names, min_count)
+    dirs, skipped = attribute_directions(
+        lab.z[lab.train], lab.values[lab.train], lab.names, min_count
+    )
     _, vecs = stats.pca(mom)
     pcs = min(pcs, vecs.shape[1])
     cos = dirs.unit @ vecs[:, :pcs]  # [K, pcs], eigenvectors are unit vectors
@@ -144,9 +186,25 @@ def run_attributes(latents, moments_npz, out_tsv, out_npz, out_json, *, min_coun
     radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
     limit = np.sqrt(shell_d2(3.0, len(mom.mean)))
     hold = ~lab.train
-    table = {k: [] for k in ("attribute", "n_pos", "n_neg", "positive_fraction", "direction_norm",
-                             "mahalanobis_separation", "holdout_auc", "holdout_auc_fisher", "top_pc", "top_pc_cos",
-                             "radius_median_pos", "radius_median_neg", "inside_3sigma_pos", "inside_3sigma_neg")}
+    table = {
+        k: []
+        for k in (
+            "attribute",
+            "n_pos",
+            "n_neg",
+            "positive_fraction",
+            "direction_norm",
+            "mahalanobis_separation",
+            "holdout_auc",
+            "holdout_auc_fisher",
+            "top_pc",
+            "top_pc_cos",
+            "radius_median_pos",
+            "radius_median_neg",
+            "inside_3sigma_pos",
+            "inside_3sigma_neg",
+        )
+    }
     for k, name in enumerate(dirs.names):
         col = lab.values[:, lab.names.index(name)]
         d = dirs.direction[k]
@@ -168,26 +226,47 @@ def run_attributes(latents, moments_npz, out_tsv, out_npz, out_json, *, min_coun
     write_tsv(out_tsv, table)
     dirs.save(out_npz)
     summary = {
-        "images": lab.total, "with_attributes": len(lab.z), "excluded_no_attribute_row": lab.excluded,
-        "train_with_attributes": int(lab.train.sum()), "holdout_with_attributes": int(hold.sum()),
-        "attributes": len(lab.names), "analysed": len(dirs.names), "skipped": skipped, "min_count": min_count,
+        "images": lab.total,
+        "with_attributes": len(lab.z),
+        "excluded_no_attribute_row": lab.excluded,
+        "train_with_attributes": int(lab.train.sum()),
+        "holdout_with_attributes": int(hold.sum()),
+        "attributes": len(lab.names),
+        "analysed": len(dirs.names),
+        "skipped": skipped,
+        "min_count": min_count,
         "pc_cosines": {n: cos[k].round(4).tolist() for k, n in enumerate(dirs.names)},
         "radius_3sigma": float(limit),
         "notes": "direction = mean latent of training images with the attribute minus mean of those without; "
-                 "holdout_auc: ROC AUC of holdout images' projection on the direction (holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); radii are Mahalanobis "
-                 "distances from the fitted normal (moments of all latents)",
+        "holdout_auc: ROC AUC of holdout images' projection on the direction (holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); radii are Mahalanobis "
+        "distances from the fitted normal (moments of all latents)",
     }
     write_json(out_json, summary)
-    log.info("attributes: %d analysed, %d skipped, %d images excluded (no attribute row)", len(dirs.names),
-             len(skipped), lab.excluded)
+    log.info(
+        "attributes: %d analysed, %d skipped, %d images excluded (no attribute row)",
+        len(dirs.names),
+        len(skipped),
+        lab.excluded,
+    )
     return summary
 
 
 # --- rule attribute_plots ---------------------------------------------------------------------------
 
 
-def plot_attributes(latents, moments_npz, table_tsv, directions_npz, fig_pcs, fig_radius, fig_hist, *,
-                    pcs: int, histogram_pcs: int, histogram_attributes: list[str]) -> None:
+def plot_attributes(
+    latents,
+    moments_npz,
+    table_tsv,
+    directions_npz,
+    fig_pcs,
+    fig_radius,
+    fig_hist,
+    *,
+    pcs: int,
+    histogram_pcs: int,
+    histogram_attributes: list[str],
+) -> None:
     from .analyses import read_tsv
 
     lab, mom = load_labelled(latents), stats.Moments.load(moments_npz)
@@ -213,28 +292,50 @@ def plot_attributes(latents, moments_npz, table_tsv, directions_npz, fig_pcs, fi
     pos = [radius[lab.values[:, lab.names.index(n)] == 1] for n in dirs.names]
     neg = [radius[lab.values[:, lab.names.index(n)] == -1] for n in dirs.names]
     y_pos = np.arange(len(dirs.names))[::-1]
-    for data, off, color, label in ((pos, 0.2, "tab:red", "with"), (neg, -0.2, "tab:blue", "without")):
-        parts = ax.violinplot(data, positions=y_pos + off, widths=0.38, showmedians=True, showextrema=False,
-                              orientation="horizontal")
+    for data, off, color, label in (
+        (pos, 0.2, "tab:red", "with"),
+        (neg, -0.2, "tab:blue", "without"),
+    ):
+        parts = ax.violinplot(
+            data,
+            positions=y_pos + off,
+            widths=0.38,
+            showmedians=True,
+            showextrema=False,
+            orientation="horizontal",
+        )
         for b in parts["bodies"]:
             b.set_facecolor(color)
             b.set_alpha(0.5)
         parts["cmedians"].set_color(color)
         ax.plot([], [], color=color, lw=6, alpha=0.5, label=f"{label} the attribute")
-    ax.axvline(np.sqrt(shell_d2(3.0, len(mom.mean))), color="k", ls="--", lw=1, label="3σ shell of the fitted normal")
+    ax.axvline(
+        np.sqrt(shell_d2(3.0, len(mom.mean))),
+        color="k",
+        ls="--",
+        lw=1,
+        label="3σ shell of the fitted normal",
+    )
     ax.set_yticks(y_pos, dirs.names, fontsize=7)
     ax.set_ylim(-0.7, len(dirs.names) - 0.3)
     ax.set_xlabel("Mahalanobis radius")
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Where each attribute's images lie in the fitted normal\n({len(lab.z)} images; "
-                 f"{lab.excluded} without attribute rows excluded)", fontsize=9)
+    ax.set_title(
+        f"Where each attribute's images lie in the fitted normal\n({len(lab.z)} images; "
+        f"{lab.excluded} without attribute rows excluded)",
+        fontsize=9,
+    )
     fig.tight_layout()
     save_fig(fig, fig_radius)
 
     proj = (lab.z - mom.mean) @ vecs[:, :histogram_pcs]
     names = histogram_attributes
-    fig, axes = plt.subplots(max(1, len(names)), histogram_pcs, figsize=(2.6 * histogram_pcs, 2.0 * len(names) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        max(1, len(names)),
+        histogram_pcs,
+        figsize=(2.6 * histogram_pcs, 2.0 * len(names) + 0.6),
+        squeeze=False,
+    )
     for r, name in enumerate(names):
         col = lab.values[:, lab.names.index(name)]
         for c in range(histogram_pcs):
@@ -254,7 +355,9 @@ def plot_attributes(latents, moments_npz, table_tsv, directions_npz, fig_pcs, fi
     axes[0, 0].plot([], [], color="tab:blue", label="without")
     axes[0, 0].plot([], [], "k:", label="fitted normal")
     axes[0, 0].legend(fontsize=6)
-    fig.suptitle("Images with and without each attribute along the leading principal axes", fontsize=9)
+    fig.suptitle(
+        "Images with and without each attribute along the leading principal axes", fontsize=9
+    )
     fig.tight_layout()
     save_fig(fig, fig_hist)
 
@@ -262,8 +365,10 @@ def plot_attributes(latents, moments_npz, table_tsv, directions_npz, fig_pcs, fi
 def _check_names(wanted, available, key: str) -> None:
     for n in wanted:
         if n not in available:
-            raise ValueError(f"{key}: {n!r} is not an analysed attribute of this dataset "
-                             f"(available: {', '.join(available)})")
+            raise ValueError(
+                f"{key}: {n!r} is not an analysed attribute of this dataset "
+                f"(available: {', '.join(available)})"
+            )
 
 
 # --- rule arithmetic ------------------------------------------------------------------------------------
@@ -274,7 +379,9 @@ def scales(max_scale: float, steps: int) -> np.ndarray:
     return np.linspace(-max_scale, max_scale, steps)
 
 
-def attribute_grid(z_faces: np.ndarray, direction: np.ndarray, scale_values: np.ndarray) -> np.ndarray:
+def attribute_grid(
+    z_faces: np.ndarray, direction: np.ndarray, scale_values: np.ndarray
+) -> np.ndarray:
     """[faces, scales, d] latent vectors z + s * direction."""
     return z_faces[:, None, :] + scale_values[None, :, None] * direction[None, None, :]
 
@@ -285,9 +392,25 @@ def morph_grid(z_a: np.ndarray, z_b: np.ndarray, steps: int) -> np.ndarray:
     return (1 - t) * z_a[:, None, :] + t * z_b[:, None, :]
 
 
-def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, out_json, fig_dir, *,
-                   attributes: list[str], max_scale: float, steps: int, faces: int, morph_pairs: int,
-                   morph_steps: int, min_confidence: float, seed: int, batch_size: int = 256) -> dict:
+def run_arithmetic(
+    latents,
+    moments_npz,
+    decoder_path,
+    directions_npz,
+    out_tsv,
+    out_json,
+    fig_dir,
+    *,
+    attributes: list[str],
+    max_scale: float,
+    steps: int,
+    faces: int,
+    morph_pairs: int,
+    morph_steps: int,
+    min_confidence: float,
+    seed: int,
+    batch_size: int = 256,
+) -> dict:
     """Grids that add attribute directions to holdout faces and morph between holdout faces; MTCNN
     reports for every image whether a face survives."""
     from .generate import FaceDetector, decode
@@ -298,18 +421,42 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
     lab, mom = load_labelled(latents), stats.Moments.load(moments_npz)
     hold = np.flatnonzero(~lab.train)
     if len(hold) < max(faces, 2 * morph_pairs):
-        raise ValueError(f"{latents}: {len(hold)} holdout images with attributes; attributes.arithmetic needs "
-                         f"{max(faces, 2 * morph_pairs)} (faces, 2 x morph_pairs)")
+        raise ValueError(
+            f"{latents}: {len(hold)} holdout images with attributes; attributes.arithmetic needs "
+            f"{max(faces, 2 * morph_pairs)} (faces, 2 x morph_pairs)"
+        )
     rng = np.random.default_rng(seed)
     pick = rng.choice(hold, size=faces, replace=False)
     pair = rng.choice(hold, size=2 * morph_pairs, replace=False).reshape(2, morph_pairs)
     decoder, det = load_model(decoder_path), FaceDetector(min_confidence)
     s_values = scales(max_scale, steps)
-    jobs = [(name, attribute_grid(lab.z[pick], dirs.of(name), s_values), pick, s_values, "scale")
-            for name in attributes]
-    jobs.append(("morph", morph_grid(lab.z[pair[0]], lab.z[pair[1]], morph_steps), pair[0],
-                 np.linspace(0, 1, morph_steps), "t"))
-    rows = {k: [] for k in ("grid", "row", "image_id", "other_id", "step", "value", "radius", "confidence", "face")}
+    jobs = [
+        (name, attribute_grid(lab.z[pick], dirs.of(name), s_values), pick, s_values, "scale")
+        for name in attributes
+    ]
+    jobs.append(
+        (
+            "morph",
+            morph_grid(lab.z[pair[0]], lab.z[pair[1]], morph_steps),
+            pair[0],
+            np.linspace(0, 1, morph_steps),
+            "t",
+        )
+    )
+    rows = {
+        k: []
+        for k in (
+            "grid",
+            "row",
+            "image_id",
+            "other_id",
+            "step",
+            "value",
+            "radius",
+            "confidence",
+            "face",
+        )
+    }
     summary = {"min_confidence": min_confidence, "scales": s_values.tolist(), "grids": {}}
     fig_dir = Path(fig_dir)
     with atomic_path(fig_dir) as tmp:
@@ -331,8 +478,12 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
                     rows["radius"].append(float(radius[r, c]))
                     rows["confidence"].append(float(conf[r, c]))
                     rows["face"].append(bool(found[r, c]))
-            summary["grids"][name] = {label: values.round(4).tolist(), "face_rate": found.mean(axis=0).tolist(),
-                                      "rows_all_faces": int(found.all(axis=1).sum()), "rows": n_rows}
+            summary["grids"][name] = {
+                label: values.round(4).tolist(),
+                "face_rate": found.mean(axis=0).tolist(),
+                "rows_all_faces": int(found.all(axis=1).sum()),
+                "rows": n_rows,
+            }
             if name == "morph":
                 titles = [f"{i:06d}→{j:06d}" for i, j in zip(lab.ids[pair[0]], lab.ids[pair[1]])]
                 head = f"Straight paths between {n_rows} pairs of holdout faces"
@@ -340,8 +491,16 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
                 col = lab.values[:, lab.names.index(name)][who]
                 titles = [f"{lab.ids[i]:06d} ({'+' if v == 1 else '−'})" for i, v in zip(who, col)]
                 head = f"{name}: holdout faces + s × direction (mean with − mean without)"
-            _arithmetic_figure(imgs.reshape(n_rows, n_cols, *imgs.shape[1:]), conf, found, values, label, titles,
-                               head, tmp / f"{name}.png")
+            _arithmetic_figure(
+                imgs.reshape(n_rows, n_cols, *imgs.shape[1:]),
+                conf,
+                found,
+                values,
+                label,
+                titles,
+                head,
+                tmp / f"{name}.png",
+            )
             log.info("%s: face rate per step %s", name, np.round(found.mean(axis=0), 2).tolist())
     write_tsv(out_tsv, rows)
     write_json(out_json, summary)
@@ -350,7 +509,9 @@ def run_arithmetic(latents, moments_npz, decoder_path, directions_npz, out_tsv, 
 
 def _arithmetic_figure(imgs, conf, found, values, label, row_titles, title, path) -> None:
     n_rows, n_cols = imgs.shape[:2]
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols + 0.8, 1.45 * n_rows + 0.7), squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(1.3 * n_cols + 0.8, 1.45 * n_rows + 0.7), squeeze=False
+    )
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -365,7 +526,10 @@ def _arithmetic_figure(imgs, conf, found, values, label, row_titles, title, path
                 ax.set_title(f"{label}={values[c]:+.2f}", fontsize=7)
             if c == 0:
                 ax.set_ylabel(row_titles[r], fontsize=6)
-    fig.suptitle(title + "\n(frame: MTCNN finds a face (green) or not (red); number: its confidence)", fontsize=8)
+    fig.suptitle(
+        title + "\n(frame: MTCNN finds a face (green) or not (red); number: its confidence)",
+        fontsize=8,
+    )
     fig.tight_layout()
     save_fig(fig, path)
 
@@ -373,22 +537,49 @@ def _arithmetic_figure(imgs, conf, found, values, label, row_titles, title, path
 # --- rule innermost_maps ---------------------------------------------------------------------------------
 
 
-def run_innermost_maps(encoder_path, out_tsv, out_npz, fig_grid, fig_trace, *, maps, steps: int, step_size: float,
-                       decay: float, blur_sigma: float, blur_every: int, jitter: int, seed: int) -> dict:
+def run_innermost_maps(
+    encoder_path,
+    out_tsv,
+    out_npz,
+    fig_grid,
+    fig_trace,
+    *,
+    maps,
+    steps: int,
+    step_size: float,
+    decay: float,
+    blur_sigma: float,
+    blur_every: int,
+    jitter: int,
+    seed: int,
+) -> dict:
     """The input pattern that maximises each innermost map's mean activation, as a grid."""
     from .maps import maximise_maps
     from .train import load_model
 
     encoder = load_model(encoder_path)
-    a = maximise_maps(encoder, maps, steps=steps, step_size=step_size, decay=decay, blur_sigma=blur_sigma,
-                      blur_every=blur_every, jitter=jitter, seed=seed)
+    a = maximise_maps(
+        encoder,
+        maps,
+        steps=steps,
+        step_size=step_size,
+        decay=decay,
+        blur_sigma=blur_sigma,
+        blur_every=blur_every,
+        jitter=jitter,
+        seed=seed,
+    )
     own = a.final[np.arange(len(a.maps)), a.maps]
     others = a.final[:, a.maps]
     np.fill_diagonal(others, -np.inf)
-    table = {"map": a.maps, "activation_start": a.trace[0], "activation_end": a.trace[-1],
-             "rise": a.trace[-1] - a.trace[0],
-             "best_other_image": others.max(axis=0),  # the map's activation on the other maps' images
-             "own_image_is_best": own >= others.max(axis=0)}
+    table = {
+        "map": a.maps,
+        "activation_start": a.trace[0],
+        "activation_end": a.trace[-1],
+        "rise": a.trace[-1] - a.trace[0],
+        "best_other_image": others.max(axis=0),  # the map's activation on the other maps' images
+        "own_image_is_best": own >= others.max(axis=0),
+    }
     write_tsv(out_tsv, table)
     with atomic_path(out_npz) as tmp, open(tmp, "wb") as f:
         np.savez(f, maps=a.maps, images=a.images, trace=a.trace, final=a.final)
@@ -399,8 +590,11 @@ def run_innermost_maps(encoder_path, out_tsv, out_npz, fig_grid, fig_trace, *, m
         ax.imshow(np.clip((a.images[k] - lo) / max(hi - lo, 1e-6), 0, 1))
         ax.set_title(str(a.maps[k]), fontsize=6)
         ax.axis("off")
-    fig.suptitle(f"Inputs that maximise each map of {a.layer} (the encoder's innermost layer; "
-                 f"{steps} ascent steps, contrast stretched)", fontsize=8)
+    fig.suptitle(
+        f"Inputs that maximise each map of {a.layer} (the encoder's innermost layer; "
+        f"{steps} ascent steps, contrast stretched)",
+        fontsize=8,
+    )
     fig.tight_layout()
     save_fig(fig, fig_grid)
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -411,6 +605,10 @@ def run_innermost_maps(encoder_path, out_tsv, out_npz, fig_grid, fig_trace, *, m
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_fig(fig, fig_trace)
-    out = {"maps": n, "rose": int((table["rise"] > 0).sum()), "own_image_is_best": int(table["own_image_is_best"].sum())}
+    out = {
+        "maps": n,
+        "rose": int((table["rise"] > 0).sum()),
+        "own_image_is_best": int(table["own_image_is_best"].sum()),
+    }
     log.info("innermost maps: %s", out)
     return out

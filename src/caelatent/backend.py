@@ -37,8 +37,13 @@ def sees_gpu(backend: str) -> bool:
     that uses another backend."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     try:
-        out = subprocess.run([sys.executable, "-c", _PROBES[backend]], capture_output=True, text=True, timeout=300,
-                             env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBES[backend]],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         log.warning("probing %s for a GPU timed out; taking it as none", backend)
         return False
@@ -51,7 +56,9 @@ def resolve(backend: str) -> str:
         return backend
     have = [b for b in AUTO_ORDER if installed(b)]
     if not have:
-        raise ModuleNotFoundError("train.backend=auto, but none of tensorflow, jax, torch is installed")
+        raise ModuleNotFoundError(
+            "train.backend=auto, but none of tensorflow, jax, torch is installed"
+        )
     for b in have:
         if sees_gpu(b):
             return b
@@ -66,11 +73,17 @@ def use(backend: str, threads: int | None = None, gpu_memory_fraction: float | N
     Returns the backend chosen.
     """
     if backend != "auto" and backend not in BACKENDS:
-        raise ValueError(f"train.backend={backend!r}: expected auto or one of {', '.join(BACKENDS)}")
+        raise ValueError(
+            f"train.backend={backend!r}: expected auto or one of {', '.join(BACKENDS)}"
+        )
     if backend != "auto" and not installed(backend):
-        raise ModuleNotFoundError(f"train.backend={backend!r}, but the {backend} package is not installed")
+        raise ModuleNotFoundError(
+            f"train.backend={backend!r}, but the {backend} package is not installed"
+        )
     if gpu_memory_fraction is not None and not 0 < gpu_memory_fraction <= 1:
-        raise ValueError(f"train.gpu_memory_fraction={gpu_memory_fraction}: expected a fraction in (0, 1]")
+        raise ValueError(
+            f"train.gpu_memory_fraction={gpu_memory_fraction}: expected a fraction in (0, 1]"
+        )
     # jax reads these when it starts, so set them before resolve() may start it
     if gpu_memory_fraction is None:
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -82,7 +95,9 @@ def use(backend: str, threads: int | None = None, gpu_memory_fraction: float | N
         import keras
 
         if keras.backend.backend() != backend:
-            raise RuntimeError(f"Keras was already imported with the {keras.backend.backend()} backend")
+            raise RuntimeError(
+                f"Keras was already imported with the {keras.backend.backend()} backend"
+            )
     os.environ["KERAS_BACKEND"] = backend
     if threads:
         set_threads(backend, threads)
@@ -104,7 +119,13 @@ def limit_gpu_memory(backend: str, fraction: float | None) -> None:
                     total = tf.config.experimental.get_device_details(gpu).get("memory_limit_mb")
                     if total:
                         tf.config.set_logical_device_configuration(
-                            gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(total * fraction))])
+                            gpu,
+                            [
+                                tf.config.LogicalDeviceConfiguration(
+                                    memory_limit=int(total * fraction)
+                                )
+                            ],
+                        )
             except RuntimeError:  # already initialised in this process
                 pass
     elif backend == "torch" and fraction is not None:
@@ -128,7 +149,11 @@ def device_name(backend: str) -> str:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu") if gpus else "cpu"
+    return (
+        tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
+        if gpus
+        else "cpu"
+    )
 
 
 def set_threads(backend: str, threads: int) -> None:
@@ -145,7 +170,9 @@ def set_threads(backend: str, threads: int) -> None:
 
         torch.set_num_threads(threads)
     else:
-        os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}")
+        os.environ.setdefault(
+            "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+        )
 
 
 def value_and_grad(fn, x):
@@ -176,8 +203,11 @@ def value_and_grad(fn, x):
         value, aux = value.detach(), aux.detach()
     else:
         raise RuntimeError(f"gradients are not implemented for the {name} backend")
-    return (float(keras.ops.convert_to_numpy(value)), keras.ops.convert_to_numpy(aux),
-            keras.ops.convert_to_numpy(grad))
+    return (
+        float(keras.ops.convert_to_numpy(value)),
+        keras.ops.convert_to_numpy(aux),
+        keras.ops.convert_to_numpy(grad),
+    )
 
 
 def evaluate(fn, x):

@@ -73,11 +73,15 @@ def read_attributes(path: str | os.PathLike) -> AttributeTable:
     path = Path(path)
     lines = _lines(path)
     if len(lines) < 2:
-        raise AnnotationError(f"{path}: expected a count line and a names line, found {len(lines)} line(s)")
+        raise AnnotationError(
+            f"{path}: expected a count line and a names line, found {len(lines)} line(s)"
+        )
     try:
         declared = int(lines[0].strip())
     except ValueError:
-        raise AnnotationError(f"{path}, line 1: expected the image count, found {lines[0][:40]!r}") from None
+        raise AnnotationError(
+            f"{path}, line 1: expected the image count, found {lines[0][:40]!r}"
+        ) from None
     names = lines[1].split()  # may be empty: a file listing images without attributes
     if len(set(names)) != len(names):
         raise AnnotationError(f"{path}, line 2: duplicate attribute names")
@@ -96,10 +100,14 @@ def read_attributes(path: str | os.PathLike) -> AttributeTable:
         try:
             vals = [int(v) for v in parts[1:]]
         except ValueError:
-            raise AnnotationError(f"{path}, line {lineno} ({parts[0]}): non-integer attribute value") from None
+            raise AnnotationError(
+                f"{path}, line {lineno} ({parts[0]}): non-integer attribute value"
+            ) from None
         bad = [v for v in vals if v not in (-1, 1)]
         if bad:
-            raise AnnotationError(f"{path}, line {lineno} ({parts[0]}): value {bad[0]} is not +1 or -1")
+            raise AnnotationError(
+                f"{path}, line {lineno} ({parts[0]}): value {bad[0]} is not +1 or -1"
+            )
         if iid in seen:
             raise AnnotationError(
                 f"{path}, line {lineno}: duplicate row for {parts[0]} (first on line {seen[iid]})"
@@ -110,7 +118,10 @@ def read_attributes(path: str | os.PathLike) -> AttributeTable:
     if declared != len(ids):
         log.warning(
             "%s: count line says %d images but the file holds %d rows; using the %d rows",
-            path, declared, len(ids), len(ids),
+            path,
+            declared,
+            len(ids),
+            len(ids),
         )
     values = np.asarray(rows, dtype=np.int8).reshape(len(rows), len(names))
     return AttributeTable(names, np.asarray(ids, dtype=np.int64), values, declared, str(path))
@@ -126,14 +137,18 @@ def read_identities(path: str | os.PathLike) -> dict[int, int]:
             continue
         iid = image_id(parts[0])
         if iid is None or len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-            raise AnnotationError(f"{path}, line {lineno}: expected '<NNNNNN>.jpg <identity>', found {line[:60]!r}")
+            raise AnnotationError(
+                f"{path}, line {lineno}: expected '<NNNNNN>.jpg <identity>', found {line[:60]!r}"
+            )
         if iid in out:
             raise AnnotationError(f"{path}, line {lineno}: duplicate identity row for {parts[0]}")
         out[iid] = int(parts[1])
     return out
 
 
-def write_attributes(path: str | os.PathLike, names: list[str], ids: np.ndarray, values: np.ndarray) -> None:
+def write_attributes(
+    path: str | os.PathLike, names: list[str], ids: np.ndarray, values: np.ndarray
+) -> None:
     """Write attributes in CelebA's own format (count line, names line, ``NNNNNN.jpg`` rows)."""
     with open(path, "w", newline="\r\n") as f:
         f.write(f"{len(ids)}\n")
@@ -212,7 +227,9 @@ def open_container(path: str | os.PathLike) -> ImageContainer:
     """Open a folder of images, a ``.zip`` or a tar (optionally compressed) by what ``path`` is."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"CelebA images not found at {p}: give a folder of JPEGs, a .zip or a .tar")
+        raise FileNotFoundError(
+            f"CelebA images not found at {p}: give a folder of JPEGs, a .zip or a .tar"
+        )
     if p.is_dir():
         return FolderContainer(p)
     if zipfile.is_zipfile(p):

@@ -47,8 +47,14 @@ def _allowed(node: dict) -> str:
     parts = []
     if "enum" in node:
         parts.append(", ".join(json.dumps(v) for v in node["enum"]))
-    for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"),
-                      ("minItems", "items >="), ("maxItems", "items <=")):
+    for key, sign in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+        ("minItems", "items >="),
+        ("maxItems", "items <="),
+    ):
         if key in node:
             parts.append(f"{sign} {node[key]}")
     if "pattern" in node:
@@ -66,7 +72,9 @@ def rows(node: dict, prefix: str = "", inherited=_NONE) -> list[tuple[str, dict,
     out = []
     for name, child in (node.get("properties") or {}).items():
         key = f"{prefix}{name}"
-        default = child.get("default", inherited.get(name, _NONE) if isinstance(inherited, dict) else _NONE)
+        default = child.get(
+            "default", inherited.get(name, _NONE) if isinstance(inherited, dict) else _NONE
+        )
         out.append((key, child, default))
         if child.get("type") == "object" and "properties" in child:
             out += rows(child, key + ".", default)
@@ -81,8 +89,10 @@ def render(schema: dict) -> str:
     for key, node, value in rows(schema):
         nested = node.get("type") == "object" and "properties" in node
         default = "" if nested or value is _NONE else f"`{json.dumps(value)}`"
-        lines.append(f"| `{key}` | {_cell(_type(node))} | {_cell(default)} | {_cell(_allowed(node))} | "
-                     f"{_cell(node.get('description', ''))} |\n")
+        lines.append(
+            f"| `{key}` | {_cell(_type(node))} | {_cell(default)} | {_cell(_allowed(node))} | "
+            f"{_cell(node.get('description', ''))} |\n"
+        )
     return "".join(lines)
 
 
@@ -95,7 +105,10 @@ def main(argv=None) -> int:
     text = render(yaml.safe_load(args.schema.read_text()))
     if args.check:
         if not args.out.exists() or args.out.read_text() != text:
-            print(f"{args.out} is out of date with {args.schema}: run python -m caelatent.configdoc", file=sys.stderr)
+            print(
+                f"{args.out} is out of date with {args.schema}: run python -m caelatent.configdoc",
+                file=sys.stderr,
+            )
             return 1
         return 0
     args.out.write_text(text)

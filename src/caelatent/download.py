@@ -37,9 +37,21 @@ class RemoteFile:
 CELEBA_FILES = {
     f.filename: f
     for f in (
-        RemoteFile("img_align_celeba.zip", "00d2c5bc6d35e252742224ab0c1e8fcb", "0B7EVK8r0v71pZjFTYXZWM3FlRnM"),
-        RemoteFile("list_attr_celeba.txt", "75e246fa4810816ffd6ee81facbd244c", "0B7EVK8r0v71pblRyaVFSWGxPY0U"),
-        RemoteFile("identity_CelebA.txt", "32bd1bd63d3c78cd57e08160ec5ed1e2", "1_ee_0u7vcNLOfNLegJRHmolfH5ICW-XS"),
+        RemoteFile(
+            "img_align_celeba.zip",
+            "00d2c5bc6d35e252742224ab0c1e8fcb",
+            "0B7EVK8r0v71pZjFTYXZWM3FlRnM",
+        ),
+        RemoteFile(
+            "list_attr_celeba.txt",
+            "75e246fa4810816ffd6ee81facbd244c",
+            "0B7EVK8r0v71pblRyaVFSWGxPY0U",
+        ),
+        RemoteFile(
+            "identity_CelebA.txt",
+            "32bd1bd63d3c78cd57e08160ec5ed1e2",
+            "1_ee_0u7vcNLOfNLegJRHmolfH5ICW-XS",
+        ),
     )
 }
 
@@ -64,9 +76,15 @@ def candidate_urls(remote: RemoteFile, mirrors: list[str], use_published: bool =
     """Mirrors first (``{mirror}/{filename}``, or a template containing ``{filename}``), then Google Drive."""
     urls = []
     for m in mirrors:
-        urls.append(m.format(filename=remote.filename) if "{filename}" in m else f"{m.rstrip('/')}/{remote.filename}")
+        urls.append(
+            m.format(filename=remote.filename)
+            if "{filename}" in m
+            else f"{m.rstrip('/')}/{remote.filename}"
+        )
     if use_published and remote.gdrive_id:
-        urls.append(f"{GDRIVE_DOWNLOAD}?{urlencode({'id': remote.gdrive_id, 'export': 'download', 'confirm': 't'})}")
+        urls.append(
+            f"{GDRIVE_DOWNLOAD}?{urlencode({'id': remote.gdrive_id, 'export': 'download', 'confirm': 't'})}"
+        )
     return urls
 
 
@@ -100,13 +118,22 @@ def _open(url: str, start: int, timeout: float):
         form.feed(resp.read(1 << 20).decode("utf-8", "replace"))
         resp.close()
         if not form.action:
-            raise DownloadError(f"{url}: Google Drive returned a page without a download form (quota exceeded?)")
+            raise DownloadError(
+                f"{url}: Google Drive returned a page without a download form (quota exceeded?)"
+            )
         return _open(f"{form.action}?{urlencode(form.fields)}", start, timeout)
     return resp
 
 
-def fetch(url: str, dest: str | os.PathLike, md5: str | None = None, *, timeout: float = 60,
-          chunk: int = 1 << 20, progress_every: float = 10.0) -> Path:
+def fetch(
+    url: str,
+    dest: str | os.PathLike,
+    md5: str | None = None,
+    *,
+    timeout: float = 60,
+    chunk: int = 1 << 20,
+    progress_every: float = 10.0,
+) -> Path:
     """Download ``url`` to ``dest``, resuming ``dest.part`` if present, then check ``md5``."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +149,9 @@ def fetch(url: str, dest: str | os.PathLike, md5: str | None = None, *, timeout:
             log.info("resuming %s at byte %d", dest.name, start)
         m = re.match(r"bytes (\d+)-", resp.headers.get("Content-Range", ""))
         if start and m and int(m.group(1)) != start:
-            raise DownloadError(f"{url}: asked for bytes from {start}, got {resp.headers['Content-Range']}")
+            raise DownloadError(
+                f"{url}: asked for bytes from {start}, got {resp.headers['Content-Range']}"
+            )
         length = resp.headers.get("Content-Length")
         total = start + int(length) if length else None
         done, last = start, time.monotonic()
@@ -132,22 +161,38 @@ def fetch(url: str, dest: str | os.PathLike, md5: str | None = None, *, timeout:
                 done += len(block)
                 if time.monotonic() - last > progress_every:
                     last = time.monotonic()
-                    log.info("%s: %.1f MB%s", dest.name, done / 1e6, f" of {total / 1e6:.1f} MB" if total else "")
+                    log.info(
+                        "%s: %.1f MB%s",
+                        dest.name,
+                        done / 1e6,
+                        f" of {total / 1e6:.1f} MB" if total else "",
+                    )
     if total is not None and done != total:
-        raise DownloadError(f"{url}: connection closed at byte {done} of {total}; run again to resume")
+        raise DownloadError(
+            f"{url}: connection closed at byte {done} of {total}; run again to resume"
+        )
     if md5:
         got = md5sum(part)
         if got != md5:
             part.unlink()
-            raise ChecksumError(f"{dest.name} from {url}: MD5 {got} does not match the expected {md5}; removed it")
+            raise ChecksumError(
+                f"{dest.name} from {url}: MD5 {got} does not match the expected {md5}; removed it"
+            )
     os.replace(part, dest)
     log.info("downloaded %s (%d bytes)", dest, dest.stat().st_size)
     return dest
 
 
-def download_celeba_file(filename: str, dest: str | os.PathLike, *, mirrors: list[str] = (),
-                         md5: str | None = "published", use_published: bool = True,
-                         timeout: float = 60, attempts: int = 3) -> Path:
+def download_celeba_file(
+    filename: str,
+    dest: str | os.PathLike,
+    *,
+    mirrors: list[str] = (),
+    md5: str | None = "published",
+    use_published: bool = True,
+    timeout: float = 60,
+    attempts: int = 3,
+) -> Path:
     """Fetch one of CelebA's files, trying each source in turn; resumes across attempts.
 
     ``md5="published"`` checks the official checksum; ``None`` skips the check (for mirrors that
@@ -174,8 +219,9 @@ def download_celeba_file(filename: str, dest: str | os.PathLike, *, mirrors: lis
                 errors.append(f"{url} (attempt {attempt}): {reason}")
                 log.warning("%s: %s", url, reason)
     raise DownloadError(
-        f"could not download {filename}:\n  " + "\n  ".join(errors or ["no source configured"]) +
-        f"\n\nTo get it by hand: download {filename} from the CelebA page ({CELEBA_HOME}, 'Align&Cropped "
+        f"could not download {filename}:\n  "
+        + "\n  ".join(errors or ["no source configured"])
+        + f"\n\nTo get it by hand: download {filename} from the CelebA page ({CELEBA_HOME}, 'Align&Cropped "
         f"Images' and 'Anno' folders) and put it at {dest}, or point data.celeba in the config at your "
         "local copy (a folder of JPEGs, the zip or a tar)."
     )

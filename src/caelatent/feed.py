@@ -30,8 +30,16 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def epoch_order(rows: np.ndarray, chunk: int, batch_size: int, *, seed: int, epoch: int, shuffle: bool = True,
-                window: int = 8192) -> list[np.ndarray]:
+def epoch_order(
+    rows: np.ndarray,
+    chunk: int,
+    batch_size: int,
+    *,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    window: int = 8192,
+) -> list[np.ndarray]:
     """The rows of one epoch as a list of windows, each window's rows in batch order.
 
     ``rows`` are indices into the Zarr array (chunked by ``chunk`` along N). Without ``shuffle`` the
@@ -113,12 +121,17 @@ class ZarrWindows:
         """The images of ``np.sort(rows)`` (ascending: one copy per chunk), in a fresh array or
         (``slot`` 0 or 1) in that reused buffer."""
         rows = np.sort(rows)
-        out = (np.empty((len(rows), *self.array.shape[1:]), dtype=self.array.dtype) if slot is None
-               else self._buffer(slot, len(rows)))
+        out = (
+            np.empty((len(rows), *self.array.shape[1:]), dtype=self.array.dtype)
+            if slot is None
+            else self._buffer(slot, len(rows))
+        )
         chunk_of = rows // self.chunk
         chunks, starts = np.unique(chunk_of, return_index=True)
         ends = np.append(starts[1:], len(rows))
-        for c, a, b, block in zip(chunks, starts, ends, self.pool.map(self._chunk, chunks.tolist())):
+        for c, a, b, block in zip(
+            chunks, starts, ends, self.pool.map(self._chunk, chunks.tolist())
+        ):
             np.take(block, rows[a:b] - c * self.chunk, axis=0, out=out[a:b])
         return out
 
@@ -171,8 +184,15 @@ class Feed:
 
     def windows(self, epoch: int) -> list[np.ndarray]:
         """Epoch ``epoch``'s windows, cut to ``max_batches`` batches."""
-        wins = epoch_order(self.rows, self.chunk, self.batch_size, seed=self.seed, epoch=epoch,
-                           shuffle=self.shuffle, window=self.window)
+        wins = epoch_order(
+            self.rows,
+            self.chunk,
+            self.batch_size,
+            seed=self.seed,
+            epoch=epoch,
+            shuffle=self.shuffle,
+            window=self.window,
+        )
         if not self.max_batches:
             return wins
         keep, left = [], self.max_batches * self.batch_size
@@ -233,14 +253,19 @@ class Feed:
         the window's pixels (or in the in-memory images), full batches first, then a partial one."""
         b = self.batch_size
         for rows, pixels in self._windows_with_pixels(epoch):
-            pos = np.argsort(np.argsort(rows)) if pixels is not None else self.source.positions(rows)
+            pos = (
+                np.argsort(np.argsort(rows)) if pixels is not None else self.source.positions(rows)
+            )
             full = len(rows) // b * b
-            mats = ([pos[:full].reshape(-1, b)] if full else []) + ([pos[full:][None, :]] if full < len(rows) else [])
+            mats = ([pos[:full].reshape(-1, b)] if full else []) + (
+                [pos[full:][None, :]] if full < len(rows) else []
+            )
             yield rows, pixels, mats
 
     def _tf_dataset(self):
         """The batches as a tf.data pipeline: Python hands over one index matrix per window, and
-        TensorFlow gathers every batch in its own runtime (from RAM, or from the window just read)."""
+        TensorFlow gathers every batch in its own runtime (from RAM, or from the window just read).
+        """
         import tensorflow as tf
 
         epochs = range(self.first_epoch, self.epochs)
@@ -276,12 +301,24 @@ class Feed:
         return ds.flat_map(tf.data.Dataset.from_tensor_slices).prefetch(2).apply(known)
 
 
-def open_source(array, rows: np.ndarray, *, in_memory_mb: float, readers: int = 4) -> InMemory | ZarrWindows:
+def open_source(
+    array, rows: np.ndarray, *, in_memory_mb: float, readers: int = 4
+) -> InMemory | ZarrWindows:
     """:class:`InMemory` when ``rows`` fit ``in_memory_mb`` megabytes, else :class:`ZarrWindows`."""
     need = len(rows) * int(np.prod(array.shape[1:])) * np.dtype(array.dtype).itemsize / 2**20
     if need <= in_memory_mb:
-        log.info("holding %d images (%.0f MB) in RAM (train.in_memory_mb=%s)", len(rows), need, in_memory_mb)
+        log.info(
+            "holding %d images (%.0f MB) in RAM (train.in_memory_mb=%s)",
+            len(rows),
+            need,
+            in_memory_mb,
+        )
         return InMemory(array, rows, readers)
-    log.info("streaming %d images (%.0f MB > train.in_memory_mb=%s) from Zarr with %d readers", len(rows), need,
-             in_memory_mb, readers)
+    log.info(
+        "streaming %d images (%.0f MB > train.in_memory_mb=%s) from Zarr with %d readers",
+        len(rows),
+        need,
+        in_memory_mb,
+        readers,
+    )
     return ZarrWindows(array, readers)

@@ -27,8 +27,13 @@ def loss_curve(history: dict, path: str | os.PathLike, loss_name: str) -> None:
     plt.close(fig)
 
 
-def reconstruction_grid(originals: np.ndarray, reconstructions: np.ndarray, path: str | os.PathLike,
-                        ids: np.ndarray | None = None, per_row: int = 8) -> None:
+def reconstruction_grid(
+    originals: np.ndarray,
+    reconstructions: np.ndarray,
+    path: str | os.PathLike,
+    ids: np.ndarray | None = None,
+    per_row: int = 8,
+) -> None:
     """Pairs of rows: holdout originals above their reconstructions."""
     n = len(originals)
     rows = int(np.ceil(n / per_row))
@@ -42,10 +47,26 @@ def reconstruction_grid(originals: np.ndarray, reconstructions: np.ndarray, path
         if ids is not None:
             axes[2 * r, c].set_title(f"{int(ids[k]):06d}", fontsize=7)
     for r in range(rows):
-        axes[2 * r, 0].text(-0.1, 0.5, "original", transform=axes[2 * r, 0].transAxes, rotation=90,
-                            ha="right", va="center", fontsize=8)
-        axes[2 * r + 1, 0].text(-0.1, 0.5, "reconstruction", transform=axes[2 * r + 1, 0].transAxes,
-                                rotation=90, ha="right", va="center", fontsize=8)
+        axes[2 * r, 0].text(
+            -0.1,
+            0.5,
+            "original",
+            transform=axes[2 * r, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
+        axes[2 * r + 1, 0].text(
+            -0.1,
+            0.5,
+            "reconstruction",
+            transform=axes[2 * r + 1, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
     fig.suptitle("Holdout images and their reconstructions", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

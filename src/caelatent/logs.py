@@ -12,18 +12,29 @@ def log_to(path: str | None, level: int = logging.INFO) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if path:
         handlers.append(logging.FileHandler(path, mode="w"))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=handlers, force=True)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
     logging.captureWarnings(True)
 
     def excepthook(etype, value, tb):
-        logging.getLogger("caelatent").critical("%s: %s", etype.__name__, value, exc_info=(etype, value, tb))
+        logging.getLogger("caelatent").critical(
+            "%s: %s", etype.__name__, value, exc_info=(etype, value, tb)
+        )
 
     sys.excepthook = excepthook
 
 
 # the variables BLAS and OpenMP read when they load
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
 _limits = None
 
 

@@ -44,9 +44,19 @@ class Ascent:
     layer: str
 
 
-def maximise_maps(encoder: keras.Model, maps=None, *, steps: int = 150, step_size: float = 0.05,
-                  decay: float = 0.01, blur_sigma: float = 0.5, blur_every: int = 4, jitter: int = 2,
-                  seed: int = 0, start_noise: float = 0.02) -> Ascent:
+def maximise_maps(
+    encoder: keras.Model,
+    maps=None,
+    *,
+    steps: int = 150,
+    step_size: float = 0.05,
+    decay: float = 0.01,
+    blur_sigma: float = 0.5,
+    blur_every: int = 4,
+    jitter: int = 2,
+    seed: int = 0,
+    start_noise: float = 0.02,
+) -> Ascent:
     """Gradient ascent on the input, one image per map of the innermost layer (all maps if None)."""
     layer = innermost_layer(encoder)
     channels = int(layer.output.shape[-1])
@@ -56,7 +66,9 @@ def maximise_maps(encoder: keras.Model, maps=None, *, steps: int = 150, step_siz
     features = keras.Model(encoder.input, layer.output, name="innermost")
     rng = np.random.default_rng(seed)
     h, w, ch = encoder.input_shape[1:]
-    x = np.clip(0.5 + start_noise * rng.standard_normal((len(maps), h, w, ch)), 0, 1).astype(np.float32)
+    x = np.clip(0.5 + start_noise * rng.standard_normal((len(maps), h, w, ch)), 0, 1).astype(
+        np.float32
+    )
     onehot = np.eye(channels, dtype=np.float32)[maps]
 
     def objective(t):
@@ -80,7 +92,12 @@ def maximise_maps(encoder: keras.Model, maps=None, *, steps: int = 150, step_siz
             x = ndimage.gaussian_filter(x, sigma=(0, blur_sigma, blur_sigma, 0))
         trace.append(activations(x)[pick, maps])
         if (step + 1) % 50 == 0 or step + 1 == steps:
-            log.info("ascent step %d/%d: mean target activation %.4f (start %.4f)", step + 1, steps,
-                     float(trace[-1].mean()), float(trace[0].mean()))
+            log.info(
+                "ascent step %d/%d: mean target activation %.4f (start %.4f)",
+                step + 1,
+                steps,
+                float(trace[-1].mean()),
+                float(trace[0].mean()),
+            )
     final = activations(x)
     return Ascent(maps, x, np.asarray(trace), final, layer.name)

@@ -52,7 +52,9 @@ def _act(name: str, label: str):
 def build_encoder(spec: ModelSpec) -> keras.Model:
     x = inputs = keras.Input((spec.image_size, spec.image_size, spec.channels), name="image")
     for i, f in enumerate(spec.filters, 1):
-        x = layers.Conv2D(f, spec.kernel_size, strides=spec.strides, padding="same", name=f"conv{i}")(x)
+        x = layers.Conv2D(
+            f, spec.kernel_size, strides=spec.strides, padding="same", name=f"conv{i}"
+        )(x)
         if spec.batch_norm:
             x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = _act(spec.activation, f"act{i}")(x)
@@ -67,11 +69,15 @@ def build_decoder(spec: ModelSpec) -> keras.Model:
     x = layers.Dense(h * w * c, name="dense")(z)
     x = layers.Reshape((h, w, c), name="reshape")(x)
     for i, f in enumerate(reversed(spec.filters), 1):
-        x = layers.Conv2DTranspose(f, spec.kernel_size, strides=spec.strides, padding="same", name=f"deconv{i}")(x)
+        x = layers.Conv2DTranspose(
+            f, spec.kernel_size, strides=spec.strides, padding="same", name=f"deconv{i}"
+        )(x)
         if spec.batch_norm:
             x = layers.BatchNormalization(name=f"dbn{i}")(x)
         x = _act(spec.activation, f"dact{i}")(x)
-    out = layers.Conv2DTranspose(spec.channels, spec.kernel_size, padding="same", activation="sigmoid", name="image")(x)
+    out = layers.Conv2DTranspose(
+        spec.channels, spec.kernel_size, padding="same", activation="sigmoid", name="image"
+    )(x)
     return keras.Model(z, out, name="decoder")
 
 
@@ -115,4 +121,6 @@ class UInt8Autoencoder(keras.Model):
 def scaled_input(model: keras.Model) -> keras.Model:
     """``model`` (taking images in [0, 1]) behind a uint8 input scaled on the device."""
     x = keras.Input(model.input_shape[1:], dtype="uint8", name="image_uint8")
-    return keras.Model(x, model(layers.Rescaling(1 / 255, name="scale")(x)), name=f"{model.name}_uint8")
+    return keras.Model(
+        x, model(layers.Rescaling(1 / 255, name="scale")(x)), name=f"{model.name}_uint8"
+    )

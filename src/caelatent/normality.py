@@ -42,8 +42,12 @@ from .stats import blocks
 
 TESTS = ("ks_core_d2", "mardia_kurtosis", "directional_skewness_max", "directional_kurtosis_max")
 # which tail of the calibrated z speaks against normality
-SIDES = {"ks_core_d2": "upper", "mardia_kurtosis": "two-sided", "directional_skewness_max": "upper",
-         "directional_kurtosis_max": "upper"}
+SIDES = {
+    "ks_core_d2": "upper",
+    "mardia_kurtosis": "two-sided",
+    "directional_skewness_max": "upper",
+    "directional_kurtosis_max": "upper",
+}
 QQ_PROBS = np.linspace(0.005, 0.995, 199)
 
 
@@ -76,7 +80,11 @@ class CoreFit:
 
     def summary(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("mean", "cov")}
-        return {**d, "fraction_inside": self.fraction_inside, "expected_fraction": shell_threshold(len(self.mean), self.k_sigma)[1]}
+        return {
+            **d,
+            "fraction_inside": self.fraction_inside,
+            "expected_fraction": shell_threshold(len(self.mean), self.k_sigma)[1],
+        }
 
 
 def _whiten(cov: np.ndarray) -> np.ndarray:
@@ -92,13 +100,17 @@ F32 = np.float32
 BLOCK = 4096  # rows per block (float64 temporaries of 8 MB at p = 256)
 
 
-def _centre_and_project(b: np.ndarray, mean: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _centre_and_project(
+    b: np.ndarray, mean: np.ndarray, m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(x - mean, (x - mean) @ m) of a block."""
     c = b - mean
     return c, c @ m
 
 
-def fit_core(z, k_sigma: float = 3.0, tol: float = 1e-6, max_iter: int = 100, dtype=np.float64) -> CoreFit:
+def fit_core(
+    z, k_sigma: float = 3.0, tol: float = 1e-6, max_iter: int = 100, dtype=np.float64
+) -> CoreFit:
     """Mean and covariance of the normal whose k-sigma core the data's core is (see module doc).
 
     ``z`` is an array or a Zarr array (streamed in blocks). Converged when the core (the set of
@@ -169,7 +181,9 @@ def directions(fit: CoreFit) -> np.ndarray:
     return dirs / np.linalg.norm(dirs, axis=0)
 
 
-def core_statistics(z, fit: CoreFit, dirs: np.ndarray | None = None, dtype=np.float64) -> tuple[dict[str, float], np.ndarray]:
+def core_statistics(
+    z, fit: CoreFit, dirs: np.ndarray | None = None, dtype=np.float64
+) -> tuple[dict[str, float], np.ndarray]:
     """The four statistics of the core (module doc) and its d^2 quantiles at QQ_PROBS.
 
     ``dirs``: 2p unit directions of the whitened space for the directional tests, the first p an
@@ -199,12 +213,20 @@ def core_statistics(z, fit: CoreFit, dirs: np.ndarray | None = None, dtype=np.fl
     m2, m4 = truncated_chi2_moment(2, p, t), truncated_chi2_moment(4, p, t)
     mardia = (float(np.mean(d2**2)) - m2) / math.sqrt(max(m4 - m2 * m2, 1e-300) / k)
     # along a unit direction of a spherically symmetric core, E[u^2m] = E[(d^2)^m] (2m-1)!! / (p (p+2)...)
-    e = {m: truncated_chi2_moment(m, p, t) * math.prod(range(2 * m - 1, 0, -2)) / math.prod(p + 2 * i for i in range(m))
-         for m in (2, 3, 4)}
+    e = {
+        m: truncated_chi2_moment(m, p, t)
+        * math.prod(range(2 * m - 1, 0, -2))
+        / math.prod(p + 2 * i for i in range(m))
+        for m in (2, 3, 4)
+    }
     z3 = (s3 / k) / math.sqrt(e[3] / k)
     z4 = (s4 / k - e[2]) / math.sqrt(max(e[4] - e[2] ** 2, 1e-300) / k)
-    values = {"ks_core_d2": ks * math.sqrt(k), "mardia_kurtosis": mardia,
-              "directional_skewness_max": z3, "directional_kurtosis_max": z4}
+    values = {
+        "ks_core_d2": ks * math.sqrt(k),
+        "mardia_kurtosis": mardia,
+        "directional_skewness_max": z3,
+        "directional_kurtosis_max": z4,
+    }
     return values, np.quantile(d2, QQ_PROBS)
 
 
@@ -226,17 +248,38 @@ class Null:
     qq_mid: np.ndarray
 
 
-def null_calibration(n: int, p: int, k_sigma: float = 3.0, runs: int = 100, seed: int = 0,
-                     cache_dir: str | Path | None = None, dirs: np.ndarray | None = None) -> Null:
+def null_calibration(
+    n: int,
+    p: int,
+    k_sigma: float = 3.0,
+    runs: int = 100,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    dirs: np.ndarray | None = None,
+) -> Null:
     """Every statistic over ``runs`` N(0, I_p) clouds of n vectors put through :func:`fit_core` and
     :func:`core_statistics` (with the directions ``dirs``, default each cloud's own), and the 95 %
     band of the core's d^2 quantiles; cached in ``cache_dir`` by the arguments."""
-    dkey = hashlib.sha256(np.ascontiguousarray(np.round(dirs, 6)).tobytes()).hexdigest() if dirs is not None else ""
+    dkey = (
+        hashlib.sha256(np.ascontiguousarray(np.round(dirs, 6)).tobytes()).hexdigest()
+        if dirs is not None
+        else ""
+    )
     key = hashlib.sha256(json.dumps([n, p, k_sigma, runs, seed, dkey, 3]).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"normality_null_n{n}_p{p}_{key}.npz" if cache_dir else None
     if path is not None and path.exists():
         d = np.load(path, allow_pickle=False)
-        return Null(n, p, k_sigma, runs, seed, {t: d[t] for t in TESTS}, d["qq_low"], d["qq_high"], d["qq_mid"])
+        return Null(
+            n,
+            p,
+            k_sigma,
+            runs,
+            seed,
+            {t: d[t] for t in TESTS},
+            d["qq_low"],
+            d["qq_high"],
+            d["qq_mid"],
+        )
     rng = np.random.default_rng([seed, n, p])
     vals, qqs = {t: [] for t in TESTS}, []
     for _ in range(runs):
@@ -246,8 +289,17 @@ def null_calibration(n: int, p: int, k_sigma: float = 3.0, runs: int = 100, seed
             vals[t].append(val)
         qqs.append(q)
     qqs = np.array(qqs)
-    null = Null(n, p, k_sigma, runs, seed, {t: np.array(vals[t]) for t in TESTS}, np.quantile(qqs, 0.025, axis=0),
-                np.quantile(qqs, 0.975, axis=0), np.median(qqs, axis=0))
+    null = Null(
+        n,
+        p,
+        k_sigma,
+        runs,
+        seed,
+        {t: np.array(vals[t]) for t in TESTS},
+        np.quantile(qqs, 0.025, axis=0),
+        np.quantile(qqs, 0.975, axis=0),
+        np.median(qqs, axis=0),
+    )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".partial.npz")
@@ -280,12 +332,27 @@ def calibrated_tests(values: dict, null: Null) -> list[dict]:
             mu, sd = nv.mean(), nv.std(ddof=1)
             edge = nv.max() if stat > nv.max() else nv.min()
             beta = sd * math.sqrt(6) / math.pi
-            log_p = math.log((2 if two else 1) / (r + 1)) - abs(stat - edge) / beta  # in logs: p underflows
+            log_p = (
+                math.log((2 if two else 1) / (r + 1)) - abs(stat - edge) / beta
+            )  # in logs: p underflows
             pv = math.exp(log_p)
-            zc = float(np.sign(stat - mu) * -special.ndtri_exp(log_p - (math.log(2) if two else 0.0)))
-        rows.append({"test": name, "statistic": stat, "null_mean": float(nv.mean()), "null_sd": float(nv.std(ddof=1)),
-                     "z": float(zc), "p_value": float(pv), "side": SIDES[name], "null_runs": r, "null_n": null.n,
-                     "beyond_null_runs": bool(beyond)})
+            zc = float(
+                np.sign(stat - mu) * -special.ndtri_exp(log_p - (math.log(2) if two else 0.0))
+            )
+        rows.append(
+            {
+                "test": name,
+                "statistic": stat,
+                "null_mean": float(nv.mean()),
+                "null_sd": float(nv.std(ddof=1)),
+                "z": float(zc),
+                "p_value": float(pv),
+                "side": SIDES[name],
+                "null_runs": r,
+                "null_n": null.n,
+                "beyond_null_runs": bool(beyond),
+            }
+        )
     return rows
 
 
@@ -297,8 +364,15 @@ def subsample(z, m: int, seed: int) -> np.ndarray:
     return np.asarray(picked, dtype=F32)
 
 
-def test_core(z, k_sigma: float = 3.0, runs: int = 100, seed: int = 0, max_test_n: int = 10000,
-              cache_dir: str | Path | None = None, alpha: float = 0.05) -> dict:
+def test_core(
+    z,
+    k_sigma: float = 3.0,
+    runs: int = 100,
+    seed: int = 0,
+    max_test_n: int = 10000,
+    cache_dir: str | Path | None = None,
+    alpha: float = 0.05,
+) -> dict:
     """Fit the core, compute the statistics, calibrate them; the verdict.
 
     ``fit`` is the core of all n vectors. The tests run on all of them when n <= ``max_test_n``,
@@ -319,12 +393,28 @@ def test_core(z, k_sigma: float = 3.0, runs: int = 100, seed: int = 0, max_test_
     null = null_calibration(test_fit.n, len(fit.mean), k_sigma, runs, seed, cache_dir, dirs)
     rows = calibrated_tests(values, null)
     per_test = alpha / len(rows)
-    return {"fit": fit, "test_fit": test_fit, "tests": rows, "alpha": alpha, "alpha_per_test": per_test,
-            "consistent_with_normal": bool(all(r["p_value"] >= per_test for r in rows)), "qq": qq, "null": null}
+    return {
+        "fit": fit,
+        "test_fit": test_fit,
+        "tests": rows,
+        "alpha": alpha,
+        "alpha_per_test": per_test,
+        "consistent_with_normal": bool(all(r["p_value"] >= per_test for r in rows)),
+        "qq": qq,
+        "null": null,
+    }
 
 
-def size_check(p: int, n: int, clouds: int, runs: int, seed: int = 0, per_cloud_null: bool = False,
-               k_sigma: float = 3.0, far_outliers: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def size_check(
+    p: int,
+    n: int,
+    clouds: int,
+    runs: int,
+    seed: int = 0,
+    per_cloud_null: bool = False,
+    k_sigma: float = 3.0,
+    far_outliers: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """How the calibrated tests behave on normal clouds: ``clouds`` clouds of n vectors from a normal
     with a random correlated covariance and an off-centre mean, each core-fitted and tested against
     a null of ``runs`` N(0, I_p) clouds. The null is shared (built with the directions of the true
@@ -338,7 +428,11 @@ def size_check(p: int, n: int, clouds: int, runs: int, seed: int = 0, per_cloud_
     rng = np.random.default_rng([seed, p, n])
     a = rng.normal(size=(p, p)) / np.sqrt(p) + np.diag(np.linspace(0.5, 2, p))
     truth = CoreFit(np.zeros(p), a @ a.T, shell_threshold(p, k_sigma)[0], k_sigma, n, n, 0, True)
-    shared = None if per_cloud_null else null_calibration(n, p, k_sigma, runs, seed + 1, dirs=directions(truth))
+    shared = (
+        None
+        if per_cloud_null
+        else null_calibration(n, p, k_sigma, runs, seed + 1, dirs=directions(truth))
+    )
     rejected, zs = [], []
     for c in range(clouds):
         x = rng.standard_normal((n, p)) @ a.T + 3.0
@@ -361,6 +455,13 @@ def beta_shell_fractions(d2: np.ndarray, n: int, p: int, levels) -> list[dict]:
     out = []
     for k in levels:
         t, mass = shell_threshold(p, k)
-        out.append({"sigma": k, "d2_threshold": t, "expected_fraction": float(special.betainc(a, b, min(t / scale, 1))),
-                    "expected_fraction_chi2": mass, "observed_fraction": float(np.mean(d2 <= t))})
+        out.append(
+            {
+                "sigma": k,
+                "d2_threshold": t,
+                "expected_fraction": float(special.betainc(a, b, min(t / scale, 1))),
+                "expected_fraction_chi2": mass,
+                "observed_fraction": float(np.mean(d2 <= t)),
+            }
+        )
     return out

@@ -77,7 +77,9 @@ def scaled_box(width: int, height: int, box: Sequence[float]) -> tuple[float, fl
     return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
-def decode_crop_resize(data: bytes, size: int, box: Sequence[float]) -> tuple[np.ndarray, str | None]:
+def decode_crop_resize(
+    data: bytes, size: int, box: Sequence[float]
+) -> tuple[np.ndarray, str | None]:
     """JPEG (or other image) bytes -> uint8 [size, size, 3] and the converted-from mode, if any.
 
     Raises :class:`SkipImage` with reason ``not_image`` or ``corrupt``.
@@ -87,15 +89,21 @@ def decode_crop_resize(data: bytes, size: int, box: Sequence[float]) -> tuple[np
         im.load()
     except UnidentifiedImageError:
         if data.startswith(_IMAGE_SIGNATURES):
-            raise SkipImage("corrupt", f"{len(data)} bytes with an image signature that do not decode") from None
-        raise SkipImage("not_image", f"{len(data)} bytes that are no image (start: {data[:12]!r})") from None
+            raise SkipImage(
+                "corrupt", f"{len(data)} bytes with an image signature that do not decode"
+            ) from None
+        raise SkipImage(
+            "not_image", f"{len(data)} bytes that are no image (start: {data[:12]!r})"
+        ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise SkipImage("corrupt", str(err)) from None
     converted = None
     if im.mode != "RGB":
         converted = im.mode
         im = im.convert("RGB")
-    out = im.resize((size, size), Image.Resampling.BILINEAR, box=scaled_box(im.width, im.height, box))
+    out = im.resize(
+        (size, size), Image.Resampling.BILINEAR, box=scaled_box(im.width, im.height, box)
+    )
     return np.asarray(out, dtype=np.uint8), converted
 
 
@@ -133,10 +141,18 @@ def _render_batch(start: int, count: int, size: int, seed: int) -> dict:
     assert _array is not None
     images, attrs = synthetic.render_faces(np.arange(start, start + count), size, seed)
     _array[start : start + count] = images
-    return {"start": start, "valid": np.ones(count, bool), "skipped": [], "converted": Counter(), "attrs": attrs}
+    return {
+        "start": start,
+        "valid": np.ones(count, bool),
+        "skipped": [],
+        "converted": Counter(),
+        "attrs": attrs,
+    }
 
 
-def _run_batches(fn: Callable, jobs: list[tuple], workers: int, init_args: tuple, progress: str) -> list[dict]:
+def _run_batches(
+    fn: Callable, jobs: list[tuple], workers: int, init_args: tuple, progress: str
+) -> list[dict]:
     """Run ``fn(*job)`` for each job, in-process for one worker, else in a pool of processes."""
     results, t0 = [], time.perf_counter()
     total = len(jobs)
@@ -155,7 +171,9 @@ def _run_batches(fn: Callable, jobs: list[tuple], workers: int, init_args: tuple
     # fork (explicit; later Pythons default to forkserver): workers start at once and a
     # Snakemake script is not re-executed in them. Zarr resets its IO thread after a fork.
     ctx = mp.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=init_args
+    ) as pool:
         futures = [pool.submit(fn, *job) for job in jobs]
         for k, fut in enumerate(futures, 1):
             results.append(fut.result())
@@ -176,7 +194,9 @@ class Outputs:
     @classmethod
     def in_dir(cls, d: str | os.PathLike) -> "Outputs":
         d = Path(d)
-        return cls(d / "images.zarr", d / "attributes.tsv", d / "manifest.json", d / "list_attr.txt")
+        return cls(
+            d / "images.zarr", d / "attributes.tsv", d / "manifest.json", d / "list_attr.txt"
+        )
 
 
 def _list_celeba_inputs(members: list[str], attributes, on_missing: str, max_images: int | None):
@@ -214,7 +234,9 @@ def _batches(n: int, chunk: int):
     return [(s, min(chunk, n - s)) for s in range(0, n, chunk)]
 
 
-def _compact(tmp_array: zarr.Array, valid: np.ndarray, dest_group: zarr.Group, chunk: int) -> zarr.Array:
+def _compact(
+    tmp_array: zarr.Array, valid: np.ndarray, dest_group: zarr.Group, chunk: int
+) -> zarr.Array:
     """Copy the valid rows of ``tmp_array`` into a new ``images`` array, chunk by chunk."""
     n = int(valid.sum())
     out = create_images_array(dest_group, n, tmp_array.shape[1], chunk)
@@ -224,7 +246,11 @@ def _compact(tmp_array: zarr.Array, valid: np.ndarray, dest_group: zarr.Group, c
         pending.append(block)
         have = sum(len(b) for b in pending)
         if have >= chunk or s + chunk >= tmp_array.shape[0]:
-            cat = np.concatenate(pending) if pending else np.zeros((0,) + tmp_array.shape[1:], np.uint8)
+            cat = (
+                np.concatenate(pending)
+                if pending
+                else np.zeros((0,) + tmp_array.shape[1:], np.uint8)
+            )
             full = len(cat) if s + chunk >= tmp_array.shape[0] else (len(cat) // chunk) * chunk
             out[pos : pos + full] = cat[:full]
             pos += full
@@ -250,14 +276,18 @@ def prepare_celeba(
 ) -> dict:
     """Prepare CelebA images from a folder, zip or tar. Returns the manifest (also written)."""
     if on_missing_attributes not in ("keep", "skip", "error"):
-        raise ValueError(f"on_missing_attributes={on_missing_attributes!r}: expected keep, skip or error")
+        raise ValueError(
+            f"on_missing_attributes={on_missing_attributes!r}: expected keep, skip or error"
+        )
     _check_box(crop_box)
     attr_table = celeba.read_attributes(attributes) if attributes else None
     ident = celeba.read_identities(identities) if identities else None
     container = celeba.open_container(images)
     members = container.members()
     container.close()
-    names, ids, skipped, beyond = _list_celeba_inputs(members, attr_table, on_missing_attributes, max_images)
+    names, ids, skipped, beyond = _list_celeba_inputs(
+        members, attr_table, on_missing_attributes, max_images
+    )
     if not names:
         raise ValueError(f"{images}: no usable CelebA images among {len(members)} entries")
     split.assign(len(names))  # fail before decoding if the split cannot fit
@@ -267,7 +297,9 @@ def prepare_celeba(
     with atomic_path(out.images) as tmp_zarr:
         group = zarr.open_group(tmp_zarr, mode="w")
         raw = create_images_array(group, len(names), size, chunk, name="images_unfiltered")
-        jobs = [(s, names[s : s + c], size, tuple(crop_box)) for s, c in _batches(len(names), chunk)]
+        jobs = [
+            (s, names[s : s + c], size, tuple(crop_box)) for s, c in _batches(len(names), chunk)
+        ]
         init = (str(images), str(Path(tmp_zarr) / "images_unfiltered"))
         results = _run_batches(_decode_batch, jobs, workers, init, "prepare")
         valid = np.concatenate([r["valid"] for r in results])
@@ -281,11 +313,17 @@ def prepare_celeba(
             del group["images_unfiltered"]
         ids = ids[valid]
         if len(ids) < 2:
-            raise ValueError(f"{images}: only {len(ids)} image(s) could be decoded; see the skipped list")
-        attr_vals, found = (attr_table.lookup(ids) if attr_table else (None, np.zeros(len(ids), bool)))
+            raise ValueError(
+                f"{images}: only {len(ids)} image(s) could be decoded; see the skipped list"
+            )
+        attr_vals, found = (
+            attr_table.lookup(ids) if attr_table else (None, np.zeros(len(ids), bool))
+        )
         identity = np.array([ident.get(int(i), -1) for i in ids], np.int64) if ident else None
         flags = split.assign(len(ids))
-        _write_metadata(group, ids, flags, attr_table.names if attr_table else [], attr_vals, identity, chunk)
+        _write_metadata(
+            group, ids, flags, attr_table.names if attr_table else [], attr_vals, identity, chunk
+        )
         arr.attrs.update({"size": size, "crop_box": list(crop_box), "dataset": dataset})
         counts = {
             "inputs": len(members),
@@ -308,8 +346,13 @@ def prepare_celeba(
             "crop_box": list(crop_box),
             "counts": counts,
             "attribute_file": (
-                {"path": attr_table.source, "declared_count": attr_table.declared_count, "rows": len(attr_table)}
-                if attr_table else None
+                {
+                    "path": attr_table.source,
+                    "declared_count": attr_table.declared_count,
+                    "rows": len(attr_table),
+                }
+                if attr_table
+                else None
             ),
             "split": _split_info(split, flags),
             "skipped_items": [{"name": n, "reason": r, "detail": d} for n, r, d in skipped],
@@ -317,8 +360,19 @@ def prepare_celeba(
         _check_accounting(counts)
     for name, reason, detail in skipped:
         log.warning("skipped %s (%s): %s", name, reason, detail)
-    _write_tables(out, ids, flags, attr_table.names if attr_table else [], attr_vals, found, identity, manifest)
-    log.info("wrote %d images to %s (skipped %s)", len(ids), out.images, counts["skipped"] or "none")
+    _write_tables(
+        out,
+        ids,
+        flags,
+        attr_table.names if attr_table else [],
+        attr_vals,
+        found,
+        identity,
+        manifest,
+    )
+    log.info(
+        "wrote %d images to %s (skipped %s)", len(ids), out.images, counts["skipped"] or "none"
+    )
     return manifest
 
 
@@ -341,7 +395,9 @@ def prepare_synthetic(
         group = zarr.open_group(tmp_zarr, mode="w")
         create_images_array(group, n_images, size, chunk)
         jobs = [(s, c, size, seed) for s, c in _batches(n_images, chunk)]
-        results = _run_batches(_render_batch, jobs, workers, (None, str(Path(tmp_zarr) / "images")), "render")
+        results = _run_batches(
+            _render_batch, jobs, workers, (None, str(Path(tmp_zarr) / "images")), "render"
+        )
         attrs = np.concatenate([r["attrs"] for r in results])
         ids = np.arange(1, n_images + 1, dtype=np.int64)
         flags = split.assign(n_images)
@@ -349,8 +405,13 @@ def prepare_synthetic(
         _write_metadata(group, ids, flags, names, attrs, None, chunk)
         group["images"].attrs.update({"size": size, "crop_box": None, "dataset": dataset})
         counts = {
-            "inputs": n_images, "read": n_images, "written": n_images, "skipped": {},
-            "beyond_max_images": 0, "converted_to_rgb": {}, "missing_attributes": 0,
+            "inputs": n_images,
+            "read": n_images,
+            "written": n_images,
+            "skipped": {},
+            "beyond_max_images": 0,
+            "converted_to_rgb": {},
+            "missing_attributes": 0,
         }
         manifest = {
             "dataset": dataset,
@@ -371,7 +432,9 @@ def prepare_synthetic(
 
 
 def _check_box(box: Sequence[float]) -> None:
-    if len(box) != 4 or not (0 <= box[0] < box[2] <= REFERENCE_FRAME[0] and 0 <= box[1] < box[3] <= REFERENCE_FRAME[1]):
+    if len(box) != 4 or not (
+        0 <= box[0] < box[2] <= REFERENCE_FRAME[0] and 0 <= box[1] < box[3] <= REFERENCE_FRAME[1]
+    ):
         raise ValueError(
             f"data.crop_box={list(box)}: expected [left, top, right, bottom] inside the 178x218 frame"
         )
@@ -387,7 +450,9 @@ def _write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) -
     group.create_array("ids", data=ids, chunks=(min(n, 65536),))
     group.create_array("split", data=flags, chunks=(min(n, 65536),))
     if attr_names:
-        a = group.create_array("attributes", data=attr_vals.astype(np.int8), chunks=(min(n, 65536), len(attr_names)))
+        a = group.create_array(
+            "attributes", data=attr_vals.astype(np.int8), chunks=(min(n, 65536), len(attr_names))
+        )
         a.attrs["names"] = list(attr_names)
         a.attrs["missing_value"] = 0
     if identity is not None:
@@ -413,7 +478,11 @@ def _check_accounting(counts: dict) -> None:
 
 def _write_tables(out: Outputs, ids, flags, names, vals, found, identity, manifest) -> None:
     """attributes.tsv (one row per written image) and manifest.json, each written atomically."""
-    header = ["index", "image_id", "split", "has_attributes"] + (["identity"] if identity is not None else []) + list(names)
+    header = (
+        ["index", "image_id", "split", "has_attributes"]
+        + (["identity"] if identity is not None else [])
+        + list(names)
+    )
     split_names = np.array(["train", "holdout"])[flags]
     with atomic_path(out.attributes) as tmp:
         with open(tmp, "w") as f:
@@ -429,7 +498,11 @@ def _write_tables(out: Outputs, ids, flags, names, vals, found, identity, manife
     # notation for a missing row, so those images are left out; its count line is exact)
     with atomic_path(out.list_attr) as tmp:
         keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
-        celeba.write_attributes(tmp, list(names), np.asarray(ids)[keep],
-                                vals[keep] if names else np.zeros((0, 0), np.int8))
+        celeba.write_attributes(
+            tmp,
+            list(names),
+            np.asarray(ids)[keep],
+            vals[keep] if names else np.zeros((0, 0), np.int8),
+        )
     with atomic_path(out.manifest) as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -49,7 +49,9 @@ def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
 
     features = np.asarray(features, np.float64)
     if len(features) <= k:
-        raise ValueError(f"precision/recall with k={k} needs more than {k} points, got {len(features)}")
+        raise ValueError(
+            f"precision/recall with k={k} needs more than {k} points, got {len(features)}"
+        )
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
     return dist[:, k]  # column 0 is the point itself
 
@@ -66,7 +68,10 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 
 def mean_pairwise_distance(images: np.ndarray, max_images: int = 2000) -> float:
     """Mean Euclidean distance between the images (as pixel vectors in [0, 1]) of one set."""
-    x = np.asarray(images[:max_images], np.float64).reshape(min(len(images), max_images), -1) / 255.0
+    x = (
+        np.asarray(images[:max_images], np.float64).reshape(min(len(images), max_images), -1)
+        / 255.0
+    )
     return float(pdist(x).mean()) if len(x) > 1 else 0.0
 
 
@@ -107,16 +112,25 @@ class OnetFeatures:
 
         left, top, right, bottom = crop
         if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
-            raise ValueError(f"evaluate.realism.onet_crop={list(crop)}: expected 0 <= left < right <= 1 and "
-                             "0 <= top < bottom <= 1 (fractions of the image side)")
-        self.box = np.array([[top, left, bottom, right]], np.float32)  # TensorFlow's [y1, x1, y2, x2]
+            raise ValueError(
+                f"evaluate.realism.onet_crop={list(crop)}: expected 0 <= left < right <= 1 and "
+                "0 <= top < bottom <= 1 (fractions of the image side)"
+            )
+        self.box = np.array(
+            [[top, left, bottom, right]], np.float32
+        )  # TensorFlow's [y1, x1, y2, x2]
         self.net = StageONet().model
         self.batch = batch
 
     def _features(self, x):
         n = self.net
-        for block in ((n.conv1, n.prelu1, n.maxpool1), (n.conv2, n.prelu2, n.maxpool2),
-                      (n.conv3, n.prelu3, n.maxpool3), (n.conv4, n.prelu4), (n.permute, n.flatten, n.fc5, n.prelu5)):
+        for block in (
+            (n.conv1, n.prelu1, n.maxpool1),
+            (n.conv2, n.prelu2, n.maxpool2),
+            (n.conv3, n.prelu3, n.maxpool3),
+            (n.conv4, n.prelu4),
+            (n.permute, n.flatten, n.fc5, n.prelu5),
+        ):
             for layer in block:
                 x = layer(x)
         return x
@@ -126,14 +140,20 @@ class OnetFeatures:
 
         out = []
         for s in range(0, len(images), self.batch):
-            x = (np.asarray(images[s : s + self.batch], np.float32) - 127.5) / 128.0  # MTCNN's normalisation
+            x = (
+                np.asarray(images[s : s + self.batch], np.float32) - 127.5
+            ) / 128.0  # MTCNN's normalisation
             boxes = np.repeat(self.box, len(x), axis=0)
-            crops = tf.image.crop_and_resize(x, boxes, np.arange(len(x), dtype=np.int32), (self.size, self.size))
+            crops = tf.image.crop_and_resize(
+                x, boxes, np.arange(len(x), dtype=np.int32), (self.size, self.size)
+            )
             out.append(np.asarray(self._features(crops), np.float64))
         return np.concatenate(out) if out else np.zeros((0, 256))
 
 
-def realism_scores(real_feats: dict[str, np.ndarray], fake_feats: dict[str, np.ndarray], k: int) -> dict:
+def realism_scores(
+    real_feats: dict[str, np.ndarray], fake_feats: dict[str, np.ndarray], k: int
+) -> dict:
     """Fréchet distance, precision and recall in each feature space."""
     out = {}
     for space, real in real_feats.items():

@@ -99,7 +99,9 @@ class PlanePath(Sampler):
         super().fit(z)
         for c in (self.i, self.j):
             if not 0 <= c < self.dim_:
-                raise ValueError(f"generate plane_path axes: component {c} is outside 0..{self.dim_ - 1}")
+                raise ValueError(
+                    f"generate plane_path axes: component {c} is outside 0..{self.dim_ - 1}"
+                )
         u = np.zeros(self.dim_)
         a = math.radians(self.angle)
         u[self.i], u[self.j] = math.cos(a), math.sin(a)
@@ -187,8 +189,15 @@ class GaussianMixtureSampler(Sampler):
 
     name = "gmm"
 
-    def __init__(self, components: int = 10, max_fit: int = 20000, seed: int = 0, max_iter: int = 200):
-        self.components, self.max_fit, self.seed, self.max_iter = int(components), int(max_fit), seed, max_iter
+    def __init__(
+        self, components: int = 10, max_fit: int = 20000, seed: int = 0, max_iter: int = 200
+    ):
+        self.components, self.max_fit, self.seed, self.max_iter = (
+            int(components),
+            int(max_fit),
+            seed,
+            max_iter,
+        )
 
     def fit(self, z):
         from sklearn.mixture import GaussianMixture
@@ -198,8 +207,13 @@ class GaussianMixtureSampler(Sampler):
         rng = np.random.default_rng(self.seed)
         idx = np.sort(rng.choice(n, size=min(n, self.max_fit), replace=False))
         x = stats.take_rows(z, idx)
-        self.gmm_ = GaussianMixture(self.components, covariance_type="full", random_state=self.seed,
-                                    max_iter=self.max_iter, reg_covar=1e-5).fit(x)
+        self.gmm_ = GaussianMixture(
+            self.components,
+            covariance_type="full",
+            random_state=self.seed,
+            max_iter=self.max_iter,
+            reg_covar=1e-5,
+        ).fit(x)
         return self
 
     def sample(self, n, rng):
@@ -229,7 +243,11 @@ def build_samplers(spec: dict, dominant: list[int], seed: int = 0) -> list[Sampl
             out.append(OriginToCentre())
         elif name == "plane_path":
             axes = opts.get("axes") or [dominant[:2] if len(dominant) >= 2 else [0, 1]]
-            out += [PlanePath(i, j, a, opts.get("extent", 3.0)) for i, j in axes for a in opts.get("angles", [0.0])]
+            out += [
+                PlanePath(i, j, a, opts.get("extent", 3.0))
+                for i, j in axes
+                for a in opts.get("angles", [0.0])
+            ]
         elif name == "mnd":
             out += [TruncatedNormal(k) for k in opts.get("k", [3.0])]
         elif name == "independent":
@@ -237,7 +255,10 @@ def build_samplers(spec: dict, dominant: list[int], seed: int = 0) -> list[Sampl
         elif name == "pca_ellipsoid":
             out += [PCAEllipsoid(k, opts.get("components")) for k in opts.get("k", [3.0])]
         elif name == "gmm":
-            out += [GaussianMixtureSampler(c, opts.get("max_fit", 20000), seed) for c in opts.get("components", [10])]
+            out += [
+                GaussianMixtureSampler(c, opts.get("max_fit", 20000), seed)
+                for c in opts.get("components", [10])
+            ]
         else:
             raise ValueError(f"generate.samplers.{name}: unknown sampler")
     return out

@@ -47,7 +47,9 @@ class Moments:
         return r
 
     def save(self, path) -> None:
-        np.savez(path, n=self.n, mean=self.mean, cov=self.cov, minimum=self.minimum, maximum=self.maximum)
+        np.savez(
+            path, n=self.n, mean=self.mean, cov=self.cov, minimum=self.minimum, maximum=self.maximum
+        )
 
     @classmethod
     def load(cls, path) -> "Moments":
@@ -109,14 +111,20 @@ def component_histograms(z, mom: Moments, bins: int = 100) -> tuple[np.ndarray, 
     with np.errstate(invalid="ignore", divide="ignore"):
         skew = (m3 / mom.n) / var**1.5
         kurt = (m4 / mom.n) / var**2 - 3.0
-    return counts.reshape(d, bins), edges, {"skew": skew, "excess_kurtosis": kurt, "outside_histogram": outside}
+    return (
+        counts.reshape(d, bins),
+        edges,
+        {"skew": skew, "excess_kurtosis": kurt, "outside_histogram": outside},
+    )
 
 
 def gauss(x, a, mu, sigma):
     return a * np.exp(-0.5 * ((x - mu) / sigma) ** 2)
 
 
-def fit_gaussian(counts: np.ndarray, edges: np.ndarray, mean: float, std: float) -> tuple[float, float, float]:
+def fit_gaussian(
+    counts: np.ndarray, edges: np.ndarray, mean: float, std: float
+) -> tuple[float, float, float]:
     """Least-squares Gaussian fit to a histogram: (amplitude, mu, sigma)."""
     x = 0.5 * (edges[:-1] + edges[1:])
     p0 = (counts.max(), mean, std if std > 0 else 1.0)
@@ -130,7 +138,11 @@ def fit_gaussian(counts: np.ndarray, edges: np.ndarray, mean: float, std: float)
 def half_width(counts: np.ndarray, edges: np.ndarray) -> float:
     """Half width at half maximum of a histogram (linear interpolation at both flanks)."""
     x = 0.5 * (edges[:-1] + edges[1:])
-    c = np.convolve(counts, np.ones(3) / 3, mode="same") if len(counts) >= 5 else counts.astype(float)
+    c = (
+        np.convolve(counts, np.ones(3) / 3, mode="same")
+        if len(counts) >= 5
+        else counts.astype(float)
+    )
     k = int(np.argmax(c))
     half = c[k] / 2
     left = k
@@ -170,7 +182,9 @@ def component_table(z, mom: Moments, bins: int = 100) -> tuple[dict, np.ndarray,
     return table, counts, edges
 
 
-def dominant_components(mean: np.ndarray, sigma: np.ndarray, mean_factor: float, sigma_factor: float) -> dict:
+def dominant_components(
+    mean: np.ndarray, sigma: np.ndarray, mean_factor: float, sigma_factor: float
+) -> dict:
     """Components whose |mean| or sigma stands out: more than ``factor`` times the median over components."""
     am = np.abs(mean)
     big_mean = am > mean_factor * np.median(am)
@@ -192,12 +206,16 @@ def radii(z, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r0, rc
 
 
-def uniform_radii(b: float, dim: int, n: int, rng: np.random.Generator, block: int = 8192) -> np.ndarray:
+def uniform_radii(
+    b: float, dim: int, n: int, rng: np.random.Generator, block: int = 8192
+) -> np.ndarray:
     """|u| for n vectors uniform in [-b, b]^dim."""
     out = np.empty(n)
     for s in range(0, n, block):
         m = min(block, n - s)
-        out[s : s + m] = np.linalg.norm(rng.uniform(-b, b, size=(m, dim)).astype(np.float32), axis=1)
+        out[s : s + m] = np.linalg.norm(
+            rng.uniform(-b, b, size=(m, dim)).astype(np.float32), axis=1
+        )
     return out
 
 
@@ -255,8 +273,9 @@ def ellipse_points(mean2: np.ndarray, cov2: np.ndarray, k: float, n: int = 200) 
     return (v @ (np.sqrt(np.clip(w, 0, None))[:, None] * k * circle)).T + mean2
 
 
-def plane_histograms(z, mom: Moments, planes, bins: int = 80, basis: np.ndarray | None = None,
-                     span: float = 4.5) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def plane_histograms(
+    z, mom: Moments, planes, bins: int = 80, basis: np.ndarray | None = None, span: float = 4.5
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """2-D histograms of all vectors in each plane (i, j) of components (or of ``basis`` columns),
     within mean +- span sigma, in one pass: [(counts, x edges, y edges)]."""
     edges = []
@@ -266,7 +285,9 @@ def plane_histograms(z, mom: Moments, planes, bins: int = 80, basis: np.ndarray 
         else:
             b2 = basis[:, [i, j]]
             m, s = b2.T @ mom.mean, np.sqrt(np.diag(b2.T @ mom.cov @ b2))
-        edges.append([np.linspace(m[k] - span * s[k], m[k] + span * s[k], bins + 1) for k in (0, 1)])
+        edges.append(
+            [np.linspace(m[k] - span * s[k], m[k] + span * s[k], bins + 1) for k in (0, 1)]
+        )
     hs = [np.zeros((bins, bins)) for _ in planes]
     cols = sorted({c for pl in planes for c in pl})
     for _, b in blocks(z):
@@ -276,9 +297,14 @@ def plane_histograms(z, mom: Moments, planes, bins: int = 80, basis: np.ndarray 
     return [(h, ex, ey) for h, (ex, ey) in zip(hs, edges)]
 
 
-def marginal_histograms(z, mom: Moments, comps, bins: int = 80, span: float = 4.5) -> list[tuple[np.ndarray, np.ndarray]]:
+def marginal_histograms(
+    z, mom: Moments, comps, bins: int = 80, span: float = 4.5
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Histograms of all values of each component within mean +- span sigma, in one pass."""
-    edges = [np.linspace(mom.mean[i] - span * mom.std[i], mom.mean[i] + span * mom.std[i], bins + 1) for i in comps]
+    edges = [
+        np.linspace(mom.mean[i] - span * mom.std[i], mom.mean[i] + span * mom.std[i], bins + 1)
+        for i in comps
+    ]
     hs = [np.zeros(bins) for _ in comps]
     for _, b in blocks(z):
         for h, i, e in zip(hs, comps, edges):

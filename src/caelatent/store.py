@@ -17,7 +17,9 @@ def images_compressor() -> BloscCodec:
     return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
-def create_images_array(group: zarr.Group, n: int, size: int, chunk: int, name: str = "images") -> zarr.Array:
+def create_images_array(
+    group: zarr.Group, n: int, size: int, chunk: int, name: str = "images"
+) -> zarr.Array:
     """uint8 [n, size, size, 3], chunked along N only."""
     return group.create_array(
         name,

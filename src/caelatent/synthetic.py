@@ -18,13 +18,28 @@ VERSION = "faces-v1"
 
 #: attribute names, as in CelebA's ``list_attr_celeba.txt``
 ATTRIBUTES = (
-    "Male", "Young", "Smiling", "Mouth_Slightly_Open", "Eyeglasses", "Black_Hair", "Blond_Hair",
-    "Brown_Hair", "Gray_Hair", "Bald", "Bangs", "Pale_Skin", "Wearing_Lipstick", "No_Beard",
+    "Male",
+    "Young",
+    "Smiling",
+    "Mouth_Slightly_Open",
+    "Eyeglasses",
+    "Black_Hair",
+    "Blond_Hair",
+    "Brown_Hair",
+    "Gray_Hair",
+    "Bald",
+    "Bangs",
+    "Pale_Skin",
+    "Wearing_Lipstick",
+    "No_Beard",
 )
 
 _HAIR = {
-    "black": (28, 24, 24), "brown": (96, 60, 34), "blond": (218, 182, 110),
-    "gray": (168, 166, 164), "red": (150, 62, 30),
+    "black": (28, 24, 24),
+    "brown": (96, 60, 34),
+    "blond": (218, 182, 110),
+    "gray": (168, 166, 164),
+    "red": (150, 62, 30),
 }
 _SKIN_DARK, _SKIN_PALE = np.array([92, 58, 40.0]), np.array([246, 214, 192.0])
 _IRIS = [(70, 45, 25), (60, 100, 150), (70, 110, 70), (40, 30, 20)]
@@ -40,12 +55,14 @@ def sample_factors(rng: np.random.Generator) -> dict:
     if not young and rng.random() < 0.55:
         hair = "gray"
     else:
-        p = np.array([
-            0.25 + 0.5 * (1 - tone),  # black
-            0.45,  # brown
-            (0.05 + 0.45 * tone) * (1.0 if not male else 0.35),  # blond
-            0.04,  # red
-        ])
+        p = np.array(
+            [
+                0.25 + 0.5 * (1 - tone),  # black
+                0.45,  # brown
+                (0.05 + 0.45 * tone) * (1.0 if not male else 0.35),  # blond
+                0.04,  # red
+            ]
+        )
         hair = ["black", "brown", "blond", "red"][rng.choice(4, p=p / p.sum())]
     smiling = rng.random() < (0.52 if not male else 0.42)
     glasses_p = (0.04 if young else 0.25) * (1.4 if male else 1.0)
@@ -88,9 +105,20 @@ def attributes_of(f: dict) -> np.ndarray:
     """+1/-1 attribute vector (order of :data:`ATTRIBUTES`)."""
     hair = None if f["bald"] else f["hair"]
     flags = [
-        f["male"], f["young"], f["smiling"], f["mouth_open"], f["glasses"], hair == "black",
-        hair == "blond", hair == "brown", hair == "gray", f["bald"], f["bangs"], f["tone"] > 0.78,
-        f["lipstick"], not f["beard"],
+        f["male"],
+        f["young"],
+        f["smiling"],
+        f["mouth_open"],
+        f["glasses"],
+        hair == "black",
+        hair == "blond",
+        hair == "brown",
+        hair == "gray",
+        f["bald"],
+        f["bangs"],
+        f["tone"] > 0.78,
+        f["lipstick"],
+        not f["beard"],
     ]
     return np.where(flags, 1, -1).astype(np.int8)
 
@@ -113,7 +141,9 @@ def render_face(f: dict, size: int) -> np.ndarray:
     W = size * SUPERSAMPLE
     # background: a vertical gradient between two colours
     c0, c1 = (tuple(int(v) for v in c) for c in f["bg"])
-    canvas = Image.composite(Image.new("RGB", (W, W), c1), Image.new("RGB", (W, W), c0), _gradient(W))
+    canvas = Image.composite(
+        Image.new("RGB", (W, W), c1), Image.new("RGB", (W, W), c0), _gradient(W)
+    )
     layer = Image.new("RGBA", (W, W), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
 
@@ -132,7 +162,9 @@ def render_face(f: dict, size: int) -> np.ndarray:
     if f["long_hair"]:
         ell(fx, fy + 0.04 * u, a + 0.1 * u, b + 0.1 * u, hair + (255,))
         d.rectangle((fx - a - 0.1 * u, fy, fx + a + 0.1 * u, fy + 0.5 * u), fill=hair + (255,))
-    d.rectangle((fx - 0.1 * u, fy + 0.2 * u, fx + 0.1 * u, fy + 0.52 * u), fill=_c(skin, 0.85) + (255,))
+    d.rectangle(
+        (fx - 0.1 * u, fy + 0.2 * u, fx + 0.1 * u, fy + 0.52 * u), fill=_c(skin, 0.85) + (255,)
+    )
     # ears, face
     for side in (-1, 1):
         ell(fx + side * a * 0.98, fy + 0.01 * u, 0.045 * u, 0.075 * u, _c(skin, 0.92) + (255,))
@@ -142,14 +174,30 @@ def render_face(f: dict, size: int) -> np.ndarray:
     # hair on top
     if not f["bald"]:
         hl = 0.13 if not f["male"] else (0.17 if f["young"] else 0.2)
-        d.chord((fx - a - 0.035 * u, fy - b - 0.07 * u, fx + a + 0.035 * u, fy + b * 0.6), 180, 360, fill=hair + (255,))
-        d.rectangle((fx - a - 0.035 * u, fy - 0.25 * b, fx - a + 0.03 * u, fy + 0.05 * u), fill=hair + (255,))
-        d.rectangle((fx + a - 0.03 * u, fy - 0.25 * b, fx + a + 0.035 * u, fy + 0.05 * u), fill=hair + (255,))
+        d.chord(
+            (fx - a - 0.035 * u, fy - b - 0.07 * u, fx + a + 0.035 * u, fy + b * 0.6),
+            180,
+            360,
+            fill=hair + (255,),
+        )
+        d.rectangle(
+            (fx - a - 0.035 * u, fy - 0.25 * b, fx - a + 0.03 * u, fy + 0.05 * u),
+            fill=hair + (255,),
+        )
+        d.rectangle(
+            (fx + a - 0.03 * u, fy - 0.25 * b, fx + a + 0.035 * u, fy + 0.05 * u),
+            fill=hair + (255,),
+        )
         # forehead shows between the sides below the hairline
         ell(fx, fy - hl * u + 0.2 * u, a * 0.82, 0.2 * u, skin + (255,))
         ell(fx, fy + 0.04 * u, a * 0.93, b * 0.82, skin + (255,))
         if f["bangs"]:
-            d.chord((fx - a * 0.95, fy - b * 1.05, fx + a * 0.95, fy - 0.02 * u), 180, 360, fill=_c(hair, 0.95) + (255,))
+            d.chord(
+                (fx - a * 0.95, fy - b * 1.05, fx + a * 0.95, fy - 0.02 * u),
+                180,
+                360,
+                fill=_c(hair, 0.95) + (255,),
+            )
     elif f["male"]:  # fringe of hair over the ears
         for side in (-1, 1):
             ell(fx + side * a * 0.92, fy - 0.05 * u, 0.04 * u, 0.1 * u, _c(hair, 0.9) + (255,))
@@ -163,20 +211,37 @@ def render_face(f: dict, size: int) -> np.ndarray:
         brow = _c(hair if f["hair"] != "gray" or f["bald"] else (90, 80, 70), 0.7)
         by = ey - 0.055 * u
         width = max(1, int((0.02 if f["male"] else 0.012) * u))
-        d.line((ex - 0.05 * u, by + side * f["brow_tilt"] * u, ex + 0.05 * u, by - side * f["brow_tilt"] * u),
-               fill=brow + (255,), width=width)
+        d.line(
+            (
+                ex - 0.05 * u,
+                by + side * f["brow_tilt"] * u,
+                ex + 0.05 * u,
+                by - side * f["brow_tilt"] * u,
+            ),
+            fill=brow + (255,),
+            width=width,
+        )
     # nose
     nx, ny = fx + yaw * 1.3, fy + 0.06 * u
-    d.polygon([(nx, ny - 0.07 * u), (nx - 0.028 * u, ny + 0.01 * u), (nx + 0.028 * u, ny + 0.01 * u)],
-              fill=_c(skin, 0.82) + (255,))
+    d.polygon(
+        [(nx, ny - 0.07 * u), (nx - 0.028 * u, ny + 0.01 * u), (nx + 0.028 * u, ny + 0.01 * u)],
+        fill=_c(skin, 0.82) + (255,),
+    )
     # mouth
     mx, my, mw = fx + yaw, fy + 0.16 * u, f["mouth_width"] * u
     lips = (190, 30, 55) if f["lipstick"] else _c(np.array(skin) * np.array([0.95, 0.6, 0.6]))
     if f["smiling"]:
         d.chord((mx - mw, my - 0.045 * u, mx + mw, my + 0.045 * u), 0, 180, fill=lips + (255,))
         if f["mouth_open"]:
-            d.chord((mx - mw * 0.85, my - 0.03 * u, mx + mw * 0.85, my + 0.032 * u), 0, 180, fill=(70, 15, 20, 255))
-            d.rectangle((mx - mw * 0.7, my, mx + mw * 0.7, my + 0.012 * u), fill=(240, 240, 235, 255))
+            d.chord(
+                (mx - mw * 0.85, my - 0.03 * u, mx + mw * 0.85, my + 0.032 * u),
+                0,
+                180,
+                fill=(70, 15, 20, 255),
+            )
+            d.rectangle(
+                (mx - mw * 0.7, my, mx + mw * 0.7, my + 0.012 * u), fill=(240, 240, 235, 255)
+            )
     else:
         ell(mx, my, mw, 0.016 * u, lips + (255,))
         if f["mouth_open"]:
@@ -187,24 +252,41 @@ def render_face(f: dict, size: int) -> np.ndarray:
         r = 0.06 * u
         for side in (-1, 1):
             ex = fx + side * f["eye_gap"] * u + yaw
-            ell(ex, ey, r, r * 0.8, (15, 15, 20, 235) if f["sunglasses"] else None, outline=frame,
-                width=max(1, int(0.012 * u)))
-        d.line((fx + yaw - f["eye_gap"] * u + r, ey, fx + yaw + f["eye_gap"] * u - r, ey), fill=frame,
-               width=max(1, int(0.012 * u)))
+            ell(
+                ex,
+                ey,
+                r,
+                r * 0.8,
+                (15, 15, 20, 235) if f["sunglasses"] else None,
+                outline=frame,
+                width=max(1, int(0.012 * u)),
+            )
+        d.line(
+            (fx + yaw - f["eye_gap"] * u + r, ey, fx + yaw + f["eye_gap"] * u - r, ey),
+            fill=frame,
+            width=max(1, int(0.012 * u)),
+        )
 
     # roll the face about its centre: only its bounding box is resampled
     box = layer.getbbox()
     if box is not None:
         r = 0.75 * u
-        box = tuple(int(v) for v in (max(0, fx - r), max(0, fy - r), min(W, fx + r), min(W, fy + r)))
-        part = layer.crop(box).rotate(f["roll"], resample=Image.Resampling.NEAREST,
-                                      center=(fx - box[0], fy - box[1]))
+        box = tuple(
+            int(v) for v in (max(0, fx - r), max(0, fy - r), min(W, fx + r), min(W, fy + r))
+        )
+        part = layer.crop(box).rotate(
+            f["roll"], resample=Image.Resampling.NEAREST, center=(fx - box[0], fy - box[1])
+        )
         canvas.paste(part, box[:2], part)
     small = np.asarray(canvas.reduce(SUPERSAMPLE), dtype=np.float32)
     # directional light and overall brightness, then a little sensor noise
     g = np.linspace(-1, 1, size, dtype=np.float32)
-    shade = f["brightness"] + f["light_strength"] * (math.cos(f["light_dir"]) * g[None, :] + math.sin(f["light_dir"]) * g[:, None])
-    img = small * shade[:, :, None] + 2.5 * f["noise"].standard_normal(small.shape, dtype=np.float32)
+    shade = f["brightness"] + f["light_strength"] * (
+        math.cos(f["light_dir"]) * g[None, :] + math.sin(f["light_dir"]) * g[:, None]
+    )
+    img = small * shade[:, :, None] + 2.5 * f["noise"].standard_normal(
+        small.shape, dtype=np.float32
+    )
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

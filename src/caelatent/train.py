@@ -51,13 +51,24 @@ class Progress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if time.perf_counter() - self.last > self.every_s:
             self.last = time.perf_counter()
-            log.info("epoch %d: batch %d/%s, loss %.4f", self.epoch + 1, batch + 1, self.params.get("steps"),
-                     (logs or {}).get("loss", float("nan")))
+            log.info(
+                "epoch %d: batch %d/%s, loss %.4f",
+                self.epoch + 1,
+                batch + 1,
+                self.params.get("steps"),
+                (logs or {}).get("loss", float("nan")),
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        log.info("epoch %d/%d done in %.1f s: loss %.5f, val_loss %.5f", epoch + 1, self.params.get("epochs"),
-                 time.perf_counter() - self.t0, logs.get("loss", float("nan")), logs.get("val_loss", float("nan")))
+        log.info(
+            "epoch %d/%d done in %.1f s: loss %.5f, val_loss %.5f",
+            epoch + 1,
+            self.params.get("epochs"),
+            time.perf_counter() - self.t0,
+            logs.get("loss", float("nan")),
+            logs.get("val_loss", float("nan")),
+        )
 
 
 @dataclass(frozen=True)
@@ -81,9 +92,13 @@ class FitOptions:
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
-            raise ValueError(f"train.precision={self.precision!r}: expected one of {', '.join(PRECISIONS)}")
+            raise ValueError(
+                f"train.precision={self.precision!r}: expected one of {', '.join(PRECISIONS)}"
+            )
         if self.jit_compile not in (True, False, "auto"):
-            raise ValueError(f"train.jit_compile={self.jit_compile!r}: expected true, false or auto")
+            raise ValueError(
+                f"train.jit_compile={self.jit_compile!r}: expected true, false or auto"
+            )
         if self.steps_per_execution < 1:
             raise ValueError(f"train.steps_per_execution={self.steps_per_execution}: must be >= 1")
 
@@ -110,14 +125,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
         weights = self.ckpt / f"weights-{epoch + 1}.weights.h5"
         self.model.save_weights(weights)
         with atomic_path(self.ckpt / "state.json") as tmp:
-            Path(tmp).write_text(json.dumps({"epoch": epoch + 1, "weights": weights.name, "history": self.history}))
+            Path(tmp).write_text(
+                json.dumps({"epoch": epoch + 1, "weights": weights.name, "history": self.history})
+            )
         for old in self.ckpt.glob("weights-*.weights.h5"):
             if old != weights:
                 old.unlink()
 
 
 def _fingerprint(spec: ModelSpec, settings: dict, images: str) -> str:
-    blob = json.dumps({"spec": spec.to_dict(), "train": settings, "images": os.path.abspath(images)}, sort_keys=True)
+    blob = json.dumps(
+        {"spec": spec.to_dict(), "train": settings, "images": os.path.abspath(images)},
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -130,17 +150,35 @@ def _restore(ckpt: Path, model: keras.Model) -> tuple[int, dict[str, list]] | No
         state = json.loads(state_file.read_text())
         model.optimizer.build(model.trainable_variables)
         model.load_weights(ckpt / state["weights"])
-        return int(state["epoch"]), {k: list(state["history"][k]) for k in ("epoch", "loss", "val_loss")}
+        return int(state["epoch"]), {
+            k: list(state["history"][k]) for k in ("epoch", "loss", "val_loss")
+        }
     except Exception as err:  # a truncated or corrupted file: start again, saying which
-        log.warning("discarding damaged checkpoint %s (%s: %s); training restarts", ckpt, type(err).__name__, err)
+        log.warning(
+            "discarding damaged checkpoint %s (%s: %s); training restarts",
+            ckpt,
+            type(err).__name__,
+            err,
+        )
         return None
 
 
-def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spec: ModelSpec, *,
-                      loss: str = "bce", learning_rate: float = 5e-4, batch_size: int = 64, epochs: int = 24,
-                      seed: int = 0, checkpoint_dir: str | os.PathLike | None = None,
-                      max_batches_per_epoch: int | None = None, options: FitOptions = FitOptions(),
-                      callbacks: list | None = None, verbose: int = 2) -> dict:
+def train_autoencoder(
+    images: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    spec: ModelSpec,
+    *,
+    loss: str = "bce",
+    learning_rate: float = 5e-4,
+    batch_size: int = 64,
+    epochs: int = 24,
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    max_batches_per_epoch: int | None = None,
+    options: FitOptions = FitOptions(),
+    callbacks: list | None = None,
+    verbose: int = 2,
+) -> dict:
     """Train on the train split of ``images`` (a prepared ``images.zarr``), validate on the holdout.
 
     Checkpoints after every epoch into ``checkpoint_dir`` (default ``out_dir/checkpoint``); a rerun
@@ -153,13 +191,22 @@ def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spe
     g = zarr.open_group(images, mode="r")
     arr, split = g["images"], g["split"][:]
     if arr.shape[1] != spec.image_size:
-        raise ValueError(f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {spec.image_size}")
+        raise ValueError(
+            f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {spec.image_size}"
+        )
     train_idx, hold_idx = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
     if len(hold_idx) == 0:
         raise ValueError(f"{images}: no holdout images for validation (data.split.train_size)")
-    settings = {"loss": loss, "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
-                "seed": seed, "max_batches_per_epoch": max_batches_per_epoch, "precision": options.precision,
-                "window": options.window}
+    settings = {
+        "loss": loss,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "seed": seed,
+        "max_batches_per_epoch": max_batches_per_epoch,
+        "precision": options.precision,
+        "window": options.window,
+    }
     fp = _fingerprint(spec, settings, str(images))
     stamp = ckpt / "fingerprint.txt"
     if ckpt.exists() and (not stamp.exists() or stamp.read_text() != fp):
@@ -177,27 +224,68 @@ def train_autoencoder(images: str | os.PathLike, out_dir: str | os.PathLike, spe
         keras.config.set_dtype_policy("float32")
     spe = options.steps_per_execution
     if spe > 1 and keras.backend.backend() == "torch":
-        log.warning("train.steps_per_execution=%d: Keras's torch backend runs one step per call; using 1", spe)
+        log.warning(
+            "train.steps_per_execution=%d: Keras's torch backend runs one step per call; using 1",
+            spe,
+        )
         spe = 1
-    ae.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=options.jit_compile,
-               steps_per_execution=spe)
+    ae.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        jit_compile=options.jit_compile,
+        steps_per_execution=spe,
+    )
     restored = _restore(ckpt, ae)
     first, history = restored or (0, {"epoch": [], "loss": [], "val_loss": []})
     if restored:
         log.info("resuming from the checkpoint in %s after epoch %d", ckpt, first)
     source = open_source(arr, train_idx, in_memory_mb=options.in_memory_mb, readers=options.readers)
-    train_feed = Feed(source, train_idx, arr.chunks[0], batch_size, seed=seed, window=options.window,
-                      first_epoch=first, epochs=epochs, max_batches=max_batches_per_epoch)
-    val_source = open_source(arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers)
-    val_feed = Feed(val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window)
-    log.info("training %s on %d images (%d holdout), epochs %d..%d of %d batches, %s, jit_compile=%s, "
-             "steps_per_execution=%d, %s feed", spec.to_dict(), len(train_idx), len(hold_idx), first + 1, epochs,
-             train_feed.batches_per_epoch, options.precision, options.jit_compile, spe, source.kind)
+    train_feed = Feed(
+        source,
+        train_idx,
+        arr.chunks[0],
+        batch_size,
+        seed=seed,
+        window=options.window,
+        first_epoch=first,
+        epochs=epochs,
+        max_batches=max_batches_per_epoch,
+    )
+    val_source = open_source(
+        arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
+    )
+    val_feed = Feed(
+        val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window
+    )
+    log.info(
+        "training %s on %d images (%d holdout), epochs %d..%d of %d batches, %s, jit_compile=%s, "
+        "steps_per_execution=%d, %s feed",
+        spec.to_dict(),
+        len(train_idx),
+        len(hold_idx),
+        first + 1,
+        epochs,
+        train_feed.batches_per_epoch,
+        options.precision,
+        options.jit_compile,
+        spe,
+        source.kind,
+    )
     if first < epochs:
-        ae.fit(train_feed.keras_input(), steps_per_epoch=train_feed.batches_per_epoch,
-               validation_data=val_feed.keras_validation(), initial_epoch=first, epochs=epochs, shuffle=False,
-               callbacks=[EpochCheckpoint(ckpt, history), RaiseOnNaN(), Progress(), *(callbacks or [])],
-               verbose=verbose)
+        ae.fit(
+            train_feed.keras_input(),
+            steps_per_epoch=train_feed.batches_per_epoch,
+            validation_data=val_feed.keras_validation(),
+            initial_epoch=first,
+            epochs=epochs,
+            shuffle=False,
+            callbacks=[
+                EpochCheckpoint(ckpt, history),
+                RaiseOnNaN(),
+                Progress(),
+                *(callbacks or []),
+            ],
+            verbose=verbose,
+        )
     if history["epoch"] != list(range(epochs)):
         raise RuntimeError(f"{ckpt}: expected epochs 0..{epochs - 1}, found {history['epoch']}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,15 +303,21 @@ def as_float32(model: keras.Model) -> keras.Model:
     """``model`` itself when it computes in float32, else a float32 copy with the same weights."""
     if model.dtype_policy.name == "float32":
         return model
-    clone = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__.from_config(
-        {**layer.get_config(), "dtype": "float32"}))
+    clone = keras.models.clone_model(
+        model,
+        clone_function=lambda layer: layer.__class__.from_config(
+            {**layer.get_config(), "dtype": "float32"}
+        ),
+    )
     clone.set_weights(model.get_weights())
     return clone
 
 
 def write_history(history: dict[str, list], path: str | os.PathLike) -> None:
     keys = ("epoch", "loss", "val_loss")
-    rows = ["\t".join(keys)] + ["\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))]
+    rows = ["\t".join(keys)] + [
+        "\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))
+    ]
     Path(path).write_text("\n".join(rows) + "\n")
 
 
@@ -241,8 +335,15 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return keras.saving.load_model(path, compile=False)
 
 
-def encode_images(images: str | os.PathLike, encoder_path: str | os.PathLike, out: str | os.PathLike, *,
-                  z_dim: int, batch_size: int = 256, chunk: int = 4096) -> int:
+def encode_images(
+    images: str | os.PathLike,
+    encoder_path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    z_dim: int,
+    batch_size: int = 256,
+    chunk: int = 4096,
+) -> int:
     """Encode every image (train and holdout) into ``out`` (latents.zarr): z, ids, split, attributes.
 
     Images go to the device as uint8, ``batch_size`` at a time, and are scaled there.
@@ -257,7 +358,9 @@ def encode_images(images: str | os.PathLike, encoder_path: str | os.PathLike, ou
     g = zarr.open_group(images, mode="r")
     arr = g["images"]
     if tuple(encoder.input_shape[1:3]) != arr.shape[1:3]:
-        raise ValueError(f"{encoder_path} expects {encoder.input_shape[1:3]} images, {images} holds {arr.shape[1:3]}")
+        raise ValueError(
+            f"{encoder_path} expects {encoder.input_shape[1:3]} images, {images} holds {arr.shape[1:3]}"
+        )
     n = arr.shape[0]
     t0 = time.perf_counter()
     with atomic_path(out) as tmp:
@@ -267,26 +370,57 @@ def encode_images(images: str | os.PathLike, encoder_path: str | os.PathLike, ou
         on_uint8 = scaled_input(encoder)
         for s in range(0, n, step):
             x = arr[s : s + step]
-            z[s : s + len(x)] = np.asarray(on_uint8.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
-            log.info("encoded %d/%d images (%.0f images/s)", s + len(x), n, (s + len(x)) / (time.perf_counter() - t0))
+            z[s : s + len(x)] = np.asarray(
+                on_uint8.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32
+            )
+            log.info(
+                "encoded %d/%d images (%.0f images/s)",
+                s + len(x),
+                n,
+                (s + len(x)) / (time.perf_counter() - t0),
+            )
         for name in ("ids", "split", "attributes", "identity"):
             if name in g:
                 a = lg.create_array(name, data=g[name][:], chunks=g[name].chunks)
                 a.attrs.update(dict(g[name].attrs))
-        lg.attrs.update({"z_dim": z_dim, "encoder": str(encoder_path), "images": str(images),
-                         "split_codes": dict(g.attrs.get("split_codes", {}))})
+        lg.attrs.update(
+            {
+                "z_dim": z_dim,
+                "encoder": str(encoder_path),
+                "images": str(images),
+                "split_codes": dict(g.attrs.get("split_codes", {})),
+            }
+        )
     return n
 
 
-def write_training_figures(images, encoder_path, decoder_path, history: dict, loss: str,
-                           loss_curve_png, reconstructions_png, n: int = 16, batch_size: int = 256) -> None:
+def write_training_figures(
+    images,
+    encoder_path,
+    decoder_path,
+    history: dict,
+    loss: str,
+    loss_curve_png,
+    reconstructions_png,
+    n: int = 16,
+    batch_size: int = 256,
+) -> None:
     """The loss curve and a grid of the first ``n`` holdout images next to their reconstructions."""
     from .figures import loss_curve, reconstruction_grid
 
     loss_curve(history, loss_curve_png, loss)
     g = zarr.open_group(images, mode="r")
     hold = np.flatnonzero(g["split"][:] == 1)[:n]
-    x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None))).astype(np.float32) / 255
+    x = (
+        g["images"]
+        .get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
+        .astype(np.float32)
+        / 255
+    )
     enc, dec = load_model(encoder_path), load_model(decoder_path)
-    rec = np.asarray(dec.predict(enc.predict(x, batch_size=batch_size, verbose=0), batch_size=batch_size, verbose=0))
+    rec = np.asarray(
+        dec.predict(
+            enc.predict(x, batch_size=batch_size, verbose=0), batch_size=batch_size, verbose=0
+        )
+    )
     reconstruction_grid(x, rec, reconstructions_png, ids=g["ids"][:][hold])

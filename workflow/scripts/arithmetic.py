@@ -12,6 +12,16 @@ backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 from caelatent.attributes import run_arithmetic  # noqa: E402
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params.p
-run_arithmetic(i.latents, i.moments, i.decoder, i.directions, o.table, o.summary, o.grids, **p,
-               min_confidence=snakemake.params.min_confidence, seed=snakemake.params.seed,
-               batch_size=dev["predict_batch_size"])
+run_arithmetic(
+    i.latents,
+    i.moments,
+    i.decoder,
+    i.directions,
+    o.table,
+    o.summary,
+    o.grids,
+    **p,
+    min_confidence=snakemake.params.min_confidence,
+    seed=snakemake.params.seed,
+    batch_size=dev["predict_batch_size"],
+)

@@ -7,4 +7,6 @@ start_job(snakemake)
 from caelatent.analyses import run_compare  # noqa: E402
 
 i, o = snakemake.input, snakemake.output
-run_compare(snakemake.params.names, i.eigenvalues, i.mnd, i.dominant, i.summary, o.table, o.faces, o.fig)
+run_compare(
+    snakemake.params.names, i.eigenvalues, i.mnd, i.dominant, i.summary, o.table, o.faces, o.fig
+)

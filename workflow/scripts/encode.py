@@ -11,5 +11,10 @@ backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 
 from caelatent.train import encode_images  # noqa: E402
 
-encode_images(snakemake.input.images, snakemake.input.encoder, snakemake.output.latents,
-              z_dim=snakemake.params.z_dim, batch_size=dev["predict_batch_size"])
+encode_images(
+    snakemake.input.images,
+    snakemake.input.encoder,
+    snakemake.output.latents,
+    z_dim=snakemake.params.z_dim,
+    batch_size=dev["predict_batch_size"],
+)

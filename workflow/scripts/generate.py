@@ -12,6 +12,17 @@ backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 from caelatent.generate import run_generate  # noqa: E402
 
 p, i, o = snakemake.params.p, snakemake.input, snakemake.output
-run_generate(i.images, i.latents, i.decoder, i.dominant, o.samples, o.grids, spec=p["samplers"],
-             n=p["n_samples"], grid=tuple(p["grid"]), seed=snakemake.params.seed, n_reference=p["n_reference"],
-             batch_size=dev["predict_batch_size"])
+run_generate(
+    i.images,
+    i.latents,
+    i.decoder,
+    i.dominant,
+    o.samples,
+    o.grids,
+    spec=p["samplers"],
+    n=p["n_samples"],
+    grid=tuple(p["grid"]),
+    seed=snakemake.params.seed,
+    n_reference=p["n_reference"],
+    batch_size=dev["predict_batch_size"],
+)

@@ -12,4 +12,6 @@ backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 from caelatent.attributes import run_innermost_maps  # noqa: E402
 
 i, o = snakemake.input, snakemake.output
-run_innermost_maps(i.encoder, o.table, o.images, o.grid, o.trace, **snakemake.params.p, seed=snakemake.params.seed)
+run_innermost_maps(
+    i.encoder, o.table, o.images, o.grid, o.trace, **snakemake.params.p, seed=snakemake.params.seed
+)

@@ -6,4 +6,6 @@ start_job(snakemake)
 
 from caelatent.analyses import run_origin  # noqa: E402
 
-run_origin(snakemake.input.latents, snakemake.input.moments, snakemake.output.summary, snakemake.output.fig)
+run_origin(
+    snakemake.input.latents, snakemake.input.moments, snakemake.output.summary, snakemake.output.fig
+)

@@ -7,5 +7,10 @@ start_job(snakemake)
 from caelatent.analyses import plot_pca  # noqa: E402
 
 o = snakemake.output
-plot_pca(snakemake.input.latents, snakemake.input.moments, o.fig_spectrum, o.fig_planes,
-         planes=snakemake.params.p["planes"])
+plot_pca(
+    snakemake.input.latents,
+    snakemake.input.moments,
+    o.fig_spectrum,
+    o.fig_planes,
+    planes=snakemake.params.p["planes"],
+)

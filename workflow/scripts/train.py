@@ -26,5 +26,13 @@ history = train_autoencoder(
     max_batches_per_epoch=t["max_batches_per_epoch"],
     options=FitOptions(**snakemake.params.fit),
 )
-write_training_figures(snakemake.input.images, out.encoder, out.decoder, history, t["loss"],
-                       out.loss_curve, out.reconstructions, batch_size=dev["predict_batch_size"])
+write_training_figures(
+    snakemake.input.images,
+    out.encoder,
+    out.decoder,
+    history,
+    t["loss"],
+    out.loss_curve,
+    out.reconstructions,
+    batch_size=dev["predict_batch_size"],
+)

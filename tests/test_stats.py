@@ -170,22 +170,27 @@ def test_uniform_cloud_radius_finds_its_box(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["best_b"] == 1.5
 
 
-def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
-    d, lat, z, mean, cov = mnd_run
-    res = analyses.run_mnd(
+def mnd(lat, moments, out, planes, **kw):
+    """rule mnd's library call with its outputs in ``out``: 40 null runs, at most 5,000 tested."""
+    return analyses.run_mnd(
         lat,
-        d / "moments.npz",
-        tmp_path / "f.json",
-        tmp_path / "s.tsv",
-        tmp_path / "t.tsv",
-        *(tmp_path / f"{k}.png" for k in "abcd"),
-        planes=[(0, 1), (2, 5)],
+        moments,
+        out / "f.json",
+        out / "s.tsv",
+        out / "t.tsv",
+        *(out / f"{k}.png" for k in "abcd"),
+        planes=planes,
         core_sigma=3.0,
         seed=0,
         null_runs=40,
         max_test_n=5000,
-        cache_dir=tmp_path / "cache",
+        **kw,
     )
+
+
+def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
+    d, lat, z, mean, cov = mnd_run
+    res = mnd(lat, d / "moments.npz", tmp_path, [(0, 1), (2, 5)], cache_dir=tmp_path / "cache")
     assert res["consistent_with_normal"], res["tests"]
     assert [t["test"] for t in res["tests"]] == list(normality.TESTS)
     for t in res["tests"]:  # every test reports its null mean and spread, z and p
@@ -224,19 +229,7 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
 def test_mixture_is_rejected(tmp_path):
     lat = write_latents(tmp_path / "mix.zarr", mixture())
     analyses.run_moments(lat, tmp_path / "m.npz")
-    res = analyses.run_mnd(
-        lat,
-        tmp_path / "m.npz",
-        tmp_path / "f.json",
-        tmp_path / "s.tsv",
-        tmp_path / "t.tsv",
-        *(tmp_path / f"{k}.png" for k in "abcd"),
-        planes=[(3, 4)],
-        core_sigma=3.0,
-        seed=0,
-        null_runs=40,
-        max_test_n=5000,
-    )
+    res = mnd(lat, tmp_path / "m.npz", tmp_path, [(3, 4)])
     assert not res["consistent_with_normal"]
     assert min(t["p_value"] for t in res["tests"]) < res["alpha_per_test"]
 
@@ -250,19 +243,7 @@ def test_tails_beyond_the_shell_do_not_reject_the_core(tmp_path):
     z[out] += rng.normal(size=(len(out), 16)) * 25 * np.sqrt(np.diag(cov))
     lat = write_latents(tmp_path / "out.zarr", z)
     analyses.run_moments(lat, tmp_path / "m.npz")
-    res = analyses.run_mnd(
-        lat,
-        tmp_path / "m.npz",
-        tmp_path / "f.json",
-        tmp_path / "s.tsv",
-        tmp_path / "t.tsv",
-        *(tmp_path / f"{k}.png" for k in "abcd"),
-        planes=[(0, 1)],
-        core_sigma=3.0,
-        seed=0,
-        null_runs=40,
-        max_test_n=5000,
-    )
+    res = mnd(lat, tmp_path / "m.npz", tmp_path, [(0, 1)])
     assert res["consistent_with_normal"], res["tests"]
     assert (
         0.985 < res["core"]["fraction_inside"] < 0.99

@@ -15,11 +15,7 @@ CELEBA_FILES = ("img_align_celeba.zip", "list_attr_celeba.txt", "identity_CelebA
 def _merged(base, override):
     out = copy.deepcopy(base)
     for k, v in override.items():
-        out[k] = (
-            _merged(out[k], v)
-            if isinstance(v, dict) and isinstance(out.get(k), dict)
-            else v
-        )
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
@@ -189,12 +185,9 @@ def celeba_input(key):
         if path is None:
             return []
         downloadable = (
-            Path(path).parent == Path("resources/celeba")
-            and Path(path).name in CELEBA_FILES
+            Path(path).parent == Path("resources/celeba") and Path(path).name in CELEBA_FILES
         )
-        if not Path(path).exists() and not (
-            downloadable and DATA["celeba"]["download"]["enabled"]
-        ):
+        if not Path(path).exists() and not (downloadable and DATA["celeba"]["download"]["enabled"]):
             raise WorkflowError(
                 f"data.celeba.{key}: {path} does not exist. Point it at your copy of CelebA "
                 "(a folder of JPEGs, the zip or a tar for images), or leave the default path under "

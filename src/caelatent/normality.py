@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special, stats
 
-from .stats import blocks
+from .stats import blocks, cov_whitener
 
 TESTS = ("ks_core_d2", "mardia_kurtosis", "directional_skewness_max", "directional_kurtosis_max")
 # which tail of the calibrated z speaks against normality
@@ -87,11 +87,6 @@ class CoreFit:
         }
 
 
-def _whiten(cov: np.ndarray) -> np.ndarray:
-    """W with W cov W^T = I (inverse Cholesky factor)."""
-    return np.linalg.inv(np.linalg.cholesky(cov))
-
-
 # Arithmetic: the data's projections run in float64, which a covariance with a condition number of
 # 1e6 needs (in float32 such a cloud's Mardia z had 1.5 times its null spread). The simulated N(0, I)
 # clouds are perfectly conditioned, so they are drawn and projected in float32 (twice as fast; the
@@ -100,12 +95,9 @@ F32 = np.float32
 BLOCK = 4096  # rows per block (float64 temporaries of 8 MB at p = 256)
 
 
-def _centre_and_project(
-    b: np.ndarray, mean: np.ndarray, m: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(x - mean, (x - mean) @ m) of a block."""
-    c = b - mean
-    return c, c @ m
+def _project(b: np.ndarray, mean: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """(x - mean) @ m for the rows x of a block."""
+    return (b - mean) @ m
 
 
 def fit_core(
@@ -141,21 +133,22 @@ def fit_core(
         s1, s2, inside = s1_all.copy(), s2_all.copy(), []
         m, wt = mean.astype(dtype), w.T.astype(dtype)
         for _, blk in blocks(z, rows=BLOCK, dtype=dtype):
-            _, y = _centre_and_project(blk, m, wt)
+            y = _project(blk, m, wt)
             keep = np.einsum("ij,ij->i", y, y) <= t
             out = blk[~keep] - o
             s1 -= out.sum(axis=0, dtype=np.float64)
             s2 -= out.T @ out
             inside.append(keep)
-        k = int(sum(int(m.sum()) for m in inside))
+        inside = np.concatenate(inside)
+        k = int(inside.sum())
         if k <= p + 1:
             raise ValueError(f"only {k} vectors inside the {k_sigma}-sigma shell for p={p}")
         d = s1 / k
-        return origin + d, s2 / k - np.outer(d, d), np.concatenate(inside), k
+        return origin + d, s2 / k - np.outer(d, d), inside, k
 
     converged, it, k, previous = False, 0, n, None
     for it in range(1, max_iter + 1):
-        w = _whiten(cov)
+        w = cov_whitener(cov)
         new_mean, raw_cov, inside, k = core_moments(mean, w)
         new_cov = raw_cov / consistency
         wm = w @ (new_mean - mean)
@@ -166,7 +159,7 @@ def fit_core(
             converged = True
             break
     if not converged:
-        k = int(core_moments(mean, _whiten(cov))[3])
+        k = int(core_moments(mean, cov_whitener(cov))[3])
     return CoreFit(mean, cov, t, k_sigma, n, k, it, converged)
 
 
@@ -194,10 +187,10 @@ def core_statistics(
     dirs = directions(fit) if dirs is None else dirs
     # one product gives every projection: u = W (x - mean) projected on dirs; the first p columns
     # are an orthonormal basis of the whitened space, so their squares sum to d^2
-    m = (_whiten(fit.cov).T @ dirs).astype(dtype)
+    m = (cov_whitener(fit.cov).T @ dirs).astype(dtype)
     d2s, s3, s4, k = [], np.zeros(dirs.shape[1]), np.zeros(dirs.shape[1]), 0
     for _, b in blocks(z, rows=BLOCK, dtype=dtype):
-        _, u = _centre_and_project(b, fit.mean.astype(dtype), m)
+        u = _project(b, fit.mean.astype(dtype), m)
         d2 = np.einsum("ij,ij->i", u[:, :p], u[:, :p]).astype(np.float64)
         keep = d2 <= fit.t
         d2s.append(d2[keep])

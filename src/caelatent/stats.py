@@ -244,8 +244,13 @@ def components_for(explained: np.ndarray, levels=(0.9, 0.95, 0.99)) -> dict:
 
 def whitener(mom: Moments) -> np.ndarray:
     """L^-1 with cov = L L^T (so |L^-1 (z - mean)|^2 is the squared Mahalanobis distance)."""
+    return cov_whitener(mom.cov)
+
+
+def cov_whitener(cov: np.ndarray) -> np.ndarray:
+    """L^-1 with ``cov`` = L L^T, so that L^-1 cov L^-T = I."""
     try:
-        chol = np.linalg.cholesky(mom.cov)
+        chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         raise ValueError("the latent covariance is singular: some components do not vary") from None
     return np.linalg.inv(chol)

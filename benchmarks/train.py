@@ -11,8 +11,9 @@ Usage: python benchmarks/train.py [--backend auto] [--feed-images 8192] [--feed-
    through the very adapter ``model.fit`` uses for the backend (Keras's own data adapter; for
    TensorFlow the tf.data pipeline), with no model: from RAM and streamed from Zarr.
 2. Training: the seed network at --size on synthetic faces through the workflow's feed, for every
-   combination of --jit-compile x --precision x --steps-per-execution; images/s is the median of
-   epochs 2.. (the first includes compilation), and the projected seed-run time.
+   combination of --jit-compile x --precision x --steps-per-execution (each from scratch); images/s
+   is the median of epochs 2.. (the first includes compilation), the projected seed-run time, and
+   the last epoch's holdout loss (to compare devices at equal settings).
 3. Encoding: images/s of ``encode_images`` for each --predict-batch-size.
 
 Generates synthetic faces (no download). Prints a table; writes JSON (--out).
@@ -50,6 +51,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 128])
     ap.add_argument("--z-dim", type=int, default=256)
+    ap.add_argument("--learning-rate", type=float, default=5e-4)
+    ap.add_argument(
+        "--train-fraction", type=float, default=0.9, help="data.split.train_size of the train set"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="data and training seed")
     ap.add_argument("--jit-compile", type=flag, nargs="+", default=["auto"])
     ap.add_argument("--precision", nargs="+", default=["float32"])
     ap.add_argument("--steps-per-execution", type=int, nargs="+", default=[8])
@@ -113,7 +119,8 @@ def main() -> None:
                 d,
                 n_images=args.train_images,
                 size=args.size,
-                split=Split(0.9),
+                seed=args.seed,
+                split=Split(args.train_fraction),
                 workers=os.cpu_count(),
             )
             images = d / "images.zarr"
@@ -122,12 +129,15 @@ def main() -> None:
                 f"median of epochs 2..{args.epochs}"
             )
             print(
-                f"{'jit_compile':<12} {'precision':<15} {'steps/exec':>10} {'images/s':>10} {'seed run (min)':>15}"
+                f"{'jit_compile':<12} {'precision':<15} {'steps/exec':>10} {'images/s':>10} "
+                f"{'seed run (min)':>15} {'holdout loss':>13}"
             )
             for jit, prec, spe in itertools.product(
                 args.jit_compile, args.precision, args.steps_per_execution
             ):
-                rate = train_rate(images, Path(tmp) / "m", args, jit, prec, spe)
+                # a fresh folder per combination: a checkpoint would otherwise be resumed
+                model_dir = Path(tmp) / f"m-{jit}-{prec}-{spe}"
+                rate, val_loss = train_rate(images, model_dir, args, jit, prec, spe)
                 row = {
                     "jit_compile": jit,
                     "precision": prec,
@@ -135,12 +145,14 @@ def main() -> None:
                     "size": args.size,
                     "images_per_s": round(rate, 1),
                     "projected_seed_run_min": round(SEED_IMAGES / rate / 60, 2),
+                    "holdout_loss": round(val_loss, 5),
                 }
                 result["train"].append(row)
                 print(
-                    f"{str(jit):<12} {prec:<15} {spe:>10} {rate:>10.0f} {row['projected_seed_run_min']:>15.1f}"
+                    f"{str(jit):<12} {prec:<15} {spe:>10} {rate:>10.0f} "
+                    f"{row['projected_seed_run_min']:>15.1f} {val_loss:>13.5f}"
                 )
-            result["encode"] = encode_rates(images, Path(tmp) / "m", args)
+            result["encode"] = encode_rates(images, model_dir, args)
             print(f"\n{'encode batch':<12} {'images/s':>10}")
             for r in result["encode"]:
                 print(f"{r['predict_batch_size']:<12} {r['images_per_s']:>10.0f}")
@@ -202,7 +214,8 @@ def feed_rates(images: Path, args) -> list[dict]:
     return out
 
 
-def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> float:
+def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> tuple[float, float]:
+    """Images/s (median of epochs 2..) and the last epoch's holdout loss."""
     import keras
     import numpy as np
 
@@ -227,13 +240,15 @@ def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> 
         spec,
         batch_size=args.batch_size,
         epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
         options=opts,
         verbose=0,
         callbacks=[Timer()],
     )
     assert all(np.isfinite(h["loss"])), h
     n_train = int((__import__("zarr").open_group(images, mode="r")["split"][:] == 0).sum())
-    return n_train / float(np.median(Timer.times[1:]))
+    return n_train / float(np.median(Timer.times[1:])), float(h["val_loss"][-1])
 
 
 def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:

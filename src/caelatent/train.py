@@ -229,6 +229,18 @@ def train_autoencoder(
             spe,
         )
         spe = 1
+    n_batches = math.ceil(len(train_idx) / batch_size)
+    n_batches = min(n_batches, max_batches_per_epoch) if max_batches_per_epoch else n_batches
+    if spe > n_batches:
+        # Keras's jax trainer fails ('NoneType' object is not callable) in the second epoch when
+        # an epoch is shorter than one execution; the others gain nothing from it either
+        log.info(
+            "train.steps_per_execution=%d: an epoch has %d batches; using %d",
+            spe,
+            n_batches,
+            n_batches,
+        )
+        spe = n_batches
     ae.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         jit_compile=options.jit_compile,

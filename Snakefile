@@ -14,8 +14,10 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/attributes.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:

@@ -29,7 +29,8 @@ CACHE = ROOT / "benchmarks" / "results" / "cache"
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
 
-from caelatent import analyses, logs  # noqa: E402
+from caelatent import logs  # noqa: E402
+from caelatent.stages import stats as stage  # noqa: E402
 
 
 def make_latents(path: Path, n: int, dim: int, seed: int = 0) -> None:
@@ -44,87 +45,129 @@ def make_latents(path: Path, n: int, dim: int, seed: int = 0) -> None:
         z[s : s + m] = (rng.normal(size=(m, dim)) @ mix.T + mean).astype(np.float32)
 
 
+def calls(lat: Path, mom: Path, out: Path) -> dict[str, list[tuple[str, dict]]]:
+    """Each benchmarked stage: its table rule then its plot rule, as the workflow runs them."""
+    comp = dict(table=out / "c.tsv", dominant=out / "dom.tsv", histograms=out / "h.npz")
+    radius = dict(summary=out / "r.json", radii=out / "r.npz")
+    mnd = dict(summary=out / "f.json", shells=out / "sh.tsv", qq=out / "qq.npz")
+    origin = dict(summary=out / "o.json", distances=out / "o.npz")
+    z = dict(latents=lat, moments=mom)
+    return {
+        "moments": [("moments", dict(latents=lat, moments=mom))],
+        "components": [
+            (
+                "components",
+                dict(**z, **comp, bins=100, dominant_mean_factor=3.0, dominant_sigma_factor=2.0),
+            ),
+            (
+                "component_plots",
+                dict(
+                    **comp,
+                    fig_grid=out / "g.png",
+                    fig_overlay=out / "o.png",
+                    fig_dominant=out / "d.png",
+                    grid=None,
+                ),
+            ),
+        ],
+        "radius": [
+            (
+                "radius",
+                dict(
+                    **z,
+                    **radius,
+                    table=out / "r.tsv",
+                    uniform_b=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
+                    uniform_samples=20000,
+                    seed=0,
+                ),
+            ),
+            ("radius_plots", dict(**radius, fig=out / "r.png")),
+        ],
+        "correlations": [
+            (
+                "correlations",
+                dict(
+                    moments=mom,
+                    matrix=out / "m.tsv",
+                    counts=out / "cn.tsv",
+                    pairs=out / "p.tsv",
+                    count_thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                    list_threshold=0.3,
+                ),
+            ),
+            (
+                "correlation_plots",
+                dict(
+                    **z,
+                    fig_matrix=out / "m.png",
+                    fig_pairs=out / "pp.png",
+                    top_pairs=6,
+                    chosen_image=0,
+                    max_points_drawn=5000,
+                    uniform_b=1.5,
+                    seed=0,
+                ),
+            ),
+        ],
+        "pca": [
+            ("pca", dict(moments=mom, table=out / "e.tsv", summary=out / "pca.json")),
+            (
+                "pca_plots",
+                dict(
+                    **z,
+                    table=out / "e.tsv",
+                    fig_spectrum=out / "s.png",
+                    fig_planes=out / "pl.png",
+                    planes=[[0, 1], [2, 3], [4, 5]],
+                ),
+            ),
+        ],
+        "mnd": [
+            (
+                "mnd",
+                dict(
+                    **z,
+                    **mnd,
+                    tests=out / "t.tsv",
+                    core_sigma=3.0,
+                    null_runs=100,
+                    max_test_n=10000,
+                    seed=0,
+                    cache_dir=CACHE,
+                ),
+            ),
+            (
+                "mnd_plots",
+                dict(
+                    **z,
+                    **mnd,
+                    pairs=None,
+                    dominant=None,
+                    fig_contours=out / "c1.png",
+                    fig_marginals=out / "c2.png",
+                    fig_qq=out / "c3.png",
+                    fig_shells=out / "c4.png",
+                    planes=[(0, 1), (2, 3), (4, 5), (6, 7)],
+                    n_planes=4,
+                ),
+            ),
+        ],
+        "origin": [
+            ("origin", dict(**z, **origin)),
+            ("origin_plots", dict(**origin, fig=out / "op.png")),
+        ],
+    }
+
+
 def job(name: str, d: str) -> tuple[str, float, float]:
     logs.cap_threads(1)
     d = Path(d)
-    lat, mom, out = d / "latents.zarr", d / "moments.npz", d / "out"
+    out = d / "out"
     out.mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    if name == "components":
-        analyses.run_components(
-            lat,
-            mom,
-            out / "c.tsv",
-            out / "dom.tsv",
-            out / "h.npz",
-            bins=100,
-            mean_factor=3.0,
-            sigma_factor=2.0,
-        )
-        analyses.plot_components(
-            out / "c.tsv",
-            out / "dom.tsv",
-            out / "h.npz",
-            out / "g.png",
-            out / "o.png",
-            out / "d.png",
-            grid=None,
-        )
-    elif name == "radius":
-        analyses.run_radius(
-            lat,
-            mom,
-            out / "r.tsv",
-            out / "r.json",
-            out / "r.png",
-            b_values=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
-            samples=20000,
-            seed=0,
-        )
-    elif name == "correlations":
-        analyses.run_correlations(
-            lat,
-            mom,
-            out / "m.tsv",
-            out / "cn.tsv",
-            out / "p.tsv",
-            thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-            list_threshold=0.3,
-        )
-        analyses.plot_correlations(
-            lat,
-            mom,
-            out / "m.png",
-            out / "pp.png",
-            top_pairs=6,
-            chosen_image=0,
-            max_points=5000,
-            uniform_b=1.5,
-            seed=0,
-        )
-    elif name == "pca":
-        analyses.run_pca(mom, out / "e.tsv", out / "pca.json")
-        analyses.plot_pca(lat, mom, out / "s.png", out / "pl.png", planes=[[0, 1], [2, 3], [4, 5]])
-    elif name == "mnd":
-        analyses.run_mnd(
-            lat,
-            mom,
-            out / "f.json",
-            out / "sh.tsv",
-            out / "t.tsv",
-            out / "c1.png",
-            out / "c2.png",
-            out / "c3.png",
-            out / "c4.png",
-            planes=[(0, 1), (2, 3), (4, 5), (6, 7)],
-            core_sigma=3.0,
-            seed=0,
-            cache_dir=CACHE,
-        )
-    elif name == "origin":
-        analyses.run_origin(lat, mom, out / "o.json", out / "o.png")
-    elif name == "moments":
-        analyses.run_moments(lat, mom)
+    for runner, kwargs in calls(d / "latents.zarr", d / "moments.npz", out)[name]:
+        getattr(stage, runner)(**kwargs)
     return name, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -22,6 +22,14 @@ IDENTITY_FILE = SHARED / "identity_CelebA.txt"
 
 
 @pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """A workflow copy, with its own library, in which the demo DAG has run (once per session)."""
+    wf = workflow_copy(tmp_path_factory.mktemp("demo"), library=True)
+    snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml")
+    return wf
+
+
+@pytest.fixture(scope="session")
 def sample() -> Path:
     if not ORIGINALS_TAR.exists():
         pytest.skip(f"the CelebA sample is not at {SHARED} (set CAELATENT_SAMPLE)")
@@ -49,12 +57,23 @@ def make_tar(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def workflow_copy(dest: Path) -> Path:
-    """A copy of the workflow (not results) to run Snakemake in, so tests never touch the checkout."""
+def workflow_copy(dest: Path, library: bool = False) -> Path:
+    """A copy of the workflow (not results) to run Snakemake in, so tests never touch the checkout.
+
+    With ``library``, the package's source too: :func:`snakemake` then runs on that copy
+    (PYTHONPATH), so a test may edit the library without touching the checkout.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config", "envs", "profiles"):
+    for item in ("Snakefile", "workflow", "config", "envs", "profiles") + (
+        ("src",) if library else ()
+    ):
         src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        (
+            shutil.copytree(src, dest / item, ignore=ignore)
+            if src.is_dir()
+            else shutil.copy(src, dest / item)
+        )
     return dest
 
 
@@ -62,6 +81,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     env = dict(
         os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     )
+    if (workdir / "src").is_dir():  # the workflow copy's own library (workflow_copy(library=True))
+        env["PYTHONPATH"] = os.pathsep.join([str(workdir / "src"), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir,

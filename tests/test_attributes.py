@@ -16,8 +16,10 @@ import keras  # noqa: E402
 
 from caelatent import attributes as at  # noqa: E402
 from caelatent import stats  # noqa: E402
-from caelatent.analyses import read_tsv, run_moments  # noqa: E402
-from caelatent.maps import innermost_layer, maximise_maps  # noqa: E402
+from caelatent.io import read_tsv  # noqa: E402
+from caelatent.stages.stats import moments as run_moments  # noqa: E402
+from caelatent.maps import innermost_layer, maximise_maps, run_innermost_maps  # noqa: E402
+from caelatent.stages.attributes import innermost_maps_plots  # noqa: E402
 from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
 
 NAMES = ["Smiling", "Eyeglasses", "Rare", "Noise"]
@@ -59,7 +61,7 @@ def cloud(tmp_path_factory):
     split = (rng.random(n) < 0.25).astype(np.uint8)
     d_ = tmp_path_factory.mktemp("cloud")
     lat = write_latents(d_ / "latents.zarr", z, values, split)
-    run_moments(lat, d_ / "moments.npz")
+    run_moments(latents=lat, moments=d_ / "moments.npz")
     summary = at.run_attributes(
         lat,
         d_ / "moments.npz",
@@ -308,12 +310,10 @@ def test_value_and_grad_matches_the_analytic_gradient():
 
 def test_innermost_maps_rule_outputs(encoder, tmp_path):
     encoder.save(tmp_path / "encoder.keras")
-    out = at.run_innermost_maps(
+    out = run_innermost_maps(
         tmp_path / "encoder.keras",
         tmp_path / "m.tsv",
         tmp_path / "m.npz",
-        tmp_path / "grid.png",
-        tmp_path / "trace.png",
         maps=[1, 2, 3],
         steps=20,
         step_size=0.05,
@@ -327,6 +327,8 @@ def test_innermost_maps_rule_outputs(encoder, tmp_path):
     assert list(t["map"]) == [1, 2, 3] and (t["rise"] > 0).all() and out["rose"] == 3
     with np.load(tmp_path / "m.npz") as f:
         assert f["images"].shape == (3, 32, 32, 3) and f["trace"].shape == (21, 3)
+    figs = dict(fig_grid=tmp_path / "grid.png", fig_trace=tmp_path / "trace.png")
+    innermost_maps_plots(images=tmp_path / "m.npz", **figs)
     assert (tmp_path / "grid.png").stat().st_size > 2000 and (
         tmp_path / "trace.png"
     ).stat().st_size > 10_000
@@ -367,7 +369,7 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
         tmp_path / "latents.zarr",
         z_dim=12,
     )
-    run_moments(tmp_path / "latents.zarr", tmp_path / "moments.npz")
+    run_moments(latents=tmp_path / "latents.zarr", moments=tmp_path / "moments.npz")
     s = at.run_attributes(
         tmp_path / "latents.zarr",
         tmp_path / "moments.npz",

@@ -10,6 +10,8 @@ import pytest
 
 from caelatent import backend
 
+pytestmark = pytest.mark.slow  # each test trains or ascends in a fresh process
+
 SCRIPT = textwrap.dedent("""
     import sys, pathlib, numpy as np, zarr
     from caelatent import backend

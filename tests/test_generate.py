@@ -7,7 +7,8 @@ from caelatent import backend
 
 backend.use("tensorflow")
 
-from caelatent.generate import FaceDetector, decode, nearest_distances  # noqa: E402
+from caelatent.detect import FaceDetector  # noqa: E402
+from caelatent.generate import decode, nearest_distances  # noqa: E402
 from caelatent.realism import frechet_distance  # noqa: E402
 from caelatent.model import ModelSpec, build_decoder  # noqa: E402
 from caelatent.prepare import decode_crop_resize  # noqa: E402
@@ -60,7 +61,7 @@ def test_fid_from_local_inception_weights(tmp_path):
     """The optional FID path with a local weights file (random weights: nothing is downloaded)."""
     import keras
 
-    from caelatent.generate import inception_features
+    from caelatent.detect import inception_features
 
     keras.utils.set_random_seed(0)
     net = keras.applications.InceptionV3(

@@ -10,7 +10,10 @@ import pytest
 
 from caelatent import backend
 
-pytestmark = pytest.mark.gpu
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.slow,
+]  # -m gpu selects it; the quick loop skips the probe
 
 SCRIPT = textwrap.dedent("""
     import sys, pathlib, numpy as np

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.network
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 TARGETS = [
     ("3.11", "x86_64-manylinux_2_28", "test"),

@@ -54,9 +54,13 @@ def cluster_up() -> bool:
     return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(
-    not cluster_up(), reason="no SLURM cluster answers (run tests/slurm/start_cluster.sh as root)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not cluster_up(),
+        reason="no SLURM cluster answers (run tests/slurm/start_cluster.sh as root)",
+    ),
+]
 
 
 def run_both(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:

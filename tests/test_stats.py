@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import analyses, normality, stats
+from caelatent import normality, stats
+from caelatent.stages import stats as stage
 
 
 def write_latents(path, z, chunk=1000):
@@ -43,7 +44,7 @@ def mnd_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("mnd")
     z, mean, cov = known_mnd()
     lat = write_latents(d / "latents.zarr", z)
-    analyses.run_moments(lat, d / "moments.npz")
+    stage.moments(latents=lat, moments=d / "moments.npz")
     return d, lat, z, mean, cov
 
 
@@ -62,18 +63,18 @@ def test_streaming_moments_equal_numpy(mnd_run):
 def test_component_table_and_dominant_components(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
     figs = [tmp_path / f"{k}.png" for k in ("grid", "overlay", "dom")]
-    table, dom = analyses.run_components(
-        lat,
-        d / "moments.npz",
-        tmp_path / "c.tsv",
-        tmp_path / "dom.tsv",
-        tmp_path / "h.npz",
+    tables = {"table": tmp_path / "c.tsv", "dominant": tmp_path / "dom.tsv"}
+    tables["histograms"] = tmp_path / "h.npz"
+    table, dom = stage.components(
+        latents=lat,
+        moments=d / "moments.npz",
+        **tables,
         bins=100,
-        mean_factor=3.0,
-        sigma_factor=2.0,
+        dominant_mean_factor=3.0,
+        dominant_sigma_factor=2.0,
     )
-    analyses.plot_components(
-        tmp_path / "c.tsv", tmp_path / "dom.tsv", tmp_path / "h.npz", *figs, grid=None
+    stage.component_plots(
+        **tables, **dict(zip(("fig_grid", "fig_overlay", "fig_dominant"), figs)), grid=None
     )
     sd = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(table["fit_sigma"], sd, rtol=0.05)
@@ -90,19 +91,15 @@ def test_component_table_and_dominant_components(mnd_run, tmp_path):
 def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     d, lat, *_ = mnd_run
     out = [tmp_path / n for n in ("m.tsv", "counts.tsv", "pairs.tsv", "m.png", "p.png")]
-    analyses.run_correlations(
-        lat, d / "moments.npz", *out[:3], thresholds=[0.1, 0.3, 0.55, 0.7], list_threshold=0.3
+    stage.correlations(
+        moments=d / "moments.npz",
+        **dict(zip(("matrix", "counts", "pairs"), out[:3])),
+        count_thresholds=[0.1, 0.3, 0.55, 0.7],
+        list_threshold=0.3,
     )
-    analyses.plot_correlations(
-        lat,
-        d / "moments.npz",
-        *out[3:],
-        top_pairs=3,
-        chosen_image=5,
-        max_points=2000,
-        uniform_b=1.5,
-        seed=0,
-    )
+    figs = dict(zip(("fig_matrix", "fig_pairs"), out[3:]))
+    drawn = dict(latents=lat, moments=d / "moments.npz", **figs, uniform_b=1.5, seed=0)
+    stage.correlation_plots(**drawn, top_pairs=3, chosen_image=5, max_points_drawn=2000)
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in out[3:])
     rows = [line.split("\t") for line in out[2].read_text().splitlines()[1:]]
     assert [(int(i), int(j)) for i, j, _ in rows] == [(0, 1), (2, 5), (7, 11)]
@@ -112,16 +109,7 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     matrix = np.loadtxt(out[0], skiprows=1, delimiter="\t")[:, 1:]
     assert matrix.shape == (16, 16) and np.allclose(np.diag(matrix), 1)
     with pytest.raises(ValueError, match="chosen_image=99999"):
-        analyses.plot_correlations(
-            lat,
-            d / "moments.npz",
-            *out[3:],
-            top_pairs=1,
-            chosen_image=99999,
-            max_points=200,
-            uniform_b=1.5,
-            seed=0,
-        )
+        stage.correlation_plots(**drawn, top_pairs=1, chosen_image=99999, max_points_drawn=200)
 
 
 def test_pca_counts_components_for_explained_variance():
@@ -134,17 +122,17 @@ def test_pca_counts_components_for_explained_variance():
 
 def test_pca_rule(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
-    need = analyses.run_pca(d / "moments.npz", tmp_path / "e.tsv", tmp_path / "p.json")
-    analyses.plot_pca(
-        lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 1], [2, 3]]
+    need = stage.pca(
+        moments=d / "moments.npz", table=tmp_path / "e.tsv", summary=tmp_path / "p.json"
     )
+    drawn = dict(latents=lat, moments=d / "moments.npz", table=tmp_path / "e.tsv")
+    drawn.update(fig_spectrum=tmp_path / "s.png", fig_planes=tmp_path / "pl.png")
+    stage.pca_plots(**drawn, planes=[[0, 1], [2, 3]])
     assert (tmp_path / "pl.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(
         ValueError, match="stats.pca_plots.planes: \\[0, 40\\] names a component beyond PC16"
     ):
-        analyses.plot_pca(
-            lat, d / "moments.npz", tmp_path / "s.png", tmp_path / "pl.png", planes=[[0, 40]]
-        )
+        stage.pca_plots(**drawn, planes=[[0, 40]])
     w = np.sort(np.linalg.eigvalsh(cov))[::-1]
     got = np.loadtxt(tmp_path / "e.tsv", skiprows=1)[:, 1]
     np.testing.assert_allclose(got, w, rtol=0.06)
@@ -154,38 +142,45 @@ def test_pca_rule(mnd_run, tmp_path):
 def test_uniform_cloud_radius_finds_its_box(tmp_path):
     rng = np.random.default_rng(3)
     lat = write_latents(tmp_path / "u.zarr", rng.uniform(-1.5, 1.5, size=(20000, 64)))
-    analyses.run_moments(lat, tmp_path / "m.npz")
-    res = analyses.run_radius(
-        lat,
-        tmp_path / "m.npz",
-        tmp_path / "r.tsv",
-        tmp_path / "r.json",
-        tmp_path / "r.png",
-        b_values=[0.5, 1.0, 1.5, 2.0, 3.0],
-        samples=5000,
+    stage.moments(latents=lat, moments=tmp_path / "m.npz")
+    res = stage.radius(
+        latents=lat,
+        moments=tmp_path / "m.npz",
+        table=tmp_path / "r.tsv",
+        summary=tmp_path / "r.json",
+        radii=tmp_path / "r.npz",
+        uniform_b=[0.5, 1.0, 1.5, 2.0, 3.0],
+        uniform_samples=5000,
         seed=0,
     )
+    stage.radius_plots(
+        summary=tmp_path / "r.json", radii=tmp_path / "r.npz", fig=tmp_path / "r.png"
+    )
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
     assert res["best_b"] == 1.5 and res["best_overlap"] > 0.85
     assert abs(res["b_matching_mean_square_radius"] - 1.5) < 0.02
     assert json.loads((tmp_path / "r.json").read_text())["best_b"] == 1.5
 
 
 def mnd(lat, moments, out, planes, **kw):
-    """rule mnd's library call with its outputs in ``out``: 40 null runs, at most 5,000 tested."""
-    return analyses.run_mnd(
-        lat,
-        moments,
-        out / "f.json",
-        out / "s.tsv",
-        out / "t.tsv",
-        *(out / f"{k}.png" for k in "abcd"),
-        planes=planes,
+    """Rules mnd and mnd_plots with their outputs in ``out``: 40 null runs, at most 5,000 tested."""
+    tables = dict(summary=out / "f.json", shells=out / "s.tsv", qq=out / "qq.npz")
+    res = stage.mnd(
+        latents=lat,
+        moments=moments,
+        **tables,
+        tests=out / "t.tsv",
         core_sigma=3.0,
         seed=0,
         null_runs=40,
         max_test_n=5000,
         **kw,
     )
+    figs = {k: out / f"{k}.png" for k in ("fig_contours", "fig_marginals", "fig_qq", "fig_shells")}
+    unused = dict(pairs=None, dominant=None, n_planes=1)  # only read when planes is None
+    stage.mnd_plots(latents=lat, moments=moments, **tables, **figs, planes=planes, **unused)
+    assert all(f.read_bytes()[:4] == b"\x89PNG" for f in figs.values())
+    return res
 
 
 def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
@@ -228,7 +223,7 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
 
 def test_mixture_is_rejected(tmp_path):
     lat = write_latents(tmp_path / "mix.zarr", mixture())
-    analyses.run_moments(lat, tmp_path / "m.npz")
+    stage.moments(latents=lat, moments=tmp_path / "m.npz")
     res = mnd(lat, tmp_path / "m.npz", tmp_path, [(3, 4)])
     assert not res["consistent_with_normal"]
     assert min(t["p_value"] for t in res["tests"]) < res["alpha_per_test"]
@@ -242,7 +237,7 @@ def test_tails_beyond_the_shell_do_not_reject_the_core(tmp_path):
     out = rng.choice(len(z), len(z) // 100, replace=False)
     z[out] += rng.normal(size=(len(out), 16)) * 25 * np.sqrt(np.diag(cov))
     lat = write_latents(tmp_path / "out.zarr", z)
-    analyses.run_moments(lat, tmp_path / "m.npz")
+    stage.moments(latents=lat, moments=tmp_path / "m.npz")
     res = mnd(lat, tmp_path / "m.npz", tmp_path, [(0, 1)])
     assert res["consistent_with_normal"], res["tests"]
     assert (
@@ -265,8 +260,11 @@ def test_origin_position(tmp_path):
     rng = np.random.default_rng(2)
     for shift, expected in ((0.0, "inside the cloud"), (8.0, "outside the cloud")):
         lat = write_latents(tmp_path / f"o{shift}.zarr", rng.normal(size=(5000, 16)) + shift)
-        analyses.run_moments(lat, tmp_path / "m.npz")
-        res = analyses.run_origin(lat, tmp_path / "m.npz", tmp_path / "o.json", tmp_path / "o.png")
+        stage.moments(latents=lat, moments=tmp_path / "m.npz")
+        files = dict(summary=tmp_path / "o.json", distances=tmp_path / "o.npz")
+        res = stage.origin(latents=lat, moments=tmp_path / "m.npz", **files)
+        stage.origin_plots(**files, fig=tmp_path / "o.png")
+        assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
         assert res["position"].startswith(expected)
         assert (
             abs(res["origin_mahalanobis"] - shift * 4) < 0.5

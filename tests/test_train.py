@@ -24,6 +24,7 @@ from caelatent.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: 
 from caelatent.train import (
     FitOptions,
     encode_images,
+    execution_steps,
     load_model,
     read_history,
     train_autoencoder,
@@ -40,6 +41,13 @@ def faces(tmp_path_factory):
     return d / "images.zarr"
 
 
+def tiny_run(faces, out, epochs: int, **options) -> dict:
+    """The history of a TINY run, batches of 32, with these FitOptions."""
+    return train_autoencoder(
+        faces, out, TINY, epochs=epochs, batch_size=32, verbose=0, options=FitOptions(**options)
+    )
+
+
 def test_short_run_lowers_the_loss(faces, tmp_path):
     h = train_autoencoder(
         faces, tmp_path, TINY, loss="mse", epochs=8, batch_size=16, learning_rate=3e-3, verbose=0
@@ -51,6 +59,7 @@ def test_short_run_lowers_the_loss(faces, tmp_path):
     assert not (tmp_path / "checkpoint").exists()  # removed once training finished
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
     """Kill a training process after its first epoch, rerun: it continues after the saved epoch,
     with the weights, optimizer state and batch order an uninterrupted run has (same history)."""
@@ -89,6 +98,20 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
         faces, tmp_path / "other", TINY, epochs=6, batch_size=32, seed=1, verbose=0
     )
     assert np.abs(np.array(other["loss"][1:]) / np.array(whole["loss"][1:]) - 1).max() > 1e-3
+
+
+def test_steps_per_execution_changes_speed_not_the_batches(faces, tmp_path, recwarn):
+    """Keras draws steps_per_execution batches per call, also at an epoch's end: 3 on an epoch of 8
+    batches (256 images / 32) would start epoch 2 with epoch 1's leftovers and run out of data in the
+    last. The run uses a divisor instead and matches steps_per_execution=1 epoch by epoch."""
+    assert [execution_steps(w, 8) for w in (1, 2, 3, 5, 8, 32)] == [1, 2, 2, 4, 8, 8]
+    assert execution_steps(8, 2657) == 1 and execution_steps(8, 2658) == 6
+    one, three = (
+        tiny_run(faces, tmp_path / str(spe), 3, steps_per_execution=spe) for spe in (1, 3)
+    )
+    np.testing.assert_allclose(three["loss"], one["loss"], rtol=1e-4)
+    np.testing.assert_allclose(three["val_loss"], one["val_loss"], rtol=1e-4)
+    assert not [w for w in recwarn if "ran out of data" in str(w.message)]
 
 
 class Crash(keras.callbacks.Callback):
@@ -173,18 +196,7 @@ def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
 
 
 def test_ram_and_zarr_feeds_train_identically(faces, tmp_path):
-    runs = [
-        train_autoencoder(
-            faces,
-            tmp_path / str(mb),
-            TINY,
-            epochs=2,
-            batch_size=32,
-            verbose=0,
-            options=FitOptions(in_memory_mb=mb),
-        )
-        for mb in (1000, 0)
-    ]
+    runs = [tiny_run(faces, tmp_path / str(mb), 2, in_memory_mb=mb) for mb in (1000, 0)]
     np.testing.assert_allclose(runs[0]["loss"], runs[1]["loss"], rtol=1e-6)
     np.testing.assert_allclose(runs[0]["val_loss"], runs[1]["val_loss"], rtol=1e-6)
 
@@ -232,6 +244,7 @@ def test_encode_equals_encoder_predict_and_checks_latent_size(faces, tmp_path):
     assert not (tmp_path / "other.zarr").exists()
 
 
+@pytest.mark.slow
 def test_short_real_data_run(sample, tmp_path):
     prepare_celeba(
         ORIGINALS_TAR, tmp_path / "data", size=64, attributes=ATTR_FILE, split=Split(0.9), workers=2

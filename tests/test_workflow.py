@@ -171,8 +171,16 @@ def test_missing_local_celeba_without_download_is_a_clear_error(wf):
     )
 
 
-def test_demo_dag_runs_end_to_end(wf):
-    snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml")
+# --- the demo DAG, run once per session (conftest.demo); one test per stage -----------------------
+
+
+def demo_config() -> dict:
+    return load("demo.yaml")
+
+
+@pytest.mark.slow
+def test_demo_prepare(demo):
+    wf, demo = demo, demo_config()
     d = wf / "results/data/synthetic_64"
     m = json.loads((d / "manifest.json").read_text())
     demo = load("demo.yaml")
@@ -182,7 +190,13 @@ def test_demo_dag_runs_end_to_end(wf):
     g = zarr.open_group(d / "images.zarr", mode="r")
     assert g["images"].shape == (n, 64, 64, 3)
     assert (wf / "logs/prepare/synthetic_64.log").read_text().count("rendered") == 1
-    # trained and encoded
+
+
+@pytest.mark.slow
+def test_demo_train_and_encode(demo):
+    wf, demo = demo, demo_config()
+    n = demo["data"]["synthetic"]["n_images"]
+    g = zarr.open_group(wf / "results/data/synthetic_64/images.zarr", mode="r")
     exp = wf / "results" / demo["run"][0]
     lat = zarr.open_group(exp / "latents.zarr", mode="r")
     assert lat["z"].shape == (n, demo["model"]["z_dim"]) and (lat["ids"][:] == g["ids"][:]).all()
@@ -208,7 +222,12 @@ def test_demo_dag_runs_end_to_end(wf):
     )
     mean_face = g["images"][:1000].astype("float32").mean(axis=0) / 255
     assert ((rec - x) ** 2).mean() < 0.5 * ((mean_face - x) ** 2).mean()
-    # statistics: every table of the stats stage
+
+
+@pytest.mark.slow
+def test_demo_stats(demo):
+    wf, demo = demo, demo_config()
+    exp = wf / "results" / demo["run"][0]
     for name in (
         "components.tsv",
         "dominant_components.tsv",
@@ -220,7 +239,23 @@ def test_demo_dag_runs_end_to_end(wf):
         "origin.json",
     ):
         assert (exp / "stats" / name).stat().st_size > 0, name
-    # generation: a grid per sampler and setting, and the summary with a row for each
+    # every table rule's plot rule drew its figures
+    for fig in (
+        "radius_distributions.png",
+        "origin_mahalanobis_position.png",
+        "mnd_contours_vs_ellipses.png",
+        "mnd_mahalanobis_qq_chi2.png",
+        "pca_planes.png",
+        "components_histograms_grid.png",
+    ):
+        assert (exp / "figures" / fig).read_bytes()[:4] == b"\x89PNG", fig
+
+
+@pytest.mark.slow
+def test_demo_generate_and_evaluate(demo):
+    wf, demo = demo, demo_config()
+    exp = wf / "results" / demo["run"][0]
+    # a grid per sampler and setting, and the summary with a row for each
     index = json.loads((exp / "samples/index.json").read_text())
     rows = [line.split("\t") for line in (exp / "stats/summary.tsv").read_text().splitlines()]
     header, rows = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
@@ -288,8 +323,15 @@ def test_demo_dag_runs_end_to_end(wf):
         v["sampler"] not in ("holdout_real", "holdout_reconstruction")
         for v in details["ranking"].values()
     )
-    # attributes: every synthetic attribute analysed, none excluded; the CAE encodes hair colour linearly
-    from caelatent.analyses import read_tsv
+
+
+@pytest.mark.slow
+def test_demo_attributes(demo):
+    wf, demo = demo, demo_config()
+    exp = wf / "results" / demo["run"][0]
+    n = demo["data"]["synthetic"]["n_images"]
+    # every synthetic attribute analysed, none excluded; the CAE encodes hair colour linearly
+    from caelatent.io import read_tsv
 
     att = read_tsv(exp / "stats/attributes.tsv")
     summary = json.loads((exp / "stats/attributes.json").read_text())
@@ -316,10 +358,26 @@ def test_demo_dag_runs_end_to_end(wf):
         assert (exp / "figures" / fig).stat().st_size > 10_000, fig
     maps = read_tsv(exp / "stats/innermost_maps.tsv")
     assert len(maps["map"]) == demo["model"]["filters"][-1] and (maps["rise"] > 0).mean() > 0.9
-    # a second run has nothing to do
+
+
+@pytest.mark.slow
+def test_demo_provenance(demo):
+    wf, demo = demo, demo_config()
+    prov = json.loads((wf / "results" / demo["run"][0] / "provenance.json").read_text())
+    from caelatent import provenance
+
+    assert prov["version"] and prov["config"]["model"]["z_dim"] == demo["model"]["z_dim"]
+    assert prov["library_path"] == str(wf / "src" / "caelatent")
+    assert prov["library_sha256_16"] == provenance.library_hash(wf / "src" / "caelatent")
+    assert prov["git"]["commit"] is None  # the workflow copy is no git checkout
+    assert "results/demo/latents.zarr" in prov["outputs"]
+
+
+@pytest.mark.slow
+def test_demo_second_run_has_nothing_to_do(demo):
     assert (
         "Nothing to be done"
-        in snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml").stderr
+        in snakemake(demo, "--cores", "2", "--configfile", "config/demo.yaml").stderr
     )
 
 
@@ -359,6 +417,20 @@ def test_python_is_black_formatted():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_readmes_rule_graph_is_current():
+    """docs/rulegraph.png and its edge list are redrawn by docs/make_rulegraph.py; the list must
+    match the workflow's rules."""
+    proc = subprocess.run(
+        [sys.executable, "docs/make_rulegraph.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (ROOT / "docs" / "rulegraph.png").exists()
+    assert "docs/rulegraph.png" in (ROOT / "README.md").read_text()
+
+
 def test_ci_runs_exactly_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
@@ -367,7 +439,7 @@ def test_ci_runs_exactly_readmes_test_command():
     assert test_cmd in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-# --- only stale stages rerun (these follow the full demo run above, in the same workflow copy) ---
+# --- only stale stages rerun (dry runs in the demo's workflow copy) -------------------------------
 
 
 def scheduled(wf: Path, extra: dict | None = None) -> dict[str, int]:
@@ -400,17 +472,21 @@ STATS_AND_LATER = {
 }
 
 
-def test_noop_run_schedules_nothing(wf):
-    assert scheduled(wf) == {}
+@pytest.mark.slow
+def test_noop_run_schedules_nothing(demo):
+    assert scheduled(demo) == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "edit, rules",
     [
         ({"stats": {"pca_plots": {"planes": [[0, 2]]}}}, {"pca_plots"}),
         ({"stats": {"correlation_plots": {"top_pairs": 4}}}, {"correlation_plots"}),
         ({"stats": {"component_plots": {"grid": [0, 1, 2]}}}, {"component_plots"}),
-        ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, {"radius"}),
+        ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, {"radius", "radius_plots"}),
+        # a plot setting reruns the plot rule only, not the normality tests
+        ({"stats": {"mnd_plots": {"n_planes": 2}}}, {"mnd_plots"}),
         ({"attributes": {"plots": {"pcs": 10}}}, {"attribute_plots"}),
         ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic"}),
         ({"innermost_maps": {"steps": 20}}, {"innermost_maps"}),
@@ -421,31 +497,74 @@ def test_noop_run_schedules_nothing(wf):
         ),
         # not plot-only: the face threshold changes the summary, which the comparison reads, and
         # the face checks of the arithmetic grids
-        ({"evaluate": {"min_confidence": 0.8}}, {"evaluate", "compare", "arithmetic"}),
+        (
+            {"evaluate": {"min_confidence": 0.8}},
+            {"evaluate", "evaluate_plots", "compare", "arithmetic"},
+        ),
+        # the grid layout only redraws the grids
+        ({"generate": {"grid": [2, 5]}}, {"generate_plots"}),
     ],
 )
-def test_a_parameter_reruns_only_its_rule_and_what_reads_its_output(wf, edit, rules):
-    assert set(scheduled(wf, edit)) - {"all"} == rules
+def test_a_parameter_reruns_only_its_rule_and_what_reads_its_output(demo, edit, rules):
+    assert set(scheduled(demo, edit)) - {"all", "provenance"} == rules
 
 
-def test_z_dim_reruns_training_and_everything_after_but_not_prepare(wf):
-    jobs = scheduled(wf, {"model": {"z_dim": 32}})
+PLOT_RULES = {
+    "component_plots",
+    "radius_plots",
+    "correlation_plots",
+    "pca_plots",
+    "mnd_plots",
+    "origin_plots",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "module, rules",
+    [
+        # a figure edit reruns the plot rules that draw with it, and no table rule
+        ("plots/stats.py", PLOT_RULES),
+        ("plots/compare.py", {"compare"}),
+        ("plots/generate.py", {"generate_plots", "evaluate_plots"}),
+        # a computation edit reruns the table rule that uses it, and what reads its tables
+        ("normality.py", {"mnd", "mnd_plots", "compare"}),
+    ],
+)
+def test_a_library_edit_reruns_only_the_rules_whose_code_changed(demo, module, rules):
+    """demo.yaml sets library_rerun: true; the demo's workflow copy runs its own library copy."""
+    path = demo / "src" / "caelatent" / module
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# an edit\n")
+        assert set(scheduled(demo)) - {"all", "provenance"} == rules
+    finally:
+        path.write_text(original)
+    assert scheduled(demo) == {}
+
+
+@pytest.mark.slow
+def test_z_dim_reruns_training_and_everything_after_but_not_prepare(demo):
+    jobs = scheduled(demo, {"model": {"z_dim": 32}})
     assert "prepare" not in jobs
     assert {"train", "encode"} | STATS_AND_LATER <= set(jobs)
 
 
-def test_a_training_setting_reruns_training_but_not_prepare(wf):
-    jobs = scheduled(wf, {"train": {"shuffle_window": 1024, "precision": "mixed_bfloat16"}})
+@pytest.mark.slow
+def test_a_training_setting_reruns_training_but_not_prepare(demo):
+    jobs = scheduled(demo, {"train": {"shuffle_window": 1024, "precision": "mixed_bfloat16"}})
     assert "prepare" not in jobs and {"train", "encode"} | STATS_AND_LATER <= set(jobs)
 
 
-def test_split_reruns_prepare_and_everything_after(wf):
-    jobs = scheduled(wf, {"data": {"split": {"train_size": 0.8}}})
+@pytest.mark.slow
+def test_split_reruns_prepare_and_everything_after(demo):
+    jobs = scheduled(demo, {"data": {"split": {"train_size": 0.8}}})
     assert {"prepare", "train", "encode"} | STATS_AND_LATER <= set(jobs)
 
 
-def test_image_size_reruns_prepare_too(wf):
-    jobs = scheduled(wf, {"data": {"size": 96}})
+@pytest.mark.slow
+def test_image_size_reruns_prepare_too(demo):
+    jobs = scheduled(demo, {"data": {"size": 96}})
     assert {"prepare", "train", "encode"} | STATS_AND_LATER <= set(jobs)
 
 
@@ -485,7 +604,9 @@ def chromium_dom(url: str, profile: Path) -> str:
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
 )
-def test_report_renders_every_figure_in_chromium(wf, tmp_path):
+@pytest.mark.slow
+def test_report_renders_every_figure_in_chromium(demo, tmp_path):
+    wf = demo
     snakemake(wf, "--configfile", "config/demo.yaml", "--report", "report.zip")
     with zipfile.ZipFile(wf / "report.zip") as z:
         z.extractall(tmp_path)

@@ -12,17 +12,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import zarr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import zarr  # noqa: E402
-
-from . import stats  # noqa: E402
-from .samplers import shell_d2  # noqa: E402
-from .analyses import _grid, save_fig, write_json, write_tsv  # noqa: E402
-from .store import atomic_path  # noqa: E402
+from . import stats
+from .io import read_tsv, save_figure, write_json, write_tsv
+from .plots import subplots
+from .samplers import shell_d2
+from .store import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +264,6 @@ def plot_attributes(
     histogram_pcs: int,
     histogram_attributes: list[str],
 ) -> None:
-    from .analyses import read_tsv
 
     lab, mom = load_labelled(latents), stats.Moments.load(moments_npz)
     dirs, table = Directions.load(directions_npz), read_tsv(table_tsv)
@@ -276,7 +272,7 @@ def plot_attributes(
     pcs = min(pcs, vecs.shape[1])
     cos = dirs.unit @ vecs[:, :pcs]
 
-    fig, ax = plt.subplots(figsize=(0.32 * pcs + 3.5, 0.3 * len(dirs.names) + 1.6))
+    fig, ax = subplots(figsize=(0.32 * pcs + 3.5, 0.3 * len(dirs.names) + 1.6))
     im = ax.imshow(cos, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(pcs), [str(k + 1) for k in range(pcs)], fontsize=7)
     labels = [f"{n}  (AUC {a:.2f})" for n, a in zip(table["attribute"], table["holdout_auc"])]
@@ -285,10 +281,10 @@ def plot_attributes(
     fig.colorbar(im, ax=ax, label="cosine of attribute direction with the axis")
     ax.set_title("Attribute directions projected onto the principal axes", fontsize=10)
     fig.tight_layout()
-    save_fig(fig, fig_pcs)
+    save_figure(fig, fig_pcs)
 
     radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
-    fig, ax = plt.subplots(figsize=(7, 0.32 * len(dirs.names) + 1.6))
+    fig, ax = subplots(figsize=(7, 0.32 * len(dirs.names) + 1.6))
     pos = [radius[lab.values[:, lab.names.index(n)] == 1] for n in dirs.names]
     neg = [radius[lab.values[:, lab.names.index(n)] == -1] for n in dirs.names]
     y_pos = np.arange(len(dirs.names))[::-1]
@@ -326,11 +322,11 @@ def plot_attributes(
         fontsize=9,
     )
     fig.tight_layout()
-    save_fig(fig, fig_radius)
+    save_figure(fig, fig_radius)
 
     proj = (lab.z - mom.mean) @ vecs[:, :histogram_pcs]
     names = histogram_attributes
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         max(1, len(names)),
         histogram_pcs,
         figsize=(2.6 * histogram_pcs, 2.0 * len(names) + 0.6),
@@ -359,7 +355,7 @@ def plot_attributes(
         "Images with and without each attribute along the leading principal axes", fontsize=9
     )
     fig.tight_layout()
-    save_fig(fig, fig_hist)
+    save_figure(fig, fig_hist)
 
 
 def _check_names(wanted, available, key: str) -> None:
@@ -413,7 +409,8 @@ def run_arithmetic(
 ) -> dict:
     """Grids that add attribute directions to holdout faces and morph between holdout faces; MTCNN
     reports for every image whether a face survives."""
-    from .generate import FaceDetector, decode
+    from .detect import FaceDetector
+    from .generate import decode
     from .train import load_model
 
     dirs = Directions.load(directions_npz)
@@ -509,7 +506,7 @@ def run_arithmetic(
 
 def _arithmetic_figure(imgs, conf, found, values, label, row_titles, title, path) -> None:
     n_rows, n_cols = imgs.shape[:2]
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         n_rows, n_cols, figsize=(1.3 * n_cols + 0.8, 1.45 * n_rows + 0.7), squeeze=False
     )
     for r in range(n_rows):
@@ -531,84 +528,4 @@ def _arithmetic_figure(imgs, conf, found, values, label, row_titles, title, path
         fontsize=8,
     )
     fig.tight_layout()
-    save_fig(fig, path)
-
-
-# --- rule innermost_maps ---------------------------------------------------------------------------------
-
-
-def run_innermost_maps(
-    encoder_path,
-    out_tsv,
-    out_npz,
-    fig_grid,
-    fig_trace,
-    *,
-    maps,
-    steps: int,
-    step_size: float,
-    decay: float,
-    blur_sigma: float,
-    blur_every: int,
-    jitter: int,
-    seed: int,
-) -> dict:
-    """The input pattern that maximises each innermost map's mean activation, as a grid."""
-    from .maps import maximise_maps
-    from .train import load_model
-
-    encoder = load_model(encoder_path)
-    a = maximise_maps(
-        encoder,
-        maps,
-        steps=steps,
-        step_size=step_size,
-        decay=decay,
-        blur_sigma=blur_sigma,
-        blur_every=blur_every,
-        jitter=jitter,
-        seed=seed,
-    )
-    own = a.final[np.arange(len(a.maps)), a.maps]
-    others = a.final[:, a.maps]
-    np.fill_diagonal(others, -np.inf)
-    table = {
-        "map": a.maps,
-        "activation_start": a.trace[0],
-        "activation_end": a.trace[-1],
-        "rise": a.trace[-1] - a.trace[0],
-        "best_other_image": others.max(axis=0),  # the map's activation on the other maps' images
-        "own_image_is_best": own >= others.max(axis=0),
-    }
-    write_tsv(out_tsv, table)
-    with atomic_path(out_npz) as tmp, open(tmp, "wb") as f:
-        np.savez(f, maps=a.maps, images=a.images, trace=a.trace, final=a.final)
-    n = len(a.maps)
-    fig, axes = _grid(n, cols=min(16, n), size=(1.0, 1.15))
-    for k, ax in enumerate(list(axes)[:n]):
-        lo, hi = np.percentile(a.images[k], [1, 99])
-        ax.imshow(np.clip((a.images[k] - lo) / max(hi - lo, 1e-6), 0, 1))
-        ax.set_title(str(a.maps[k]), fontsize=6)
-        ax.axis("off")
-    fig.suptitle(
-        f"Inputs that maximise each map of {a.layer} (the encoder's innermost layer; "
-        f"{steps} ascent steps, contrast stretched)",
-        fontsize=8,
-    )
-    fig.tight_layout()
-    save_fig(fig, fig_grid)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(a.trace, color="tab:blue", alpha=0.25, lw=0.8)
-    ax.plot(a.trace.mean(axis=1), color="k", lw=2, label="mean over maps")
-    ax.set_xlabel("ascent step")
-    ax.set_ylabel("mean activation of the target map")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_fig(fig, fig_trace)
-    out = {
-        "maps": n,
-        "rose": int((table["rise"] > 0).sum()),
-        "own_image_is_best": int(table["own_image_is_best"].sum()),
-    }
-    log.info("innermost maps: %s", out)
-    return out
+    save_figure(fig, path)

@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import zarr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import zarr  # noqa: E402
-
-from . import realism  # noqa: E402
-from . import samplers as smp  # noqa: E402
-from . import stats  # noqa: E402
-from .analyses import read_tsv, write_json, write_tsv  # noqa: E402
-from .store import atomic_path  # noqa: E402
+from . import detect, realism
+from . import samplers as smp
+from . import stats
+from .io import read_tsv, write_json, write_tsv
+from .store import atomic_path
 
 log = logging.getLogger(__name__)
 ORDERED = (smp.OriginToCentre, smp.PlanePath)  # samplers whose vectors lie along a path
@@ -44,43 +39,21 @@ def decode(decoder, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
 
 
-def grid_figure(images: np.ndarray, title: str, path, rows: int, cols: int, labels=None) -> None:
-    fig, axes = plt.subplots(rows, cols, figsize=(1.45 * cols, 1.6 * rows + 0.5), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < len(images):
-            ax.imshow(images[k])
-            if labels is not None:
-                ax.set_title(labels[k], fontsize=6)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-
-
-def _grid_pick(n: int, k: int, ordered: bool) -> np.ndarray:
-    return (
-        np.unique(np.linspace(0, n - 1, k).round().astype(int)) if ordered else np.arange(min(k, n))
-    )
-
-
 def run_generate(
     images_zarr,
     latents,
     decoder_path,
     dominant_tsv,
     out_dir,
-    fig_dir,
     *,
     spec: dict,
     n: int,
-    grid: tuple[int, int],
     seed: int,
     n_reference: int = 1000,
     batch_size: int = 256,
 ) -> list[str]:
-    """Fit every sampler on the training latents, draw ``n`` vectors each, decode, draw grids."""
+    """Fit every sampler on the training latents, draw ``n`` vectors each, decode; write each set
+    with what its grid shows (``meta.json``: whether the vectors lie along a path, their labels)."""
     from .train import load_model
 
     decoder = load_model(decoder_path)
@@ -89,11 +62,9 @@ def run_generate(
     train_idx, hold_idx = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
     z_train = stats.take_rows(lat["z"], train_idx)
     dominant = [int(c) for c in read_tsv(dominant_tsv)["component"]]
-    rows, cols = grid
-    out_dir, fig_dir = Path(out_dir), Path(fig_dir)
-    with atomic_path(out_dir) as tmp_out, atomic_path(fig_dir) as tmp_fig:
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp_out:
         tmp_out.mkdir(parents=True)
-        tmp_fig.mkdir(parents=True)
         # references: real holdout images and their reconstructions, and a disjoint set of real
         # holdout images that realism metrics compare every sampler with
         both = np.random.default_rng(seed).choice(
@@ -141,14 +112,8 @@ def run_generate(
             ("holdout_real", z_hold, real),
             ("holdout_reconstruction", z_hold, decode(decoder, z_hold, batch_size)),
         ):
-            _save(tmp_out / name, z, imgs, {"sampler": name, "setting": "", "n": len(z)})
-            grid_figure(
-                imgs[: rows * cols],
-                name.replace("_", " "),
-                tmp_fig / f"samples_{name}.png",
-                rows,
-                cols,
-            )
+            meta = {"sampler": name, "setting": "", "n": len(z), "title": name.replace("_", " ")}
+            _save(tmp_out / name, z, imgs, {**meta, "ordered": False, "labels": None})
         ids = []
         for k, s in enumerate(smp.build_samplers(spec, dominant, seed)):
             sid = smp.sampler_id(s)
@@ -156,17 +121,14 @@ def run_generate(
             s.fit(z_train)
             z = s.sample(n, np.random.default_rng([seed, k]))
             imgs = decode(decoder, z, batch_size)
-            _save(tmp_out / sid, z, imgs, {"sampler": s.name, "setting": s.setting, "n": len(z)})
-            sel = _grid_pick(len(z), rows * cols, isinstance(s, ORDERED))
-            labels = (
-                [f"t={t:.2f}" for t in np.linspace(0, 1, len(z))[sel]]
-                if isinstance(s, smp.OriginToCentre)
-                else None
-            )
+            labels = None  # vectors along a path are labelled with their position on it
+            if isinstance(s, smp.OriginToCentre):
+                labels = [f"t={t:.2f}" for t in np.linspace(0, 1, len(z))]
             if isinstance(s, smp.PlanePath):
-                labels = [f"{v:+.1f}σ" for v in np.linspace(-s.extent, s.extent, len(z))[sel]]
-            title = f"{s.name} {s.setting}".strip() + f": {len(sel)} decoded latent vectors"
-            grid_figure(imgs[sel], title, tmp_fig / f"samples_{sid}.png", rows, cols, labels)
+                labels = [f"{v:+.1f}σ" for v in np.linspace(-s.extent, s.extent, len(z))]
+            meta = {"sampler": s.name, "setting": s.setting, "n": len(z)}
+            meta |= {"title": f"{s.name} {s.setting}".strip(), "ordered": isinstance(s, ORDERED)}
+            _save(tmp_out / sid, z, imgs, {**meta, "labels": labels})
             ids.append(sid)
         (tmp_out / "index.json").write_text(
             json.dumps({"references": list(REFERENCES), "samplers": ids}, indent=2) + "\n"
@@ -184,31 +146,6 @@ def _save(d: Path, z, imgs, meta) -> None:
 # --- evaluation ---------------------------------------------------------------------------------
 
 
-class FaceDetector:
-    """MTCNN (the ``mtcnn`` package ships its weights; it runs on TensorFlow)."""
-
-    def __init__(self, min_confidence: float = 0.9):
-        from mtcnn import MTCNN
-
-        self.detector = MTCNN(device="CPU:0")
-        self.min_confidence = min_confidence
-
-    def confidences(self, images: np.ndarray, batch: int = 64) -> np.ndarray:
-        """Highest face confidence per image (0 where MTCNN finds none)."""
-        out = np.zeros(len(images))
-        for s in range(0, len(images), batch):
-            res = self.detector.detect_faces(list(np.asarray(images[s : s + batch], np.uint8)))
-            for k, faces in enumerate(res):
-                out[s + k] = max((float(f["confidence"]) for f in faces), default=0.0)
-        return out
-
-    def face_rate(self, images: np.ndarray) -> tuple[float, float, np.ndarray]:
-        """(fraction with a face, mean confidence of the detected faces, per-image confidences)."""
-        c = self.confidences(images)
-        found = c >= self.min_confidence
-        return float(found.mean()), float(c[found].mean()) if found.any() else 0.0, c
-
-
 def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -> np.ndarray:
     """Euclidean distance of each row of ``z`` to its nearest row of ``z_ref`` (streamed)."""
     z = np.asarray(z, np.float64)
@@ -218,19 +155,6 @@ def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -
         d2 = zz + (b * b).sum(axis=1)[None, :] - 2 * z @ b.T
         best = np.minimum(best, d2.min(axis=1))
     return np.sqrt(np.maximum(best, 0))
-
-
-def inception_features(images: np.ndarray, weights: str) -> np.ndarray:
-    """InceptionV3 pool features from local weights (no download)."""
-    import keras
-
-    if not os.path.exists(weights):
-        raise FileNotFoundError(f"evaluate.fid_inception_weights: {weights} does not exist")
-    model = keras.applications.InceptionV3(
-        include_top=False, pooling="avg", weights=weights, input_shape=(299, 299, 3)
-    )
-    x = keras.ops.image.resize(np.asarray(images, np.float32), (299, 299))
-    return np.asarray(model.predict(keras.applications.inception_v3.preprocess_input(x), verbose=0))
 
 
 #: summary columns of the realism metrics, and whether higher is better (None: closest to 1 is best)
@@ -251,7 +175,6 @@ def run_evaluate(
     moments_npz,
     out_tsv,
     out_json,
-    fig,
     *,
     min_confidence: float,
     fid_weights: str | None,
@@ -271,7 +194,7 @@ def run_evaluate(
     z_train = stats.take_rows(lat["z"], train_idx)
     limit = smp.shell_d2(3.0, len(mom.mean))
     w = stats.whitener(mom)
-    det = FaceDetector(min_confidence)
+    det = detect.FaceDetector(min_confidence)
     index = json.loads((samples_dir / "index.json").read_text())
     names = index["references"] + index["samplers"]
     reference = np.load(samples_dir / REFERENCE_SET / "images.npy")
@@ -289,7 +212,7 @@ def run_evaluate(
     ref_nn = None
     fid_real = None
     if fid_weights:
-        fid_real = inception_features(reference, fid_weights)
+        fid_real = detect.inception_features(reference, fid_weights)
     else:
         log.info(
             "FID skipped: set evaluate.fid_inception_weights to a local InceptionV3 weights file to compute it"
@@ -309,7 +232,7 @@ def run_evaluate(
             real_feats, {space: f(imgs) for space, f in features.items()}, k
         )
         fid = (
-            realism.frechet_distance(fid_real, inception_features(imgs, fid_weights))
+            realism.frechet_distance(fid_real, detect.inception_features(imgs, fid_weights))
             if fid_weights
             else float("nan")
         )
@@ -351,7 +274,6 @@ def run_evaluate(
             "nn_reference": "median distance of holdout latents to their nearest training latent",
         },
     )
-    _summary_chart(rows, fig)
     return rows
 
 
@@ -371,56 +293,3 @@ def rank_first(rows: list[dict]) -> dict:
         r = cands[int(np.nanargmax(score))]
         best[key] = {"sampler": r["sampler"], "setting": r["setting"], "value": r[key]}
     return best
-
-
-def _summary_chart(rows: list[dict], path) -> None:
-    labels = [
-        f"{r['sampler']} {r['setting']}" if r["setting"] != "-" else r["sampler"] for r in rows
-    ]
-    x = np.arange(len(rows))
-    colors = ["tab:gray" if r["sampler"] in REFERENCES else "tab:blue" for r in rows]
-    panels = [
-        ("face_rate", "MTCNN face rate", (0, 1.05)),
-        (("precision_onet", "recall_onet"), "precision / recall\n(MTCNN-ONet features)", (0, 1.05)),
-        (("precision_pixels", "recall_pixels"), "precision / recall\n(pixel PCA)", (0, 1.05)),
-        ("fd_onet", "Fréchet distance\n(MTCNN-ONet features, log)", None),
-        ("fd_pixels", "Fréchet distance\n(pixel PCA, log)", None),
-        ("diversity", "diversity\n(pairwise distance / real's)", None),
-        ("inside_3sigma", "fraction inside\nthe 3σ ellipsoid", (0, 1.05)),
-        ("nn_distance_ratio", "nearest-training-latent\ndistance / holdout's", None),
-    ]
-    fig, axes = plt.subplots(
-        len(panels), 1, figsize=(max(8, 0.55 * len(rows)), 2.1 * len(panels) + 1.5), sharex=True
-    )
-    for ax, (key, title, ylim) in zip(axes, panels):
-        if isinstance(key, tuple):
-            for off, k, hatch in ((-0.2, key[0], None), (0.2, key[1], "//")):
-                ax.bar(
-                    x + off,
-                    [r[k] for r in rows],
-                    width=0.4,
-                    color=colors,
-                    hatch=hatch,
-                    edgecolor="white",
-                    label=k.split("_")[0],
-                )
-            ax.legend(fontsize=7, loc="upper right")
-        else:
-            ax.bar(x, [r[key] for r in rows], color=colors)
-        if key in ("fd_onet", "fd_pixels"):
-            ax.set_yscale("log")
-        if key == "diversity":
-            ax.axhline(1.0, color="k", lw=0.8, ls="--")
-        if ylim:
-            ax.set_ylim(*ylim)
-        ax.set_ylabel(title, fontsize=8)
-    axes[-1].set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
-    fig.suptitle(
-        f"Samplers against the references (grey): {rows[0]['n']} images each,\n"
-        f"compared with {rows[0]['n_reference']} other real holdout images",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)

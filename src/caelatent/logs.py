@@ -58,3 +58,35 @@ def start_job(smk) -> None:
     """What every workflow script does first: log to the rule's log, cap threads at the rule's."""
     log_to(smk.log[0] if smk.log else None)
     cap_threads(smk.threads)
+
+
+def rule_kwargs(smk) -> dict:
+    """A rule's named inputs, outputs and params as keyword arguments of its stage runner.
+
+    A param named ``settings`` (the rule's config block) is spread into its keys, so a runner's
+    arguments carry the config's names; ``library`` (a code hash) is left out. A name used twice is
+    an error that names it.
+    """
+    kwargs: dict = {}
+    named = [*smk.input.items(), *smk.output.items()]
+    for k, v in smk.params.items():
+        if k != "library":  # the code hash that reruns the rule (library_rerun), not an argument
+            named += list(v.items()) if k == "settings" else [(k, v)]
+    for k, v in named:
+        if k in kwargs:
+            raise ValueError(
+                f"rule {smk.rule}: {k!r} is both an input/output and a param or setting"
+            )
+        kwargs[k] = v
+    return kwargs
+
+
+def run_rule(smk, runner: str):
+    """What a workflow script does: :func:`start_job`, then the stage runner ``"module.function"``
+    of :mod:`caelatent.stages` with :func:`rule_kwargs` (imported after the thread cap is set)."""
+    import importlib
+
+    start_job(smk)
+    module, function = runner.rsplit(".", 1)
+    func = getattr(importlib.import_module(f"caelatent.stages.{module}"), function)
+    return func(**rule_kwargs(smk))

@@ -163,6 +163,17 @@ def _restore(ckpt: Path, model: keras.Model) -> tuple[int, dict[str, list]] | No
         return None
 
 
+def execution_steps(wanted: int, n_batches: int) -> int:
+    """The largest divisor of ``n_batches`` not above ``wanted``.
+
+    Keras draws ``steps_per_execution`` batches per call, also for an epoch's last call, so a value
+    that does not divide the epoch takes the next epoch's first batches (and, in the last epoch,
+    runs out of data: Keras's jax trainer then fails). A divisor keeps every epoch exactly the
+    feed's epoch, so that steps_per_execution changes speed and never which batches train.
+    """
+    return max(d for d in range(1, min(wanted, n_batches) + 1) if n_batches % d == 0)
+
+
 def train_autoencoder(
     images: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -231,16 +242,14 @@ def train_autoencoder(
         spe = 1
     n_batches = math.ceil(len(train_idx) / batch_size)
     n_batches = min(n_batches, max_batches_per_epoch) if max_batches_per_epoch else n_batches
-    if spe > n_batches:
-        # Keras's jax trainer fails ('NoneType' object is not callable) in the second epoch when
-        # an epoch is shorter than one execution; the others gain nothing from it either
-        log.info(
-            "train.steps_per_execution=%d: an epoch has %d batches; using %d",
+    if n_batches % spe:
+        wanted, spe = spe, execution_steps(spe, n_batches)
+        log.warning(
+            "train.steps_per_execution=%d does not divide an epoch's %d batches; using %d",
+            wanted,
+            n_batches,
             spe,
-            n_batches,
-            n_batches,
         )
-        spe = n_batches
     ae.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         jit_compile=options.jit_compile,
@@ -406,33 +415,16 @@ def encode_images(
     return n
 
 
-def write_training_figures(
-    images,
-    encoder_path,
-    decoder_path,
-    history: dict,
-    loss: str,
-    loss_curve_png,
-    reconstructions_png,
-    n: int = 16,
-    batch_size: int = 256,
+def write_reconstructions(
+    images, encoder_path, decoder_path, out_npz, n: int = 16, batch_size: int = 256
 ) -> None:
-    """The loss curve and a grid of the first ``n`` holdout images next to their reconstructions."""
-    from .figures import loss_curve, reconstruction_grid
+    """The first ``n`` holdout images and their reconstructions (for rule train_plots)."""
+    from .io import write_npz
 
-    loss_curve(history, loss_curve_png, loss)
     g = zarr.open_group(images, mode="r")
     hold = np.flatnonzero(g["split"][:] == 1)[:n]
-    x = (
-        g["images"]
-        .get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
-        .astype(np.float32)
-        / 255
-    )
+    x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
     enc, dec = load_model(encoder_path), load_model(decoder_path)
-    rec = np.asarray(
-        dec.predict(
-            enc.predict(x, batch_size=batch_size, verbose=0), batch_size=batch_size, verbose=0
-        )
-    )
-    reconstruction_grid(x, rec, reconstructions_png, ids=g["ids"][:][hold])
+    z = enc.predict(x.astype(np.float32) / 255, batch_size=batch_size, verbose=0)
+    rec = np.asarray(dec.predict(z, batch_size=batch_size, verbose=0), np.float32)
+    write_npz(out_npz, originals=x, reconstructions=rec, ids=g["ids"][:][hold])

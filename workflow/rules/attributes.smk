@@ -3,8 +3,8 @@
 
 rule attributes:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
     output:
         table="results/{exp}/stats/attributes.tsv",
         directions="results/{exp}/stats/attribute_directions.npz",
@@ -14,6 +14,7 @@ rule attributes:
     conda:
         "../../envs/stats.yaml"
     params:
+        library=library("attributes"),
         p=exp_param("attributes/stats"),
     script:
         "../scripts/attributes.py"
@@ -21,10 +22,10 @@ rule attributes:
 
 rule attribute_plots:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
-        table="results/{exp}/stats/attributes.tsv",
-        directions="results/{exp}/stats/attribute_directions.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
+        table=rules.attributes.output.table,
+        directions=rules.attributes.output.directions,
     output:
         pcs=report(
             "results/{exp}/figures/attributes_pc_projection.png",
@@ -49,6 +50,7 @@ rule attribute_plots:
     conda:
         "../../envs/stats.yaml"
     params:
+        library=library("attributes"),
         p=exp_param("attributes/plots"),
     script:
         "../scripts/attribute_plots.py"
@@ -56,10 +58,10 @@ rule attribute_plots:
 
 rule arithmetic:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
-        decoder="results/{exp}/model/decoder.keras",
-        directions="results/{exp}/stats/attribute_directions.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
+        decoder=rules.train.output.decoder,
+        directions=rules.attributes.output.directions,
     output:
         table="results/{exp}/stats/arithmetic.tsv",
         summary="results/{exp}/stats/arithmetic.json",
@@ -80,6 +82,7 @@ rule arithmetic:
     resources:
         gpu=gpus,
     params:
+        library=library("attributes"),
         p=exp_param("attributes/arithmetic"),
         min_confidence=exp_param("evaluate/min_confidence"),
         device=device_params,
@@ -90,22 +93,10 @@ rule arithmetic:
 
 rule innermost_maps:
     input:
-        encoder="results/{exp}/model/encoder.keras",
+        encoder=rules.train.output.encoder,
     output:
         table="results/{exp}/stats/innermost_maps.tsv",
         images="results/{exp}/stats/innermost_maps.npz",
-        grid=report(
-            "results/{exp}/figures/innermost_maps.png",
-            caption="../report/innermost_maps.rst",
-            category="Attributes",
-            subcategory="{exp}",
-        ),
-        trace=report(
-            "results/{exp}/figures/innermost_maps_ascent.png",
-            caption="../report/innermost_maps_ascent.rst",
-            category="Attributes",
-            subcategory="{exp}",
-        ),
     log:
         "logs/{exp}/attributes/innermost_maps.log",
     benchmark:
@@ -116,8 +107,35 @@ rule innermost_maps:
     resources:
         gpu=gpus,
     params:
+        library=library("maps"),
         p=exp_param("innermost_maps"),
         device=device_params,
         seed=exp_param("seed"),
     script:
         "../scripts/innermost_maps.py"
+
+
+rule innermost_maps_plots:
+    input:
+        images=rules.innermost_maps.output.images,
+    output:
+        fig_grid=report(
+            "results/{exp}/figures/innermost_maps.png",
+            caption="../report/innermost_maps.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+        fig_trace=report(
+            "results/{exp}/figures/innermost_maps_ascent.png",
+            caption="../report/innermost_maps_ascent.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/attributes/innermost_maps_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("attributes.innermost_maps_plots"),
+    script:
+        "../scripts/innermost_maps_plots.py"

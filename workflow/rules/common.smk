@@ -47,6 +47,24 @@ def _experiments():
 EXPERIMENTS = _experiments()
 
 
+def exp_block(dpath, drop=()):
+    """A config block of the experiment without the keys in ``drop`` (those another rule reads)."""
+    return lambda wc: {
+        k: v for k, v in lookup(dpath=dpath, within=EXPERIMENTS[wc.exp]).items() if k not in drop
+    }
+
+
+def library(target):
+    """Param `library` of a rule: with `library_rerun: true`, the hash of the library code the rule
+    runs (caelatent.provenance.code_hash), so that editing that code reruns the rule; else a constant.
+    """
+    if not config["library_rerun"]:
+        return "untracked (library_rerun: false)"
+    from caelatent.provenance import code_hash
+
+    return code_hash(target)
+
+
 def exp_param(dpath):
     """A param read from the experiment's own config (wildcard exp)."""
     return lambda wc: lookup(dpath=dpath, within=EXPERIMENTS[wc.exp])
@@ -59,50 +77,53 @@ wildcard_constraints:
     exp="|".join(EXPERIMENTS),
 
 
-def dataset_dir(exp):
-    """results/data/<dataset>_<size> of an experiment: prepared images are keyed by dataset and size only."""
+def dataset_of(exp):
+    """Wildcards of an experiment's prepared data: images are keyed by dataset and size only."""
     data = EXPERIMENTS[exp]["data"]
-    return f"results/data/{data['source']}_{data['size']}"
+    return {"dataset": data["source"], "size": data["size"]}
 
 
 def images_of(wildcards):
-    return f"{dataset_dir(wildcards.exp)}/images.zarr"
+    return expand(rules.prepare.output.images, **dataset_of(wildcards.exp))[0]
 
 
-def prepared_outputs(exp):
-    d = dataset_dir(exp)
-    # every output of prepare: an output nothing requests has no say in reruns, and one without
-    # provenance (never written) stops Snakemake from comparing prepare's params at all
-    return [
-        f"{d}/images.zarr",
-        f"{d}/attributes.tsv",
-        f"{d}/manifest.json",
-        f"{d}/list_attr.txt",
-    ]
+def outputs_of(names, **wildcards):
+    """Every output of the named rules, for these wildcards (targets are built from the rules)."""
+    return [f for name in names for f in expand(list(getattr(rules, name).output), **wildcards)]
+
+
+# the rules every experiment runs, and those it runs when its dataset has attributes; `all` asks for
+# every output of each, so none is left without provenance
+EXPERIMENT_RULES = (
+    "train",
+    "train_plots",
+    "encode",
+    "moments",
+    "components",
+    "component_plots",
+    "radius",
+    "radius_plots",
+    "correlations",
+    "correlation_plots",
+    "pca",
+    "pca_plots",
+    "mnd",
+    "mnd_plots",
+    "origin",
+    "origin_plots",
+    "generate",
+    "generate_plots",
+    "evaluate",
+    "evaluate_plots",
+    "innermost_maps",
+    "innermost_maps_plots",
+)
+ATTRIBUTE_RULES = ("attributes", "attribute_plots", "arithmetic")
 
 
 def experiment_outputs(exp):
-    return (
-        prepared_outputs(exp)
-        + [
-            f"results/{exp}/model/encoder.keras",
-            f"results/{exp}/figures/train_loss_curve.png",
-            f"results/{exp}/figures/holdout_reconstructions.png",
-            f"results/{exp}/latents.zarr",
-            f"results/{exp}/stats/components.tsv",
-            f"results/{exp}/figures/components_histograms_grid.png",
-            f"results/{exp}/figures/correlation_matrix.png",
-            f"results/{exp}/stats/radius.json",
-            f"results/{exp}/stats/correlated_pairs.tsv",
-            f"results/{exp}/stats/pca.json",
-            f"results/{exp}/figures/pca_spectrum.png",
-            f"results/{exp}/stats/mnd_fit.json",
-            f"results/{exp}/stats/origin.json",
-            f"results/{exp}/stats/summary.tsv",
-            f"results/{exp}/figures/innermost_maps.png",
-        ]
-        + (attribute_outputs(exp) if has_attributes(exp) else [])
-    )
+    rules_ = EXPERIMENT_RULES + (ATTRIBUTE_RULES if has_attributes(exp) else ())
+    return outputs_of(["prepare"], **dataset_of(exp)) + outputs_of(rules_, exp=exp)
 
 
 def has_attributes(exp):
@@ -111,18 +132,10 @@ def has_attributes(exp):
     return data["source"] == "synthetic" or data["celeba"]["attributes"] is not None
 
 
-def attribute_outputs(exp):
-    return [
-        f"results/{exp}/stats/attributes.tsv",
-        f"results/{exp}/figures/attributes_pc_projection.png",
-        f"results/{exp}/stats/arithmetic.tsv",
-    ]
-
-
 def all_outputs():
-    """Targets of `all`: every experiment listed under `run`, and their comparison."""
+    """Targets of `all`: every experiment listed under `run`, its provenance, and the comparison."""
     out = [f for exp in config["run"] for f in experiment_outputs(exp)]
-    return out + ["results/comparison/experiments.tsv"]
+    return out + outputs_of(["provenance"], exp=config["run"]) + outputs_of(["compare"])
 
 
 def model_params(wildcards):
@@ -170,9 +183,9 @@ def gpus(wildcards):
     return EXPERIMENTS[wildcards.exp]["train"]["gpus"]
 
 
-def compared(name):
-    """Input function of `compare`: one file per experiment listed under `run`."""
-    return lambda wc: [f"results/{exp}/{name}" for exp in config["run"]]
+def compared(pattern):
+    """Input of `compare`: a rule's output (with wildcard exp) for every experiment under `run`."""
+    return expand(pattern, exp=config["run"])
 
 
 def celeba_input(key):

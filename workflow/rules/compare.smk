@@ -3,10 +3,10 @@
 
 rule compare:
     input:
-        eigenvalues=compared("stats/pca_eigenvalues.tsv"),
-        mnd=compared("stats/mnd_fit.json"),
-        dominant=compared("stats/dominant_components.tsv"),
-        summary=compared("stats/summary.tsv"),
+        eigenvalues=compared(rules.pca.output.table),
+        mnd=compared(rules.mnd.output.summary),
+        dominant=compared(rules.components.output.dominant),
+        summary=compared(rules.evaluate.output.summary),
     output:
         table="results/comparison/experiments.tsv",
         faces="results/comparison/face_rates.tsv",
@@ -20,6 +20,7 @@ rule compare:
     conda:
         "../../envs/stats.yaml"
     params:
+        library=library("compare.compare"),
         names=config["run"],
     script:
         "../scripts/compare.py"

@@ -9,6 +9,7 @@ rule download_celeba:
     conda:
         "../../envs/data.yaml"
     params:
+        library=library("download"),
         mirrors=DATA["celeba"]["download"]["mirrors"],
         published=DATA["celeba"]["download"]["published"],
         verify=DATA["celeba"]["download"]["verify"],
@@ -37,6 +38,7 @@ rule prepare:
     resources:
         mem_mb=4000,
     params:
+        library=library("prepare"),
         prepare=prepare_params(),
     script:
         "../scripts/prepare.py"

@@ -1,21 +1,14 @@
-"""Generation stage: decode statistical latent vectors, measure each sampler."""
+"""Generation stage: decode latent vectors drawn by each sampler, and draw them."""
 
 
 rule generate:
     input:
         images=images_of,
-        latents="results/{exp}/latents.zarr",
-        decoder="results/{exp}/model/decoder.keras",
-        dominant="results/{exp}/stats/dominant_components.tsv",
+        latents=rules.encode.output.latents,
+        decoder=rules.train.output.decoder,
+        dominant=rules.components.output.dominant,
     output:
         samples=directory("results/{exp}/samples"),
-        grids=report(
-            directory("results/{exp}/figures/samples"),
-            patterns=["samples_{name}.png"],
-            caption="../report/samples.rst",
-            category="Generation",
-            subcategory="{exp}",
-        ),
     log:
         "logs/{exp}/generate.log",
     benchmark:
@@ -26,39 +19,31 @@ rule generate:
     resources:
         gpu=gpus,
     params:
-        p=exp_param("generate"),
+        library=library("generate"),
+        p=exp_block("generate", drop=("grid",)),
         device=device_params,
         seed=exp_param("seed"),
     script:
         "../scripts/generate.py"
 
 
-rule evaluate:
+rule generate_plots:
     input:
-        samples="results/{exp}/samples",
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        samples=rules.generate.output.samples,
     output:
-        summary="results/{exp}/stats/summary.tsv",
-        details="results/{exp}/stats/summary.json",
-        chart=report(
-            "results/{exp}/figures/sampler_summary.png",
-            caption="../report/sampler_summary.rst",
+        grids=report(
+            directory("results/{exp}/figures/samples"),
+            patterns=["samples_{name}.png"],
+            caption="../report/samples.rst",
             category="Generation",
             subcategory="{exp}",
         ),
     log:
-        "logs/{exp}/evaluate.log",
-    benchmark:
-        "benchmarks/results/{exp}/evaluate.tsv"
+        "logs/{exp}/generate_plots.log",
     conda:
-        "../../envs/model.yaml"
-    threads: config["threads"]["train"]
-    resources:
-        gpu=gpus,
+        "../../envs/stats.yaml"
     params:
-        p=exp_param("evaluate"),
-        device=device_params,
-        seed=exp_param("seed"),
+        library=library("generate.generate_plots"),
+        grid=exp_param("generate/grid"),
     script:
-        "../scripts/evaluate.py"
+        "../scripts/generate_plots.py"

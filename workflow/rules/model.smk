@@ -8,18 +8,7 @@ rule train:
         encoder="results/{exp}/model/encoder.keras",
         decoder="results/{exp}/model/decoder.keras",
         history="results/{exp}/model/history.tsv",
-        loss_curve=report(
-            "results/{exp}/figures/train_loss_curve.png",
-            caption="../report/train_loss_curve.rst",
-            category="Training",
-            subcategory="{exp}",
-        ),
-        reconstructions=report(
-            "results/{exp}/figures/holdout_reconstructions.png",
-            caption="../report/holdout_reconstructions.rst",
-            category="Training",
-            subcategory="{exp}",
-        ),
+        reconstructions="results/{exp}/model/holdout_reconstructions.npz",
     log:
         "logs/{exp}/train.log",
     benchmark:
@@ -32,6 +21,7 @@ rule train:
         mem_mb=exp_param("train/mem_mb"),
         runtime=exp_param("train/runtime_min"),
     params:
+        library=library("train"),
         model=model_params,
         train=train_params,
         fit=fit_options,
@@ -41,10 +31,38 @@ rule train:
         "../scripts/train.py"
 
 
+rule train_plots:
+    input:
+        history=rules.train.output.history,
+        reconstructions=rules.train.output.reconstructions,
+    output:
+        fig_loss_curve=report(
+            "results/{exp}/figures/train_loss_curve.png",
+            caption="../report/train_loss_curve.rst",
+            category="Training",
+            subcategory="{exp}",
+        ),
+        fig_reconstructions=report(
+            "results/{exp}/figures/holdout_reconstructions.png",
+            caption="../report/holdout_reconstructions.rst",
+            category="Training",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/train_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("model.train_plots"),
+        loss=exp_param("train/loss"),
+    script:
+        "../scripts/train_plots.py"
+
+
 rule encode:
     input:
         images=images_of,
-        encoder="results/{exp}/model/encoder.keras",
+        encoder=rules.train.output.encoder,
     output:
         latents=directory("results/{exp}/latents.zarr"),
     log:
@@ -58,6 +76,7 @@ rule encode:
         gpu=gpus,
         mem_mb=4000,
     params:
+        library=library("train"),
         z_dim=exp_param("model/z_dim"),
         device=device_params,
     script:

@@ -1,23 +1,26 @@
-"""Statistics stage: one cached rule per analysis of results/<exp>/latents.zarr."""
+"""Statistics stage: a table rule per analysis of an experiment's latents, and a plot rule that
+only draws what the table rule wrote (a figure edit reruns the plot rule alone)."""
 
 
 rule moments:
     input:
-        latents="results/{exp}/latents.zarr",
+        latents=rules.encode.output.latents,
     output:
         moments="results/{exp}/stats/moments.npz",
     log:
         "logs/{exp}/stats/moments.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        library=library("stats.moments"),
     script:
         "../scripts/stats_moments.py"
 
 
 rule components:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
     output:
         table="results/{exp}/stats/components.tsv",
         dominant="results/{exp}/stats/dominant_components.tsv",
@@ -27,30 +30,31 @@ rule components:
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/components"),
+        library=library("stats.components"),
+        settings=exp_param("stats/components"),
     script:
         "../scripts/stats_components.py"
 
 
 rule component_plots:
     input:
-        table="results/{exp}/stats/components.tsv",
-        dominant="results/{exp}/stats/dominant_components.tsv",
-        histograms="results/{exp}/stats/component_histograms.npz",
+        table=rules.components.output.table,
+        dominant=rules.components.output.dominant,
+        histograms=rules.components.output.histograms,
     output:
-        grid=report(
+        fig_grid=report(
             "results/{exp}/figures/components_histograms_grid.png",
             caption="../report/components_histograms_grid.rst",
             category="Latent statistics",
             subcategory="{exp}",
         ),
-        overlay=report(
+        fig_overlay=report(
             "results/{exp}/figures/components_overlay_all.png",
             caption="../report/components_overlay_all.rst",
             category="Latent statistics",
             subcategory="{exp}",
         ),
-        dominant_fig=report(
+        fig_dominant=report(
             "results/{exp}/figures/components_dominant_mean_sigma.png",
             caption="../report/components_dominant_mean_sigma.rst",
             category="Latent statistics",
@@ -61,18 +65,37 @@ rule component_plots:
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/component_plots"),
+        library=library("stats.component_plots"),
+        settings=exp_param("stats/component_plots"),
     script:
         "../scripts/stats_component_plots.py"
 
 
 rule radius:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
     output:
         table="results/{exp}/stats/radius_uniform.tsv",
         summary="results/{exp}/stats/radius.json",
+        radii="results/{exp}/stats/radii.npz",
+    log:
+        "logs/{exp}/stats/radius.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("stats.radius"),
+        settings=exp_param("stats/radius"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/stats_radius.py"
+
+
+rule radius_plots:
+    input:
+        summary=rules.radius.output.summary,
+        radii=rules.radius.output.radii,
+    output:
         fig=report(
             "results/{exp}/figures/radius_distributions.png",
             caption="../report/radius_distributions.rst",
@@ -80,20 +103,18 @@ rule radius:
             subcategory="{exp}",
         ),
     log:
-        "logs/{exp}/stats/radius.log",
+        "logs/{exp}/stats/radius_plots.log",
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/radius"),
-        seed=exp_param("seed"),
+        library=library("stats.radius_plots"),
     script:
-        "../scripts/stats_radius.py"
+        "../scripts/stats_radius_plots.py"
 
 
 rule correlations:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        moments=rules.moments.output.moments,
     output:
         matrix="results/{exp}/stats/correlation_matrix.tsv",
         counts="results/{exp}/stats/correlation_counts.tsv",
@@ -103,15 +124,16 @@ rule correlations:
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/correlations"),
+        library=library("stats.correlations"),
+        settings=exp_param("stats/correlations"),
     script:
         "../scripts/stats_correlations.py"
 
 
 rule correlation_plots:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
     output:
         fig_matrix=report(
             "results/{exp}/figures/correlation_matrix.png",
@@ -130,7 +152,8 @@ rule correlation_plots:
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/correlation_plots"),
+        library=library("stats.correlation_plots"),
+        settings=exp_param("stats/correlation_plots"),
         seed=exp_param("seed"),
     script:
         "../scripts/stats_correlation_plots.py"
@@ -138,7 +161,7 @@ rule correlation_plots:
 
 rule pca:
     input:
-        moments="results/{exp}/stats/moments.npz",
+        moments=rules.moments.output.moments,
     output:
         table="results/{exp}/stats/pca_eigenvalues.tsv",
         summary="results/{exp}/stats/pca.json",
@@ -146,14 +169,17 @@ rule pca:
         "logs/{exp}/stats/pca.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        library=library("stats.pca"),
     script:
         "../scripts/stats_pca.py"
 
 
 rule pca_plots:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
+        table=rules.pca.output.table,
     output:
         fig_spectrum=report(
             "results/{exp}/figures/pca_spectrum.png",
@@ -172,21 +198,44 @@ rule pca_plots:
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/pca_plots"),
+        library=library("stats.pca_plots"),
+        settings=exp_param("stats/pca_plots"),
     script:
         "../scripts/stats_pca_plots.py"
 
 
 rule mnd:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
-        pairs="results/{exp}/stats/correlated_pairs.tsv",
-        dominant="results/{exp}/stats/dominant_components.tsv",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
     output:
         summary="results/{exp}/stats/mnd_fit.json",
         shells="results/{exp}/stats/mnd_sigma_shells.tsv",
         tests="results/{exp}/stats/mnd_normality_tests.tsv",
+        qq="results/{exp}/stats/mnd_core_qq.npz",
+    log:
+        "logs/{exp}/stats/mnd.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("stats.mnd"),
+        settings=exp_param("stats/mnd"),
+        seed=exp_param("seed"),
+        cache_dir="results/cache/normality",
+    script:
+        "../scripts/stats_mnd.py"
+
+
+rule mnd_plots:
+    input:
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
+        summary=rules.mnd.output.summary,
+        shells=rules.mnd.output.shells,
+        qq=rules.mnd.output.qq,
+        pairs=rules.correlations.output.pairs,
+        dominant=rules.components.output.dominant,
+    output:
         fig_contours=report(
             "results/{exp}/figures/mnd_contours_vs_ellipses.png",
             caption="../report/mnd_contours_vs_ellipses.rst",
@@ -212,22 +261,38 @@ rule mnd:
             subcategory="{exp}",
         ),
     log:
-        "logs/{exp}/stats/mnd.log",
+        "logs/{exp}/stats/mnd_plots.log",
     conda:
         "../../envs/stats.yaml"
     params:
-        p=exp_param("stats/mnd"),
-        seed=exp_param("seed"),
+        library=library("stats.mnd_plots"),
+        settings=exp_param("stats/mnd_plots"),
     script:
-        "../scripts/stats_mnd.py"
+        "../scripts/stats_mnd_plots.py"
 
 
 rule origin:
     input:
-        latents="results/{exp}/latents.zarr",
-        moments="results/{exp}/stats/moments.npz",
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
     output:
         summary="results/{exp}/stats/origin.json",
+        distances="results/{exp}/stats/origin_distances.npz",
+    log:
+        "logs/{exp}/stats/origin.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("stats.origin"),
+    script:
+        "../scripts/stats_origin.py"
+
+
+rule origin_plots:
+    input:
+        summary=rules.origin.output.summary,
+        distances=rules.origin.output.distances,
+    output:
         fig=report(
             "results/{exp}/figures/origin_mahalanobis_position.png",
             caption="../report/origin_mahalanobis_position.rst",
@@ -235,8 +300,10 @@ rule origin:
             subcategory="{exp}",
         ),
     log:
-        "logs/{exp}/stats/origin.log",
+        "logs/{exp}/stats/origin_plots.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        library=library("stats.origin_plots"),
     script:
-        "../scripts/stats_origin.py"
+        "../scripts/stats_origin_plots.py"

@@ -1,12 +1,5 @@
-"""Thin adapter: rule compare -> caelatent.analyses.run_compare."""
+"""Rule compare -> caelatent.stages.compare.compare."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import run_compare  # noqa: E402
-
-i, o = snakemake.input, snakemake.output
-run_compare(
-    snakemake.params.names, i.eigenvalues, i.mnd, i.dominant, i.summary, o.table, o.faces, o.fig
-)
+run_rule(snakemake, "compare.compare")

@@ -20,7 +20,6 @@ run_evaluate(
     i.moments,
     o.summary,
     o.details,
-    o.chart,
     min_confidence=p["min_confidence"],
     fid_weights=p["fid_inception_weights"],
     k=p["realism"]["k"],

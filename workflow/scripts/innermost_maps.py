@@ -1,4 +1,4 @@
-"""Thin adapter: rule innermost_maps -> caelatent.attributes.run_innermost_maps."""
+"""Thin adapter: rule innermost_maps -> caelatent.maps.run_innermost_maps."""
 
 from caelatent.logs import start_job
 
@@ -9,9 +9,7 @@ from caelatent import backend  # noqa: E402
 dev = snakemake.params.device
 backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 
-from caelatent.attributes import run_innermost_maps  # noqa: E402
+from caelatent.maps import run_innermost_maps  # noqa: E402
 
 i, o = snakemake.input, snakemake.output
-run_innermost_maps(
-    i.encoder, o.table, o.images, o.grid, o.trace, **snakemake.params.p, seed=snakemake.params.seed
-)
+run_innermost_maps(i.encoder, o.table, o.images, **snakemake.params.p, seed=snakemake.params.seed)

@@ -1,18 +1,5 @@
-"""Thin adapter: rule component_plots -> caelatent.analyses.plot_components."""
+"""Rule component_plots -> caelatent.stages.stats.component_plots."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import plot_components  # noqa: E402
-
-i, o = snakemake.input, snakemake.output
-plot_components(
-    i.table,
-    i.dominant,
-    i.histograms,
-    o.grid,
-    o.overlay,
-    o.dominant_fig,
-    grid=snakemake.params.p["grid"],
-)
+run_rule(snakemake, "stats.component_plots")

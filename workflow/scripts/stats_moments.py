@@ -1,9 +1,5 @@
-"""Thin adapter: rule moments -> caelatent.analyses.run_moments."""
+"""Rule moments -> caelatent.stages.stats.moments."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import run_moments  # noqa: E402
-
-run_moments(snakemake.input.latents, snakemake.output.moments)
+run_rule(snakemake, "stats.moments")

@@ -1,11 +1,5 @@
-"""Thin adapter: rule origin -> caelatent.analyses.run_origin."""
+"""Rule origin -> caelatent.stages.stats.origin."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import run_origin  # noqa: E402
-
-run_origin(
-    snakemake.input.latents, snakemake.input.moments, snakemake.output.summary, snakemake.output.fig
-)
+run_rule(snakemake, "stats.origin")

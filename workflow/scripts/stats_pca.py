@@ -1,9 +1,5 @@
-"""Thin adapter: rule pca -> caelatent.analyses.run_pca."""
+"""Rule pca -> caelatent.stages.stats.pca."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import run_pca  # noqa: E402
-
-run_pca(snakemake.input.moments, snakemake.output.table, snakemake.output.summary)
+run_rule(snakemake, "stats.pca")

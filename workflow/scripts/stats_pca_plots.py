@@ -1,16 +1,5 @@
-"""Thin adapter: rule pca_plots -> caelatent.analyses.plot_pca."""
+"""Rule pca_plots -> caelatent.stages.stats.pca_plots."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import plot_pca  # noqa: E402
-
-o = snakemake.output
-plot_pca(
-    snakemake.input.latents,
-    snakemake.input.moments,
-    o.fig_spectrum,
-    o.fig_planes,
-    planes=snakemake.params.p["planes"],
-)
+run_rule(snakemake, "stats.pca_plots")

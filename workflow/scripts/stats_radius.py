@@ -1,19 +1,5 @@
-"""Thin adapter: rule radius -> caelatent.analyses.run_radius."""
+"""Rule radius -> caelatent.stages.stats.radius."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.analyses import run_radius  # noqa: E402
-
-p, o = snakemake.params.p, snakemake.output
-run_radius(
-    snakemake.input.latents,
-    snakemake.input.moments,
-    o.table,
-    o.summary,
-    o.fig,
-    b_values=p["uniform_b"],
-    samples=p["uniform_samples"],
-    seed=snakemake.params.seed,
-)
+run_rule(snakemake, "stats.radius")

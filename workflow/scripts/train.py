@@ -1,5 +1,7 @@
 """Thin adapter: rule train -> caelatent.train."""
 
+from pathlib import Path
+
 from caelatent.logs import start_job
 
 start_job(snakemake)
@@ -10,12 +12,12 @@ t, dev = snakemake.params.train, snakemake.params.device
 backend.use(dev["backend"], snakemake.threads, dev["gpu_memory_fraction"])
 
 from caelatent.model import ModelSpec  # noqa: E402
-from caelatent.train import FitOptions, train_autoencoder, write_training_figures  # noqa: E402
+from caelatent.train import FitOptions, train_autoencoder, write_reconstructions  # noqa: E402
 
 out = snakemake.output
-history = train_autoencoder(
+train_autoencoder(
     snakemake.input.images,
-    out.encoder.rsplit("/", 1)[0],
+    Path(out.encoder).parent,
     ModelSpec(**snakemake.params.model),
     loss=t["loss"],
     learning_rate=t["learning_rate"],
@@ -26,13 +28,10 @@ history = train_autoencoder(
     max_batches_per_epoch=t["max_batches_per_epoch"],
     options=FitOptions(**snakemake.params.fit),
 )
-write_training_figures(
+write_reconstructions(
     snakemake.input.images,
     out.encoder,
     out.decoder,
-    history,
-    t["loss"],
-    out.loss_curve,
     out.reconstructions,
     batch_size=dev["predict_batch_size"],
 )

@@ -1,0 +1,112 @@
+"""Files of the workflow: TSV tables, JSON, NPZ, PNG figures and latents, each written atomically.
+
+Nothing here computes or draws; stage runners (:mod:`caelatent.stages`) read and write through it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from .store import atomic_path  # noqa: F401  (re-exported for stage runners)
+
+# analyses that pass over the latents many times read them into memory up to this size (CelebA's
+# 202,599 x 256 float32 latents are 207 MB)
+IN_MEMORY_BYTES = 512 << 20
+
+PathLike = str | os.PathLike
+
+
+def open_z(latents: PathLike) -> zarr.Array:
+    """The latent vectors ``z`` [N, z_dim] of a ``latents.zarr``, opened lazily."""
+    return zarr.open_group(latents, mode="r")["z"]
+
+
+def load_z(latents: PathLike, max_bytes: int = IN_MEMORY_BYTES):
+    """``z`` as a NumPy array when it fits ``max_bytes``, else the lazy Zarr array."""
+    z = open_z(latents)
+    return z[:] if z.nbytes <= max_bytes else z
+
+
+def write_tsv(path: PathLike, columns: dict) -> None:
+    """Columns of equal length as a tab-separated table with a header row."""
+    keys = list(columns)
+    n = len(columns[keys[0]])
+    for k in keys:
+        if len(columns[k]) != n:
+            raise ValueError(f"{path}: column {k!r} has {len(columns[k])} rows, {keys[0]!r} {n}")
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write("\t".join(keys) + "\n")
+        for i in range(n):
+            f.write("\t".join(_fmt(columns[k][i]) for k in keys) + "\n")
+
+
+def read_tsv(path: PathLike) -> dict[str, np.ndarray]:
+    """A TSV written by :func:`write_tsv`, as {column: float array} (string array for text columns)."""
+    lines = Path(path).read_text().splitlines()
+    if not lines:
+        raise ValueError(f"{path}: empty table (no header row)")
+    header = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:]]
+    for k, r in enumerate(rows):
+        if len(r) != len(header):
+            raise ValueError(f"{path}: row {k + 2} has {len(r)} fields, the header {len(header)}")
+    return {h: _column([r[k] for r in rows]) for k, h in enumerate(header)}
+
+
+def write_json(path: PathLike, obj) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+
+
+def read_json(path: PathLike):
+    return json.loads(Path(path).read_text())
+
+
+def write_npz(path: PathLike, **arrays) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_npz(path: PathLike) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def save_figure(fig, path: PathLike, dpi: int = 100) -> None:
+    """A :class:`matplotlib.figure.Figure` as PNG (no pyplot state is involved or left behind)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def _column(values: list[str]) -> np.ndarray:
+    try:
+        return np.array([float(v) for v in values])
+    except ValueError:
+        return np.array(values)
+
+
+def _jsonable(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))

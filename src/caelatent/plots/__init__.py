@@ -1,0 +1,37 @@
+"""Figures, drawn with matplotlib's object API: every function takes data and returns a
+:class:`matplotlib.figure.Figure`; none reads or writes files, none touches pyplot or the backend.
+Stage runners save the figures (:func:`caelatent.io.save_figure`)."""
+
+from __future__ import annotations
+
+import math
+
+from matplotlib.figure import Figure
+
+
+def figure(figsize=(6, 4.5)):
+    """One figure with one axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
+
+
+def subplots(nrows: int = 1, ncols: int = 1, figsize=(6, 4.5), **kwargs):
+    """``pyplot.subplots`` without pyplot: a new figure and its axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def row(n: int, figsize, **kwargs):
+    """One figure with ``n`` axes side by side (``kwargs`` go to ``Figure.subplots``)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(1, n, **kwargs)
+
+
+def grid(n: int, cols: int = 4, size=(3.2, 2.6)):
+    """A figure of ``n`` axes in rows of ``cols``; unused cells are hidden."""
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(size[0] * cols, size[1] * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes.flat

@@ -1,0 +1,429 @@
+"""Rules of ``workflow/rules/stats.smk``: a table rule computes and writes tables, its plot rule
+draws them (a figure edit reruns the plot rule only)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from scipy import stats as st
+
+from .. import io, normality, stats
+from ..plots import stats as plots
+
+log = logging.getLogger(__name__)
+
+
+# --- moments --------------------------------------------------------------------------------------
+
+
+def moments(*, latents, moments) -> stats.Moments:
+    mom = stats.moments(io.open_z(latents))
+    with io.atomic_path(moments) as tmp, open(tmp, "wb") as f:
+        mom.save(f)
+    log.info("moments of %d vectors in %d dimensions", mom.n, len(mom.mean))
+    return mom
+
+
+# --- components -----------------------------------------------------------------------------------
+
+
+def components(
+    *,
+    latents,
+    moments,
+    table,
+    dominant,
+    histograms,
+    bins: int,
+    dominant_mean_factor: float,
+    dominant_sigma_factor: float,
+):
+    """Per-component table, the dominant components, and every component's histogram."""
+    z, mom = io.open_z(latents), stats.Moments.load(moments)
+    tab, counts, edges = stats.component_table(z, mom, bins)
+    dom = stats.dominant_components(
+        tab["mean"], tab["sigma"], dominant_mean_factor, dominant_sigma_factor
+    )
+    io.write_tsv(table, tab)
+    c = dom["components"]
+    io.write_tsv(
+        dominant,
+        {
+            "component": c,
+            "mean": tab["mean"][c],
+            "sigma": tab["sigma"][c],
+            "half_width": tab["half_width"][c],
+            "large_mean": dom["large_mean"],
+            "wide": dom["wide"],
+        },
+    )
+    io.write_npz(
+        histograms,
+        counts=counts,
+        edges=edges,
+        n=mom.n,
+        mean_factor=dominant_mean_factor,
+        sigma_factor=dominant_sigma_factor,
+    )
+    return tab, dom
+
+
+def component_plots(
+    *, table, dominant, histograms, fig_grid, fig_overlay, fig_dominant, grid, max_grid: int = 12
+):
+    """Histogram grid with Gaussian fits (``grid``, or the dominant then the widest components),
+    overlay of all components, and the dominant components' means and sigmas."""
+    tab, dom, h = io.read_tsv(table), io.read_tsv(dominant), io.read_npz(histograms)
+    c = dom["component"].astype(int)
+    counts, edges, d = h["counts"], h["edges"], len(h["counts"])
+    if grid and max(grid) >= d:
+        raise ValueError(f"stats.component_plots.grid: component {max(grid)} is outside 0..{d - 1}")
+    shown = list(grid) if grid else [int(i) for i in c[:max_grid]]
+    if not grid and len(shown) < min(max_grid, d):  # fill up with the widest components
+        widest = [int(i) for i in np.argsort(-tab["sigma"]) if i not in shown]
+        shown += widest[: max_grid - len(shown)]
+    io.save_figure(plots.component_histograms(tab, counts, edges, shown, int(h["n"])), fig_grid)
+    io.save_figure(plots.component_overlay(counts, edges, set(int(i) for i in c)), fig_overlay)
+    factors = float(h["mean_factor"]), float(h["sigma_factor"])
+    io.save_figure(plots.dominant_components(tab, c, *factors), fig_dominant)
+
+
+# --- radius ---------------------------------------------------------------------------------------
+
+
+def radius(
+    *, latents, moments, table, summary, radii, uniform_b: list, uniform_samples: int, seed: int
+) -> dict:
+    """Radii of the latents against uniform boxes [-b, b]^N: overlap per b, the best b."""
+    z, mom = io.open_z(latents), stats.Moments.load(moments)
+    r0, rc = stats.radii(z, mom.mean)
+    rng = np.random.default_rng(seed)
+    dim = z.shape[1]
+    uniform = [stats.uniform_radii(b, dim, uniform_samples, rng) for b in uniform_b]
+    overlap = [stats.overlap(r0, u) for u in uniform]
+    io.write_tsv(
+        table,
+        {
+            "b": uniform_b,
+            "mean_radius": [u.mean() for u in uniform],
+            "std_radius": [u.std() for u in uniform],
+            "overlap_with_data": overlap,
+        },
+    )
+    io.write_npz(radii, from_origin=r0, from_centre=rc, b=np.asarray(uniform_b), uniform=uniform)
+
+    def spread(r):
+        return {"mean": r.mean(), "std": r.std(), "min": r.min(), "max": r.max()}
+
+    result = {
+        "n": int(len(r0)),
+        "dim": dim,
+        "radius_from_origin": spread(r0),
+        "radius_from_centre": spread(rc),
+        "centre_norm": float(np.linalg.norm(mom.mean)),
+        "best_b": float(uniform_b[int(np.argmax(overlap))]),
+        "best_overlap": float(max(overlap)),
+        "b_matching_mean_square_radius": float(math.sqrt(3 * np.mean(r0**2) / dim)),
+        "uniform_samples": uniform_samples,
+    }
+    io.write_json(summary, result)
+    return result
+
+
+def radius_plots(*, summary, radii, fig):
+    s, r = io.read_json(summary), io.read_npz(radii)
+    uniform = {float(b): u for b, u in zip(r["b"], r["uniform"])}
+    figure = plots.radius_distributions(
+        r["from_origin"], r["from_centre"], uniform, s["best_b"], s["dim"]
+    )
+    io.save_figure(figure, fig)
+
+
+# --- correlations ---------------------------------------------------------------------------------
+
+
+def _pairs_by_strength(mom: stats.Moments):
+    r = mom.corr()
+    iu = np.triu_indices(len(r), 1)
+    vals = r[iu]
+    return r, iu, vals, np.argsort(-np.abs(vals))
+
+
+def correlations(
+    *, moments, matrix, counts, pairs, count_thresholds: list, list_threshold: float
+) -> dict:
+    """Pearson matrix, counts of pairs above each threshold, and the pairs above ``list_threshold``."""
+    r, iu, vals, order = _pairs_by_strength(stats.Moments.load(moments))
+    d = len(r)
+    io.write_tsv(matrix, {"component": np.arange(d), **{str(j): r[:, j] for j in range(d)}})
+    io.write_tsv(
+        counts,
+        {
+            "threshold": count_thresholds,
+            "pairs_above": [int((np.abs(vals) > t).sum()) for t in count_thresholds],
+            "fraction_of_pairs": [float((np.abs(vals) > t).mean()) for t in count_thresholds],
+        },
+    )
+    sel = order[np.abs(vals[order]) > list_threshold]
+    io.write_tsv(pairs, {"i": iu[0][sel], "j": iu[1][sel], "r": vals[sel]})
+    return {"pairs": int(len(sel))}
+
+
+def correlation_plots(
+    *,
+    latents,
+    moments,
+    fig_matrix,
+    fig_pairs,
+    top_pairs: int,
+    chosen_image: int,
+    max_points_drawn: int,
+    uniform_b: float,
+    seed: int,
+) -> None:
+    """Heat map of the matrix; scatter plots of the most correlated pairs with the data (thinned for
+    drawing only), the origin, the centre, one chosen image's point and uniform random vectors."""
+    z, mom = io.open_z(latents), stats.Moments.load(moments)
+    r, iu, vals, order = _pairs_by_strength(mom)
+    if not 0 <= chosen_image < z.shape[0]:
+        raise ValueError(
+            f"stats.correlation_plots.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors"
+        )
+    io.save_figure(plots.correlation_matrix(r, mom.n), fig_matrix)
+    rng = np.random.default_rng(seed)
+    _, pts = stats.thin_rows(z, max_points_drawn, rng)
+    chosen = np.asarray(z[chosen_image], dtype=float)
+    uni = rng.uniform(-uniform_b, uniform_b, size=(min(max_points_drawn, 2000), len(r)))
+    top = order[: max(1, top_pairs)]
+    pairs = [(int(iu[0][k]), int(iu[1][k])) for k in top]
+    figure = plots.correlated_pairs(
+        pairs, vals[top], pts, uni, mom.mean, chosen, chosen_image, uniform_b
+    )
+    io.save_figure(figure, fig_pairs)
+
+
+# --- pca ------------------------------------------------------------------------------------------
+
+
+def pca(*, moments, table, summary) -> dict:
+    """Eigenvalues of the covariance, explained variance, components for 90/95/99 %."""
+    mom = stats.Moments.load(moments)
+    w, _ = stats.pca(mom)
+    ratio = w / w.sum()
+    io.write_tsv(
+        table,
+        {
+            "pc": np.arange(1, len(w) + 1),
+            "eigenvalue": w,
+            "explained": ratio,
+            "cumulative": np.cumsum(ratio),
+        },
+    )
+    need = stats.components_for(ratio)
+    io.write_json(
+        summary,
+        {
+            "n": mom.n,
+            "dim": len(w),
+            "components_for": need,
+            "largest_eigenvalue": w[0],
+            "smallest_eigenvalue": w[-1],
+            "condition_number": w[0] / max(w[-1], 1e-300),
+        },
+    )
+    return need
+
+
+def pca_plots(*, latents, moments, table, fig_spectrum, fig_planes, planes: list) -> None:
+    """Spectrum and cumulative explained variance; 2-D histograms of all vectors on principal planes."""
+    z, mom, ev = io.open_z(latents), stats.Moments.load(moments), io.read_tsv(table)
+    ratio = ev["explained"]
+    bad = [p for p in planes if max(p) >= len(ratio)]
+    if bad:
+        raise ValueError(
+            f"stats.pca_plots.planes: {bad[0]} names a component beyond PC{len(ratio)}"
+        )
+    need = stats.components_for(ratio)
+    io.save_figure(plots.pca_spectrum(ev["eigenvalue"], ev["cumulative"], need), fig_spectrum)
+    _, v = stats.pca(mom)
+    hist = stats.plane_histograms(z, mom, planes, basis=v)
+    io.save_figure(plots.pca_planes(planes, hist, ratio), fig_planes)
+
+
+# --- mnd ------------------------------------------------------------------------------------------
+
+
+def mnd(
+    *,
+    latents,
+    moments,
+    summary,
+    shells,
+    tests,
+    qq,
+    core_sigma: float,
+    null_runs: int,
+    max_test_n: int,
+    seed: int,
+    cache_dir=None,
+) -> dict:
+    """Sigma-shell fractions of all vectors, and the calibrated normality tests of the core."""
+    z, mom = io.load_z(latents), stats.Moments.load(moments)
+    dim = z.shape[1]
+    d2 = stats.mahalanobis_sq(z, mom)
+    shell = normality.beta_shell_fractions(d2, len(d2), dim, stats.SIGMA_LEVELS)
+    io.write_tsv(shells, {k: [s[k] for s in shell] for k in shell[0]})
+    verdict = normality.test_core(
+        z, core_sigma, runs=null_runs, seed=seed, max_test_n=max_test_n, cache_dir=cache_dir
+    )
+    found, fit, test_fit, null = (verdict[k] for k in ("tests", "fit", "test_fit", "null"))
+    io.write_tsv(tests, {k: [t[k] for t in found] for k in found[0]})
+    law = st.chi2(dim)
+    io.write_npz(
+        qq,
+        # quantiles of chi2 truncated at the shell, against the core's, in the null's band
+        theoretical=law.ppf(normality.QQ_PROBS * law.cdf(fit.t)),
+        observed=verdict["qq"],
+        null_low=null.qq_low,
+        null_high=null.qq_high,
+        null_runs=null.runs,
+    )
+    result = {
+        "n": int(len(d2)),
+        "dim": dim,
+        "core_sigma": core_sigma,
+        "core": {
+            **fit.summary(),
+            "mean_distance_from_full_mean": float(np.linalg.norm(fit.mean - mom.mean)),
+            "trace_ratio_core_to_full": float(np.trace(fit.cov) / np.trace(mom.cov)),
+        },
+        "tests": found,
+        "tested": {
+            "n": test_fit.n,
+            "n_core": test_fit.n_core,
+            "fraction_inside": test_fit.fraction_inside,
+            "vectors": (
+                "all"
+                if test_fit is fit
+                else f"a random {test_fit.n} of {fit.n} (seed {seed}), "
+                "because the null is simulated at exactly the tested n"
+            ),
+        },
+        "consistent_with_normal": verdict["consistent_with_normal"],
+        "consistent_with_normal_means": (
+            f"no test rejects at {verdict['alpha']:g} (Bonferroni over {len(found)} tests) that the vectors inside "
+            f"the {core_sigma:g}-sigma shell of a normal fitted to them are that normal's truncated core; it says "
+            "nothing about the vectors outside the shell (see core.fraction_inside against expected_fraction)"
+        ),
+        "alpha_per_test": verdict["alpha_per_test"],
+        "null": {
+            "runs": null.runs,
+            "n": null.n,
+            "simulated": "N(0, I) clouds through the same core fit and statistics",
+        },
+    }
+    io.write_json(summary, result)
+    return result
+
+
+def choose_planes(pairs, dominant, n_planes: int) -> list[tuple[int, int]]:
+    """Default planes for the normal fit: top correlated pairs, then pairs of dominant components."""
+    top_pairs = io.read_tsv(pairs)
+    top = max(1, n_planes // 2)
+    planes = [(int(i), int(j)) for i, j in zip(top_pairs["i"][:top], top_pairs["j"][:top])]
+    dom = [int(c) for c in io.read_tsv(dominant)["component"]]
+    for a, b in zip(dom[0::2], dom[1::2]):
+        if len(planes) >= n_planes:
+            break
+        if (a, b) not in planes:
+            planes.append((a, b))
+    k = 0
+    while len(planes) < n_planes:  # fall back to the first components
+        planes.append((2 * k, 2 * k + 1))
+        k += 1
+    return planes[:n_planes]
+
+
+def mnd_plots(
+    *,
+    latents,
+    moments,
+    summary,
+    shells,
+    qq,
+    pairs,
+    dominant,
+    fig_contours,
+    fig_marginals,
+    fig_qq,
+    fig_shells,
+    planes: list | None,
+    n_planes: int,
+) -> list[tuple[int, int]]:
+    """Contours against the fitted normal's ellipses in ``planes`` (default: :func:`choose_planes`),
+    their components' marginals, the core's QQ plot and the sigma-shell fractions."""
+    z, mom, s = io.load_z(latents), stats.Moments.load(moments), io.read_json(summary)
+    planes = (
+        [tuple(map(int, p)) for p in planes] if planes else choose_planes(pairs, dominant, n_planes)
+    )
+    bad = [p for p in planes if max(p) >= s["dim"]]
+    if bad:
+        raise ValueError(
+            f"stats.mnd_plots.planes: {list(bad[0])} names a component beyond z[{s['dim'] - 1}]"
+        )
+    hist = stats.plane_histograms(z, mom, planes, bins=60)
+    io.save_figure(plots.mnd_contours(planes, hist, mom), fig_contours)
+    comps = sorted({c for pl in planes for c in pl})[:8]
+    io.save_figure(
+        plots.mnd_marginals(comps, stats.marginal_histograms(z, mom, comps), mom), fig_marginals
+    )
+    io.save_figure(
+        plots.mnd_qq(io.read_npz(qq), s["dim"], s["core_sigma"], s["tested"], s["n"]), fig_qq
+    )
+    io.save_figure(plots.mnd_shells(io.read_tsv(shells)), fig_shells)
+    return planes
+
+
+# --- origin ---------------------------------------------------------------------------------------
+
+
+def origin(*, latents, moments, summary, distances) -> dict:
+    """Where the origin sits in the cloud, in Mahalanobis distance from the centre."""
+    z, mom = io.open_z(latents), stats.Moments.load(moments)
+    dim = z.shape[1]
+    d = np.sqrt(stats.mahalanobis_sq(z, mom))
+    d0 = math.sqrt(stats.point_mahalanobis_sq(np.zeros(dim), mom))
+    pct = float((d < d0).mean() * 100)
+    if d0 > d.max():
+        where = "outside the cloud (farther than every vector)"
+    elif pct >= 90:
+        where = "near the border of the cloud"
+    else:
+        where = "inside the cloud"
+    result = {
+        "dim": dim,
+        "origin_mahalanobis": d0,
+        "origin_percentile_among_vectors": pct,
+        "vectors_mahalanobis": {
+            "median": float(np.median(d)),
+            "p99": float(np.percentile(d, 99)),
+            "max": float(d.max()),
+        },
+        "chi_expected_median": float(math.sqrt(st.chi2.ppf(0.5, dim))),
+        "origin_chi2_sf": float(st.chi2.sf(d0 * d0, dim)),
+        "centre_euclidean_norm": float(np.linalg.norm(mom.mean)),
+        "position": where,
+    }
+    io.write_npz(distances, mahalanobis=d)
+    io.write_json(summary, result)
+    return result
+
+
+def origin_plots(*, summary, distances, fig) -> None:
+    s, d = io.read_json(summary), io.read_npz(distances)["mahalanobis"]
+    figure = plots.origin_position(
+        d, s["origin_mahalanobis"], s["origin_percentile_among_vectors"], s["dim"], s["position"]
+    )
+    io.save_figure(figure, fig)

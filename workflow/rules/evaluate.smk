@@ -1,0 +1,47 @@
+"""Evaluation stage: score every sampler's decoded images (MTCNN, realism metrics), and chart it."""
+
+
+rule evaluate:
+    input:
+        samples=rules.generate.output.samples,
+        latents=rules.encode.output.latents,
+        moments=rules.moments.output.moments,
+    output:
+        summary="results/{exp}/stats/summary.tsv",
+        details="results/{exp}/stats/summary.json",
+    log:
+        "logs/{exp}/evaluate.log",
+    benchmark:
+        "benchmarks/results/{exp}/evaluate.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=gpus,
+    params:
+        library=library("generate"),
+        p=exp_param("evaluate"),
+        device=device_params,
+        seed=exp_param("seed"),
+    script:
+        "../scripts/evaluate.py"
+
+
+rule evaluate_plots:
+    input:
+        summary=rules.evaluate.output.summary,
+    output:
+        chart=report(
+            "results/{exp}/figures/sampler_summary.png",
+            caption="../report/sampler_summary.rst",
+            category="Generation",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/evaluate_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("evaluate.evaluate_plots"),
+    script:
+        "../scripts/evaluate_plots.py"

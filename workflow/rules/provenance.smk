@@ -1,0 +1,16 @@
+"""What made each results folder: package version, git commit, library hash, the experiment's config."""
+
+
+rule provenance:
+    input:
+        lambda wc: experiment_outputs(wc.exp),
+    output:
+        "results/{exp}/provenance.json",
+    log:
+        "logs/{exp}/provenance.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        config=lambda wc: EXPERIMENTS[wc.exp],
+    script:
+        "../scripts/provenance.py"

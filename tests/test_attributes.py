@@ -19,7 +19,7 @@ from caelatent import stats  # noqa: E402
 from caelatent.io import read_tsv  # noqa: E402
 from caelatent.stages.stats import moments as run_moments  # noqa: E402
 from caelatent.maps import innermost_layer, maximise_maps, run_innermost_maps  # noqa: E402
-from caelatent.stages.attributes import innermost_maps_plots  # noqa: E402
+from caelatent.stages import attributes as stage  # noqa: E402
 from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
 
 NAMES = ["Smiling", "Eyeglasses", "Rare", "Noise"]
@@ -143,34 +143,19 @@ def test_bad_attribute_values_name_attribute_and_row(tmp_path):
 
 def test_attribute_plots_are_drawn(cloud):
     d = cloud["dir"]
-    at.plot_attributes(
-        d / "latents.zarr",
-        d / "moments.npz",
-        d / "attributes.tsv",
-        d / "directions.npz",
-        d / "pcs.png",
-        d / "radius.png",
-        d / "hist.png",
-        pcs=8,
-        histogram_pcs=3,
-        histogram_attributes=["Smiling", "Eyeglasses"],
+    tables = dict(latents=d / "latents.zarr", moments=d / "moments.npz", table=d / "attributes.tsv")
+    tables["directions"] = d / "directions.npz"
+    figs = dict(fig_pcs=d / "pcs.png", fig_radius=d / "radius.png", fig_hist=d / "hist.png")
+    stage.attribute_plots(
+        **tables, **figs, pcs=8, histogram_pcs=3, histogram_attributes=["Smiling", "Eyeglasses"]
     )
     for f in ("pcs.png", "radius.png", "hist.png"):
         assert (d / f).stat().st_size > 10_000
     with pytest.raises(
         ValueError, match="histogram_attributes: 'Bald' is not an analysed attribute"
     ):
-        at.plot_attributes(
-            d / "latents.zarr",
-            d / "moments.npz",
-            d / "attributes.tsv",
-            d / "directions.npz",
-            d / "a.png",
-            d / "b.png",
-            d / "c.png",
-            pcs=8,
-            histogram_pcs=3,
-            histogram_attributes=["Bald"],
+        stage.attribute_plots(
+            **tables, **figs, pcs=8, histogram_pcs=3, histogram_attributes=["Bald"]
         )
 
 
@@ -205,7 +190,7 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
         d / "directions.npz",
         tmp_path / "a.tsv",
         tmp_path / "a.json",
-        tmp_path / "grids",
+        tmp_path / "a.npz",
         attributes=["Smiling", "Eyeglasses"],
         max_scale=2.0,
         steps=5,
@@ -215,6 +200,8 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
         min_confidence=0.9,
         seed=0,
     )
+    drawn = dict(summary=tmp_path / "a.json", images=tmp_path / "a.npz")
+    stage.arithmetic_plots(**drawn, grids=tmp_path / "grids")
     assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == [
         "Eyeglasses.png",
         "Smiling.png",
@@ -241,7 +228,7 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
             d / "directions.npz",
             tmp_path / "b.tsv",
             tmp_path / "b.json",
-            tmp_path / "g2",
+            tmp_path / "b.npz",
             attributes=["Bald"],
             max_scale=1,
             steps=3,
@@ -328,7 +315,7 @@ def test_innermost_maps_rule_outputs(encoder, tmp_path):
     with np.load(tmp_path / "m.npz") as f:
         assert f["images"].shape == (3, 32, 32, 3) and f["trace"].shape == (21, 3)
     figs = dict(fig_grid=tmp_path / "grid.png", fig_trace=tmp_path / "trace.png")
-    innermost_maps_plots(images=tmp_path / "m.npz", **figs)
+    stage.innermost_maps_plots(images=tmp_path / "m.npz", **figs)
     assert (tmp_path / "grid.png").stat().st_size > 2000 and (
         tmp_path / "trace.png"
     ).stat().st_size > 10_000

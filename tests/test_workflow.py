@@ -488,18 +488,18 @@ def test_noop_run_schedules_nothing(demo):
         # a plot setting reruns the plot rule only, not the normality tests
         ({"stats": {"mnd_plots": {"n_planes": 2}}}, {"mnd_plots"}),
         ({"attributes": {"plots": {"pcs": 10}}}, {"attribute_plots"}),
-        ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic"}),
+        ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic", "arithmetic_plots"}),
         ({"innermost_maps": {"steps": 20}}, {"innermost_maps"}),
         # attribute directions feed the plots and the arithmetic grids
         (
             {"attributes": {"stats": {"min_count": 30}}},
-            {"attributes", "attribute_plots", "arithmetic"},
+            {"attributes", "attribute_plots", "arithmetic", "arithmetic_plots"},
         ),
         # not plot-only: the face threshold changes the summary, which the comparison reads, and
         # the face checks of the arithmetic grids
         (
             {"evaluate": {"min_confidence": 0.8}},
-            {"evaluate", "evaluate_plots", "compare", "arithmetic"},
+            {"evaluate", "evaluate_plots", "compare", "arithmetic", "arithmetic_plots"},
         ),
         # the grid layout only redraws the grids
         ({"generate": {"grid": [2, 5]}}, {"generate_plots"}),
@@ -527,6 +527,7 @@ PLOT_RULES = {
         ("plots/stats.py", PLOT_RULES),
         ("plots/compare.py", {"compare"}),
         ("plots/generate.py", {"generate_plots", "evaluate_plots"}),
+        ("plots/attributes.py", {"attribute_plots", "arithmetic_plots", "innermost_maps_plots"}),
         # a computation edit reruns the table rule that uses it, and what reads its tables
         ("normality.py", {"mnd", "mnd_plots", "compare"}),
     ],
@@ -632,6 +633,10 @@ def test_report_renders_every_figure_in_chromium(demo, tmp_path):
     assert (
         "Holdout images (never trained on) above their reconstructions" in html.read_text()
     )  # a caption
+    # captions show the configured values (Jinja over the rule's params and wildcards)
+    top = demo_or_default(load("demo.yaml"), "stats", "correlation_plots")["top_pairs"]
+    assert f"The {top} most correlated component pairs of experiment demo" in html.read_text()
+    assert "principal planes PC1-PC2, PC3-PC4, PC5-PC6" in html.read_text()
     # every figure in the report decodes and renders in the browser
     page = html.parent / "check_figures.html"
     imgs = "".join(f'<img src="{p.relative_to(html.parent).as_posix()}">' for p in pngs)

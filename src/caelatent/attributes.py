@@ -16,8 +16,7 @@ import numpy as np
 import zarr
 
 from . import stats
-from .io import read_tsv, save_figure, write_json, write_tsv
-from .plots import subplots
+from .io import write_json, write_npz, write_tsv
 from .samplers import shell_d2
 from .store import atomic_path
 
@@ -248,117 +247,7 @@ def run_attributes(
     return summary
 
 
-# --- rule attribute_plots ---------------------------------------------------------------------------
-
-
-def plot_attributes(
-    latents,
-    moments_npz,
-    table_tsv,
-    directions_npz,
-    fig_pcs,
-    fig_radius,
-    fig_hist,
-    *,
-    pcs: int,
-    histogram_pcs: int,
-    histogram_attributes: list[str],
-) -> None:
-
-    lab, mom = load_labelled(latents), stats.Moments.load(moments_npz)
-    dirs, table = Directions.load(directions_npz), read_tsv(table_tsv)
-    _check_names(histogram_attributes, dirs.names, "attributes.plots.histogram_attributes")
-    w, vecs = stats.pca(mom)
-    pcs = min(pcs, vecs.shape[1])
-    cos = dirs.unit @ vecs[:, :pcs]
-
-    fig, ax = subplots(figsize=(0.32 * pcs + 3.5, 0.3 * len(dirs.names) + 1.6))
-    im = ax.imshow(cos, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-    ax.set_xticks(range(pcs), [str(k + 1) for k in range(pcs)], fontsize=7)
-    labels = [f"{n}  (AUC {a:.2f})" for n, a in zip(table["attribute"], table["holdout_auc"])]
-    ax.set_yticks(range(len(dirs.names)), labels, fontsize=7)
-    ax.set_xlabel("principal axis (by decreasing variance)")
-    fig.colorbar(im, ax=ax, label="cosine of attribute direction with the axis")
-    ax.set_title("Attribute directions projected onto the principal axes", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, fig_pcs)
-
-    radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
-    fig, ax = subplots(figsize=(7, 0.32 * len(dirs.names) + 1.6))
-    pos = [radius[lab.values[:, lab.names.index(n)] == 1] for n in dirs.names]
-    neg = [radius[lab.values[:, lab.names.index(n)] == -1] for n in dirs.names]
-    y_pos = np.arange(len(dirs.names))[::-1]
-    for data, off, color, label in (
-        (pos, 0.2, "tab:red", "with"),
-        (neg, -0.2, "tab:blue", "without"),
-    ):
-        parts = ax.violinplot(
-            data,
-            positions=y_pos + off,
-            widths=0.38,
-            showmedians=True,
-            showextrema=False,
-            orientation="horizontal",
-        )
-        for b in parts["bodies"]:
-            b.set_facecolor(color)
-            b.set_alpha(0.5)
-        parts["cmedians"].set_color(color)
-        ax.plot([], [], color=color, lw=6, alpha=0.5, label=f"{label} the attribute")
-    ax.axvline(
-        np.sqrt(shell_d2(3.0, len(mom.mean))),
-        color="k",
-        ls="--",
-        lw=1,
-        label="3σ shell of the fitted normal",
-    )
-    ax.set_yticks(y_pos, dirs.names, fontsize=7)
-    ax.set_ylim(-0.7, len(dirs.names) - 0.3)
-    ax.set_xlabel("Mahalanobis radius")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(
-        f"Where each attribute's images lie in the fitted normal\n({len(lab.z)} images; "
-        f"{lab.excluded} without attribute rows excluded)",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    save_figure(fig, fig_radius)
-
-    proj = (lab.z - mom.mean) @ vecs[:, :histogram_pcs]
-    names = histogram_attributes
-    fig, axes = subplots(
-        max(1, len(names)),
-        histogram_pcs,
-        figsize=(2.6 * histogram_pcs, 2.0 * len(names) + 0.6),
-        squeeze=False,
-    )
-    for r, name in enumerate(names):
-        col = lab.values[:, lab.names.index(name)]
-        for c in range(histogram_pcs):
-            ax = axes[r, c]
-            edges = np.linspace(*np.percentile(proj[:, c], [0.5, 99.5]), 41)
-            for v, color in ((1, "tab:red"), (-1, "tab:blue")):
-                ax.hist(proj[col == v, c], bins=edges, density=True, histtype="step", color=color)
-            s = np.sqrt(w[c])
-            xs = np.linspace(edges[0], edges[-1], 200)
-            ax.plot(xs, np.exp(-0.5 * (xs / s) ** 2) / (s * np.sqrt(2 * np.pi)), "k:", lw=1)
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(f"PC {c + 1}", fontsize=8)
-            if c == 0:
-                ax.set_ylabel(name, fontsize=8)
-    axes[0, 0].plot([], [], color="tab:red", label="with")
-    axes[0, 0].plot([], [], color="tab:blue", label="without")
-    axes[0, 0].plot([], [], "k:", label="fitted normal")
-    axes[0, 0].legend(fontsize=6)
-    fig.suptitle(
-        "Images with and without each attribute along the leading principal axes", fontsize=9
-    )
-    fig.tight_layout()
-    save_figure(fig, fig_hist)
-
-
-def _check_names(wanted, available, key: str) -> None:
+def check_names(wanted, available, key: str) -> None:
     for n in wanted:
         if n not in available:
             raise ValueError(
@@ -395,7 +284,7 @@ def run_arithmetic(
     directions_npz,
     out_tsv,
     out_json,
-    fig_dir,
+    out_images,
     *,
     attributes: list[str],
     max_scale: float,
@@ -408,13 +297,15 @@ def run_arithmetic(
     batch_size: int = 256,
 ) -> dict:
     """Grids that add attribute directions to holdout faces and morph between holdout faces; MTCNN
-    reports for every image whether a face survives."""
+    reports for every image whether a face survives. The decoded grids go to ``out_images`` (NPZ:
+    ``<grid>`` images and ``<grid>_confidence``), their titles to ``out_json``, for rule
+    arithmetic_plots."""
     from .detect import FaceDetector
     from .generate import decode
     from .train import load_model
 
     dirs = Directions.load(directions_npz)
-    _check_names(attributes, dirs.names, "attributes.arithmetic.attributes")
+    check_names(attributes, dirs.names, "attributes.arithmetic.attributes")
     lab, mom = load_labelled(latents), stats.Moments.load(moments_npz)
     hold = np.flatnonzero(~lab.train)
     if len(hold) < max(faces, 2 * morph_pairs):
@@ -455,77 +346,43 @@ def run_arithmetic(
         )
     }
     summary = {"min_confidence": min_confidence, "scales": s_values.tolist(), "grids": {}}
-    fig_dir = Path(fig_dir)
-    with atomic_path(fig_dir) as tmp:
-        tmp.mkdir(parents=True)
-        for name, zg, who, values, label in jobs:
-            n_rows, n_cols, dim = zg.shape
-            imgs = decode(decoder, zg.reshape(-1, dim), batch_size)
-            conf = det.confidences(imgs).reshape(n_rows, n_cols)
-            radius = np.sqrt(stats.mahalanobis_sq(zg.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
-            found = conf >= min_confidence
-            for r in range(n_rows):
-                for c in range(n_cols):
-                    rows["grid"].append(name)
-                    rows["row"].append(r)
-                    rows["image_id"].append(int(lab.ids[who[r]]))
-                    rows["other_id"].append(int(lab.ids[pair[1][r]]) if name == "morph" else -1)
-                    rows["step"].append(c)
-                    rows["value"].append(float(values[c]))
-                    rows["radius"].append(float(radius[r, c]))
-                    rows["confidence"].append(float(conf[r, c]))
-                    rows["face"].append(bool(found[r, c]))
-            summary["grids"][name] = {
-                label: values.round(4).tolist(),
-                "face_rate": found.mean(axis=0).tolist(),
-                "rows_all_faces": int(found.all(axis=1).sum()),
-                "rows": n_rows,
-            }
-            if name == "morph":
-                titles = [f"{i:06d}→{j:06d}" for i, j in zip(lab.ids[pair[0]], lab.ids[pair[1]])]
-                head = f"Straight paths between {n_rows} pairs of holdout faces"
-            else:
-                col = lab.values[:, lab.names.index(name)][who]
-                titles = [f"{lab.ids[i]:06d} ({'+' if v == 1 else '−'})" for i, v in zip(who, col)]
-                head = f"{name}: holdout faces + s × direction (mean with − mean without)"
-            _arithmetic_figure(
-                imgs.reshape(n_rows, n_cols, *imgs.shape[1:]),
-                conf,
-                found,
-                values,
-                label,
-                titles,
-                head,
-                tmp / f"{name}.png",
-            )
-            log.info("%s: face rate per step %s", name, np.round(found.mean(axis=0), 2).tolist())
+    arrays = {}
+    for name, zg, who, values, label in jobs:
+        n_rows, n_cols, dim = zg.shape
+        imgs = decode(decoder, zg.reshape(-1, dim), batch_size)
+        conf = det.confidences(imgs).reshape(n_rows, n_cols)
+        radius = np.sqrt(stats.mahalanobis_sq(zg.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
+        found = conf >= min_confidence
+        for r in range(n_rows):
+            for c in range(n_cols):
+                rows["grid"].append(name)
+                rows["row"].append(r)
+                rows["image_id"].append(int(lab.ids[who[r]]))
+                rows["other_id"].append(int(lab.ids[pair[1][r]]) if name == "morph" else -1)
+                rows["step"].append(c)
+                rows["value"].append(float(values[c]))
+                rows["radius"].append(float(radius[r, c]))
+                rows["confidence"].append(float(conf[r, c]))
+                rows["face"].append(bool(found[r, c]))
+        arrays[name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
+        arrays[f"{name}_confidence"] = conf
+        summary["grids"][name] = {
+            "label": label,
+            label: values.round(4).tolist(),
+            "face_rate": found.mean(axis=0).tolist(),
+            "rows_all_faces": int(found.all(axis=1).sum()),
+            "rows": n_rows,
+        }
+        if name == "morph":
+            titles = [f"{i:06d}→{j:06d}" for i, j in zip(lab.ids[pair[0]], lab.ids[pair[1]])]
+            head = f"Straight paths between {n_rows} pairs of holdout faces"
+        else:
+            col = lab.values[:, lab.names.index(name)][who]
+            titles = [f"{lab.ids[i]:06d} ({'+' if v == 1 else '−'})" for i, v in zip(who, col)]
+            head = f"{name}: holdout faces + s × direction (mean with − mean without)"
+        summary["grids"][name] |= {"title": head, "row_titles": titles}
+        log.info("%s: face rate per step %s", name, np.round(found.mean(axis=0), 2).tolist())
+    write_npz(out_images, **arrays)
     write_tsv(out_tsv, rows)
     write_json(out_json, summary)
     return summary
-
-
-def _arithmetic_figure(imgs, conf, found, values, label, row_titles, title, path) -> None:
-    n_rows, n_cols = imgs.shape[:2]
-    fig, axes = subplots(
-        n_rows, n_cols, figsize=(1.3 * n_cols + 0.8, 1.45 * n_rows + 0.7), squeeze=False
-    )
-    for r in range(n_rows):
-        for c in range(n_cols):
-            ax = axes[r, c]
-            ax.imshow(imgs[r, c])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_color("tab:green" if found[r, c] else "tab:red")
-                spine.set_linewidth(2)
-            ax.set_xlabel(f"{conf[r, c]:.2f}" if found[r, c] else "no face", fontsize=6, labelpad=1)
-            if r == 0:
-                ax.set_title(f"{label}={values[c]:+.2f}", fontsize=7)
-            if c == 0:
-                ax.set_ylabel(row_titles[r], fontsize=6)
-    fig.suptitle(
-        title + "\n(frame: MTCNN finds a face (green) or not (red); number: its confidence)",
-        fontsize=8,
-    )
-    fig.tight_layout()
-    save_figure(fig, path)

@@ -458,3 +458,57 @@ def beta_shell_fractions(d2: np.ndarray, n: int, p: int, levels) -> list[dict]:
             }
         )
     return out
+
+
+def qq_band(verdict: dict, dim: int) -> dict:
+    """QQ points of the core's d² against chi-square truncated at the shell, and the null's band."""
+    law = stats.chi2(dim)
+    null = verdict["null"]
+    return {
+        "theoretical": law.ppf(QQ_PROBS * law.cdf(verdict["fit"].t)),
+        "observed": verdict["qq"],
+        "null_low": null.qq_low,
+        "null_high": null.qq_high,
+        "null_runs": null.runs,
+    }
+
+
+def report(verdict: dict, mean: np.ndarray, cov: np.ndarray, core_sigma: float, seed: int) -> dict:
+    """What :func:`test_core` found, as rule mnd's ``mnd_fit.json``; ``mean`` and ``cov`` are all
+    vectors' (the core's distance from them is reported)."""
+    found, fit, test_fit, null = (verdict[k] for k in ("tests", "fit", "test_fit", "null"))
+    return {
+        "n": fit.n,
+        "dim": len(mean),
+        "core_sigma": core_sigma,
+        "core": {
+            **fit.summary(),
+            "mean_distance_from_full_mean": float(np.linalg.norm(fit.mean - mean)),
+            "trace_ratio_core_to_full": float(np.trace(fit.cov) / np.trace(cov)),
+        },
+        "tests": found,
+        "tested": {
+            "n": test_fit.n,
+            "n_core": test_fit.n_core,
+            "fraction_inside": test_fit.fraction_inside,
+            "vectors": (
+                "all"
+                if test_fit is fit
+                else f"a random {test_fit.n} of {fit.n} (seed {seed}), "
+                "because the null is simulated at exactly the tested n"
+            ),
+        },
+        "consistent_with_normal": verdict["consistent_with_normal"],
+        "consistent_with_normal_means": (
+            f"no test rejects at {verdict['alpha']:g} (Bonferroni over {len(found)} tests) that the "
+            f"vectors inside the {core_sigma:g}-sigma shell of a normal fitted to them are that "
+            "normal's truncated core; it says nothing about the vectors outside the shell (see "
+            "core.fraction_inside against expected_fraction)"
+        ),
+        "alpha_per_test": verdict["alpha_per_test"],
+        "null": {
+            "runs": null.runs,
+            "n": null.n,
+            "simulated": "N(0, I) clouds through the same core fit and statistics",
+        },
+    }

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+import math
+
 from scipy import optimize
+from scipy import stats as st
 
 #: the k-sigma levels the seeds use
 SIGMA_LEVELS = (1.0, 2.0, 2.5, 3.0)
@@ -337,3 +340,52 @@ def take_rows(z, idx: np.ndarray) -> np.ndarray:
         sel = idx[(idx >= s) & (idx < s + len(b))]
         out[np.searchsorted(idx, sel)] = b[sel - s]
     return out
+
+
+def radius_summary(
+    r0: np.ndarray, rc: np.ndarray, centre: np.ndarray, uniform_b, overlaps, samples: int
+) -> dict:
+    """Radii from the origin and from the centre, and the uniform box that overlaps them best."""
+
+    def spread(r):
+        return {"mean": r.mean(), "std": r.std(), "min": r.min(), "max": r.max()}
+
+    dim = len(centre)
+    return {
+        "n": int(len(r0)),
+        "dim": dim,
+        "radius_from_origin": spread(r0),
+        "radius_from_centre": spread(rc),
+        "centre_norm": float(np.linalg.norm(centre)),
+        "best_b": float(uniform_b[int(np.argmax(overlaps))]),
+        "best_overlap": float(max(overlaps)),
+        "b_matching_mean_square_radius": float(math.sqrt(3 * np.mean(r0**2) / dim)),
+        "uniform_samples": samples,
+    }
+
+
+def origin_position(d: np.ndarray, mom: Moments) -> dict:
+    """Where the origin sits among vectors at Mahalanobis distances ``d`` from the centre."""
+    dim = len(mom.mean)
+    d0 = math.sqrt(point_mahalanobis_sq(np.zeros(dim), mom))
+    pct = float((d < d0).mean() * 100)
+    if d0 > d.max():
+        where = "outside the cloud (farther than every vector)"
+    elif pct >= 90:
+        where = "near the border of the cloud"
+    else:
+        where = "inside the cloud"
+    return {
+        "dim": dim,
+        "origin_mahalanobis": d0,
+        "origin_percentile_among_vectors": pct,
+        "vectors_mahalanobis": {
+            "median": float(np.median(d)),
+            "p99": float(np.percentile(d, 99)),
+            "max": float(d.max()),
+        },
+        "chi_expected_median": float(math.sqrt(st.chi2.ppf(0.5, dim))),
+        "origin_chi2_sf": float(st.chi2.sf(d0 * d0, dim)),
+        "centre_euclidean_norm": float(np.linalg.norm(mom.mean)),
+        "position": where,
+    }

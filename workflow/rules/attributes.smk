@@ -27,19 +27,19 @@ rule attribute_plots:
         table=rules.attributes.output.table,
         directions=rules.attributes.output.directions,
     output:
-        pcs=report(
+        fig_pcs=report(
             "results/{exp}/figures/attributes_pc_projection.png",
             caption="../report/attributes_pc_projection.rst",
             category="Attributes",
             subcategory="{exp}",
         ),
-        radius=report(
+        fig_radius=report(
             "results/{exp}/figures/attributes_mahalanobis.png",
             caption="../report/attributes_mahalanobis.rst",
             category="Attributes",
             subcategory="{exp}",
         ),
-        hist=report(
+        fig_hist=report(
             "results/{exp}/figures/attributes_pc_histograms.png",
             caption="../report/attributes_pc_histograms.rst",
             category="Attributes",
@@ -50,8 +50,8 @@ rule attribute_plots:
     conda:
         "../../envs/stats.yaml"
     params:
-        library=library("attributes"),
-        p=exp_param("attributes/plots"),
+        library=library("attributes.attribute_plots"),
+        settings=exp_param("attributes/plots"),
     script:
         "../scripts/attribute_plots.py"
 
@@ -65,13 +65,7 @@ rule arithmetic:
     output:
         table="results/{exp}/stats/arithmetic.tsv",
         summary="results/{exp}/stats/arithmetic.json",
-        grids=report(
-            directory("results/{exp}/figures/arithmetic"),
-            patterns=["{name}.png"],
-            caption="../report/arithmetic.rst",
-            category="Attributes",
-            subcategory="{exp}",
-        ),
+        images="results/{exp}/stats/arithmetic_images.npz",
     log:
         "logs/{exp}/attributes/arithmetic.log",
     benchmark:
@@ -89,6 +83,28 @@ rule arithmetic:
         seed=exp_param("seed"),
     script:
         "../scripts/arithmetic.py"
+
+
+rule arithmetic_plots:
+    input:
+        summary=rules.arithmetic.output.summary,
+        images=rules.arithmetic.output.images,
+    output:
+        grids=report(
+            directory("results/{exp}/figures/arithmetic"),
+            patterns=["{name}.png"],
+            caption="../report/arithmetic.rst",
+            category="Attributes",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/{exp}/attributes/arithmetic_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("attributes.arithmetic_plots"),
+    script:
+        "../scripts/arithmetic_plots.py"
 
 
 rule innermost_maps:

@@ -118,7 +118,7 @@ EXPERIMENT_RULES = (
     "innermost_maps",
     "innermost_maps_plots",
 )
-ATTRIBUTE_RULES = ("attributes", "attribute_plots", "arithmetic")
+ATTRIBUTE_RULES = ("attributes", "attribute_plots", "arithmetic", "arithmetic_plots")
 
 
 def experiment_outputs(exp):

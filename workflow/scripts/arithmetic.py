@@ -19,7 +19,7 @@ run_arithmetic(
     i.directions,
     o.table,
     o.summary,
-    o.grids,
+    o.images,
     **p,
     min_confidence=snakemake.params.min_confidence,
     seed=snakemake.params.seed,

@@ -4,10 +4,8 @@ draws them (a figure edit reruns the plot rule only)."""
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
-from scipy import stats as st
 
 from .. import io, normality, stats
 from ..plots import stats as plots
@@ -114,20 +112,7 @@ def radius(
     )
     io.write_npz(radii, from_origin=r0, from_centre=rc, b=np.asarray(uniform_b), uniform=uniform)
 
-    def spread(r):
-        return {"mean": r.mean(), "std": r.std(), "min": r.min(), "max": r.max()}
-
-    result = {
-        "n": int(len(r0)),
-        "dim": dim,
-        "radius_from_origin": spread(r0),
-        "radius_from_centre": spread(rc),
-        "centre_norm": float(np.linalg.norm(mom.mean)),
-        "best_b": float(uniform_b[int(np.argmax(overlap))]),
-        "best_overlap": float(max(overlap)),
-        "b_matching_mean_square_radius": float(math.sqrt(3 * np.mean(r0**2) / dim)),
-        "uniform_samples": uniform_samples,
-    }
+    result = stats.radius_summary(r0, rc, mom.mean, uniform_b, overlap, uniform_samples)
     io.write_json(summary, result)
     return result
 
@@ -278,52 +263,10 @@ def mnd(
     verdict = normality.test_core(
         z, core_sigma, runs=null_runs, seed=seed, max_test_n=max_test_n, cache_dir=cache_dir
     )
-    found, fit, test_fit, null = (verdict[k] for k in ("tests", "fit", "test_fit", "null"))
+    found = verdict["tests"]
     io.write_tsv(tests, {k: [t[k] for t in found] for k in found[0]})
-    law = st.chi2(dim)
-    io.write_npz(
-        qq,
-        # quantiles of chi2 truncated at the shell, against the core's, in the null's band
-        theoretical=law.ppf(normality.QQ_PROBS * law.cdf(fit.t)),
-        observed=verdict["qq"],
-        null_low=null.qq_low,
-        null_high=null.qq_high,
-        null_runs=null.runs,
-    )
-    result = {
-        "n": int(len(d2)),
-        "dim": dim,
-        "core_sigma": core_sigma,
-        "core": {
-            **fit.summary(),
-            "mean_distance_from_full_mean": float(np.linalg.norm(fit.mean - mom.mean)),
-            "trace_ratio_core_to_full": float(np.trace(fit.cov) / np.trace(mom.cov)),
-        },
-        "tests": found,
-        "tested": {
-            "n": test_fit.n,
-            "n_core": test_fit.n_core,
-            "fraction_inside": test_fit.fraction_inside,
-            "vectors": (
-                "all"
-                if test_fit is fit
-                else f"a random {test_fit.n} of {fit.n} (seed {seed}), "
-                "because the null is simulated at exactly the tested n"
-            ),
-        },
-        "consistent_with_normal": verdict["consistent_with_normal"],
-        "consistent_with_normal_means": (
-            f"no test rejects at {verdict['alpha']:g} (Bonferroni over {len(found)} tests) that the vectors inside "
-            f"the {core_sigma:g}-sigma shell of a normal fitted to them are that normal's truncated core; it says "
-            "nothing about the vectors outside the shell (see core.fraction_inside against expected_fraction)"
-        ),
-        "alpha_per_test": verdict["alpha_per_test"],
-        "null": {
-            "runs": null.runs,
-            "n": null.n,
-            "simulated": "N(0, I) clouds through the same core fit and statistics",
-        },
-    }
+    io.write_npz(qq, **normality.qq_band(verdict, dim))
+    result = normality.report(verdict, mom.mean, mom.cov, core_sigma, seed)
     io.write_json(summary, result)
     return result
 
@@ -392,30 +335,8 @@ def mnd_plots(
 def origin(*, latents, moments, summary, distances) -> dict:
     """Where the origin sits in the cloud, in Mahalanobis distance from the centre."""
     z, mom = io.open_z(latents), stats.Moments.load(moments)
-    dim = z.shape[1]
     d = np.sqrt(stats.mahalanobis_sq(z, mom))
-    d0 = math.sqrt(stats.point_mahalanobis_sq(np.zeros(dim), mom))
-    pct = float((d < d0).mean() * 100)
-    if d0 > d.max():
-        where = "outside the cloud (farther than every vector)"
-    elif pct >= 90:
-        where = "near the border of the cloud"
-    else:
-        where = "inside the cloud"
-    result = {
-        "dim": dim,
-        "origin_mahalanobis": d0,
-        "origin_percentile_among_vectors": pct,
-        "vectors_mahalanobis": {
-            "median": float(np.median(d)),
-            "p99": float(np.percentile(d, 99)),
-            "max": float(d.max()),
-        },
-        "chi_expected_median": float(math.sqrt(st.chi2.ppf(0.5, dim))),
-        "origin_chi2_sf": float(st.chi2.sf(d0 * d0, dim)),
-        "centre_euclidean_norm": float(np.linalg.norm(mom.mean)),
-        "position": where,
-    }
+    result = stats.origin_position(d, mom)
     io.write_npz(distances, mahalanobis=d)
     io.write_json(summary, result)
     return result

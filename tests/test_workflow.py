@@ -417,6 +417,7 @@ def test_python_is_black_formatted():
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow  # a Snakemake run for a picture's edge list
 def test_readmes_rule_graph_is_current():
     """docs/rulegraph.png and its edge list are redrawn by docs/make_rulegraph.py; the list must
     match the workflow's rules."""
@@ -489,7 +490,7 @@ def test_noop_run_schedules_nothing(demo):
         ({"stats": {"mnd_plots": {"n_planes": 2}}}, {"mnd_plots"}),
         ({"attributes": {"plots": {"pcs": 10}}}, {"attribute_plots"}),
         ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic", "arithmetic_plots"}),
-        ({"innermost_maps": {"steps": 20}}, {"innermost_maps"}),
+        ({"innermost_maps": {"steps": 20}}, {"innermost_maps", "innermost_maps_plots"}),
         # attribute directions feed the plots and the arithmetic grids
         (
             {"attributes": {"stats": {"min_count": 30}}},

@@ -183,7 +183,6 @@ def test_demo_prepare(demo):
     wf, demo = demo, demo_config()
     d = wf / "results/data/synthetic_64"
     m = json.loads((d / "manifest.json").read_text())
-    demo = load("demo.yaml")
     n = demo["data"]["synthetic"]["n_images"]
     assert m["counts"]["written"] == n and m["split"]["seed"] == demo["seed"]
     assert m["split"]["train"] == round(demo["data"]["split"]["train_size"] * n)

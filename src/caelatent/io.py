@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from .store import atomic_path  # noqa: F401  (re-exported for stage runners)
+from .store import atomic_path
 
 # analyses that pass over the latents many times read them into memory up to this size (CelebA's
 # 202,599 x 256 float32 latents are 207 MB)

@@ -90,9 +90,7 @@ def module_closure(module: str) -> frozenset[str]:
             continue
         seen.add(m)
         parts = m.split(".")
-        todo += [
-            ".".join(parts[:k]) for k in range(1, len(parts)) if module_path(".".join(parts[:k]))
-        ]
+        todo += [".".join(parts[:k]) for k in range(1, len(parts))]  # its packages' __init__.py
         todo += list(_parsed(m)[1].values())
     return frozenset(seen)
 

@@ -21,12 +21,6 @@ def subplots(nrows: int = 1, ncols: int = 1, figsize=(6, 4.5), **kwargs):
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-def row(n: int, figsize, **kwargs):
-    """One figure with ``n`` axes side by side (``kwargs`` go to ``Figure.subplots``)."""
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(1, n, **kwargs)
-
-
 def grid(n: int, cols: int = 4, size=(3.2, 2.6)):
     """A figure of ``n`` axes in rows of ``cols``; unused cells are hidden."""
     rows = max(1, math.ceil(n / cols))

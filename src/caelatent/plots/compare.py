@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import row
+from . import subplots
 
 
 def experiments(spectra: dict, faces: dict, names: list[str]):
     """Eigenvalue spectra of every experiment, and the face rate of each sampler per experiment."""
-    fig, (a1, a2) = row(2, (13, 4.8), gridspec_kw={"width_ratios": [1, 1.6]})
+    fig, (a1, a2) = subplots(1, 2, (13, 4.8), gridspec_kw={"width_ratios": [1, 1.6]})
     for name, ex in spectra.items():
         a1.semilogy(np.arange(1, len(ex) + 1), ex, label=name)
     a1.set_xlabel("principal component")

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import stats as st
 
 from .. import stats
-from . import figure, grid, row
+from . import figure, grid, subplots
 
 
 def component_histograms(table: dict, counts, edges, shown: list[int], n: int):
@@ -120,7 +120,7 @@ def correlated_pairs(
 
 
 def pca_spectrum(eigenvalues, cumulative, need: dict):
-    fig, (a1, a2) = row(2, (11, 4.2))
+    fig, (a1, a2) = subplots(1, 2, (11, 4.2))
     k = np.arange(1, len(eigenvalues) + 1)
     a1.semilogy(k, eigenvalues, ".-")
     a1.set_xlabel("principal component")

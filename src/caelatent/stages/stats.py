@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import io, normality, stats
 from ..plots import stats as plots
+from ..store import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def moments(*, latents, moments) -> stats.Moments:
     mom = stats.moments(io.open_z(latents))
-    with io.atomic_path(moments) as tmp, open(tmp, "wb") as f:
+    with atomic_path(moments) as tmp, open(tmp, "wb") as f:
         mom.save(f)
     log.info("moments of %d vectors in %d dimensions", mom.n, len(mom.mean))
     return mom

@@ -252,7 +252,7 @@ def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> 
 
 
 def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:
-    from caelatent.train import encode_images
+    from caelatent.encode import encode_images
 
     out = []
     for bs in args.predict_batch_size:

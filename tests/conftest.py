@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,23 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def images_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool((a == b).all())
+
+
+def pypi_reachable() -> bool:
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/uv/", timeout=10)
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def uv() -> str:
+    exe = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if exe is None:
+        pytest.fail("uv is not installed (it is in the test extra: pip install -e '.[test]')")
+    if not pypi_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PyPI cannot be reached from CI: the resolution test must run there")
+        pytest.skip("PyPI cannot be reached (the resolution test needs the package index)")
+    return exe

@@ -18,7 +18,7 @@ from caelatent import attributes as at  # noqa: E402
 from caelatent import stats  # noqa: E402
 from caelatent.io import read_tsv  # noqa: E402
 from caelatent.stages.stats import moments as run_moments  # noqa: E402
-from caelatent.maps import innermost_layer, maximise_maps, run_innermost_maps  # noqa: E402
+from caelatent.maps import innermost_layer, maximise_maps  # noqa: E402
 from caelatent.stages import attributes as stage  # noqa: E402
 from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
 
@@ -62,12 +62,12 @@ def cloud(tmp_path_factory):
     d_ = tmp_path_factory.mktemp("cloud")
     lat = write_latents(d_ / "latents.zarr", z, values, split)
     run_moments(latents=lat, moments=d_ / "moments.npz")
-    summary = at.run_attributes(
-        lat,
-        d_ / "moments.npz",
-        d_ / "attributes.tsv",
-        d_ / "directions.npz",
-        d_ / "attributes.json",
+    summary = stage.attributes(
+        latents=lat,
+        moments=d_ / "moments.npz",
+        table=d_ / "attributes.tsv",
+        directions=d_ / "directions.npz",
+        summary=d_ / "attributes.json",
         min_count=20,
         pcs=8,
     )
@@ -183,14 +183,14 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     keras.utils.set_random_seed(0)
     build_decoder(spec).save(tmp_path / "decoder.keras")
     d = cloud["dir"]
-    out = at.run_arithmetic(
-        d / "latents.zarr",
-        d / "moments.npz",
-        tmp_path / "decoder.keras",
-        d / "directions.npz",
-        tmp_path / "a.tsv",
-        tmp_path / "a.json",
-        tmp_path / "a.npz",
+    out = stage.arithmetic(
+        latents=d / "latents.zarr",
+        moments=d / "moments.npz",
+        decoder=tmp_path / "decoder.keras",
+        directions=d / "directions.npz",
+        table=tmp_path / "a.tsv",
+        summary=tmp_path / "a.json",
+        images=tmp_path / "a.npz",
         attributes=["Smiling", "Eyeglasses"],
         max_scale=2.0,
         steps=5,
@@ -221,14 +221,14 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     lab = at.load_labelled(d / "latents.zarr")
     assert set(t["image_id"][sm].astype(int)) <= set(lab.ids[~lab.train])
     with pytest.raises(ValueError, match="arithmetic.attributes: 'Bald'"):
-        at.run_arithmetic(
-            d / "latents.zarr",
-            d / "moments.npz",
-            tmp_path / "decoder.keras",
-            d / "directions.npz",
-            tmp_path / "b.tsv",
-            tmp_path / "b.json",
-            tmp_path / "b.npz",
+        stage.arithmetic(
+            latents=d / "latents.zarr",
+            moments=d / "moments.npz",
+            decoder=tmp_path / "decoder.keras",
+            directions=d / "directions.npz",
+            table=tmp_path / "b.tsv",
+            summary=tmp_path / "b.json",
+            images=tmp_path / "b.npz",
             attributes=["Bald"],
             max_scale=1,
             steps=3,
@@ -297,10 +297,10 @@ def test_value_and_grad_matches_the_analytic_gradient():
 
 def test_innermost_maps_rule_outputs(encoder, tmp_path):
     encoder.save(tmp_path / "encoder.keras")
-    out = run_innermost_maps(
-        tmp_path / "encoder.keras",
-        tmp_path / "m.tsv",
-        tmp_path / "m.npz",
+    out = stage.innermost_maps(
+        encoder=tmp_path / "encoder.keras",
+        table=tmp_path / "m.tsv",
+        images=tmp_path / "m.npz",
         maps=[1, 2, 3],
         steps=20,
         step_size=0.05,
@@ -337,7 +337,7 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     from conftest import ATTR_FILE, ORIGINALS_TAR
 
     from caelatent.prepare import Split, prepare_celeba
-    from caelatent.train import encode_images
+    from caelatent.encode import encode_images
 
     lines = ATTR_FILE.read_text().splitlines()
     short = tmp_path / "list_attr_short.txt"
@@ -357,12 +357,12 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
         z_dim=12,
     )
     run_moments(latents=tmp_path / "latents.zarr", moments=tmp_path / "moments.npz")
-    s = at.run_attributes(
-        tmp_path / "latents.zarr",
-        tmp_path / "moments.npz",
-        tmp_path / "a.tsv",
-        tmp_path / "d.npz",
-        tmp_path / "a.json",
+    s = stage.attributes(
+        latents=tmp_path / "latents.zarr",
+        moments=tmp_path / "moments.npz",
+        table=tmp_path / "a.tsv",
+        directions=tmp_path / "d.npz",
+        summary=tmp_path / "a.json",
         min_count=20,
         pcs=5,
     )

@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent("""
     assert keras.backend.backend() == sys.argv[1]
     from caelatent.model import ModelSpec
     from caelatent.prepare import Split, prepare_synthetic
-    from caelatent.train import FitOptions, encode_images, load_model, train_autoencoder
+    from caelatent.encode import encode_images, load_model
+    from caelatent.train import FitOptions, train_autoencoder
     d = pathlib.Path(sys.argv[2])
     prepare_synthetic(d, n_images=160, size=64, seed=0, split=Split(0.8), workers=1, chunk=64)
     h = train_autoencoder(d / "images.zarr", d / "m", ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),

@@ -8,10 +8,12 @@ from caelatent import backend
 backend.use("tensorflow")
 
 from caelatent.detect import FaceDetector  # noqa: E402
-from caelatent.generate import decode, nearest_distances  # noqa: E402
+from caelatent.encode import decode  # noqa: E402
+from caelatent.evaluate import nearest_distances  # noqa: E402
+from caelatent.generate import pick_rows  # noqa: E402
 from caelatent.realism import frechet_distance  # noqa: E402
 from caelatent.model import ModelSpec, build_decoder  # noqa: E402
-from caelatent.prepare import decode_crop_resize  # noqa: E402
+from caelatent.images import decode_crop_resize  # noqa: E402
 from conftest import ORIGINALS_TAR, read_jpegs  # noqa: E402
 
 
@@ -78,3 +80,17 @@ def test_fid_from_local_inception_weights(tmp_path):
         FileNotFoundError, match="evaluate.fid_inception_weights: .*missing.h5 does not exist"
     ):
         inception_features(imgs, str(tmp_path / "missing.h5"))
+
+
+def test_real_sets_are_disjoint_and_drawn_from_their_split():
+    split = np.r_[np.zeros(300, np.uint8), np.ones(100, np.uint8)]
+    r = pick_rows(split, n=40, n_reference=50, seed=3)
+    assert len(r.real) == 40 and len(r.reference) == 50 and len(r.pca_fit) == 50
+    assert (split[r.real] == 1).all() and (split[r.reference] == 1).all()
+    assert (split[r.pca_fit] == 0).all() and not set(r.real) & set(r.reference)
+    assert (np.diff(r.real) > 0).all()  # sorted rows: Zarr reads them in order
+    again = pick_rows(split, n=40, n_reference=50, seed=3)
+    assert (again.real == r.real).all() and (again.pca_fit == r.pca_fit).all()
+    # too few holdout images left for the realism metrics: the error names the key to change
+    with pytest.raises(ValueError, match=r"images.zarr: 100 holdout images leave 5 .*n_samples=95"):
+        pick_rows(split, n=95, n_reference=50, seed=0)

@@ -8,13 +8,8 @@ while Snakemake depends on sdist-only packages.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import tomllib
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -31,26 +26,6 @@ TARGETS = [
     ("3.12", "x86_64-manylinux_2_28", "gpu"),
     ("3.13", "x86_64-manylinux_2_28", "gpu"),
 ]
-
-
-def pypi_reachable() -> bool:
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/uv/", timeout=10)
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def uv() -> str:
-    exe = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if exe is None:
-        pytest.fail("uv is not installed (it is in the test extra: pip install -e '.[test]')")
-    if not pypi_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("PyPI cannot be reached from CI: the resolution test must run there")
-        pytest.skip("PyPI cannot be reached (the resolution test needs the package index)")
-    return exe
 
 
 def test_requires_python_covers_the_tested_versions():

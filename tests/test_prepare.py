@@ -8,7 +8,8 @@ import zarr
 from PIL import Image
 
 from caelatent import celeba
-from caelatent.prepare import Split, decode_crop_resize, prepare_celeba, prepare_synthetic
+from caelatent.images import decode_crop_resize
+from caelatent.prepare import Split, prepare_celeba, prepare_synthetic
 from conftest import ATTR_FILE, HALFRES_TAR, IDENTITY_FILE, ORIGINALS_TAR, make_tar, read_jpegs
 
 

@@ -10,7 +10,8 @@ from caelatent import backend
 backend.use("tensorflow")
 
 from caelatent import realism  # noqa: E402
-from caelatent.generate import REFERENCES, rank_first  # noqa: E402
+from caelatent.evaluate import rank_first  # noqa: E402
+from caelatent.generate import REFERENCES  # noqa: E402
 from conftest import HALFRES_TAR  # noqa: E402
 
 

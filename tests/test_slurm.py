@@ -145,3 +145,75 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
         assert (p / "results/demo/stats/summary.tsv").exists() and (
             p / "results/comparison/experiments.tsv"
         ).exists()
+
+
+def sacct_rows(job_ids) -> list[list[str]]:
+    out = subprocess.run(
+        [
+            "sacct",
+            "-X",
+            "--parsable2",
+            "--noheader",
+            "--format=JobID,Comment,Partition,State,AllocTRES",
+            "-j",
+            ",".join(map(str, job_ids)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
+    """train.runtime_min: 1 for a training of about two minutes: SLURM kills the job at its limit
+    (state TIMEOUT), Snakemake submits it again (the profile's `retries`), and the new job resumes
+    from the checkpoint instead of starting over, until the training is done."""
+    prof = yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())
+    assert prof["retries"] >= 1
+    wf = workflow_copy(tmp_path / "wf")
+    fit_profile_to_node(wf)
+    slow = {
+        "data": {"synthetic": {"n_images": 1200}},
+        "train": {"epochs": 45, "runtime_min": 1, "gpus": 0},
+    }
+    (wf / "slow.yaml").write_text(yaml.safe_dump(slow))
+    proc = snakemake(
+        wf,
+        "--executor",
+        "slurm",
+        "--profile",
+        "profiles/slurm",
+        "--jobs",
+        "1",
+        "--retries",
+        "6",  # however far each job gets before its limit, the training finishes
+        "results/demo/model/encoder.keras",
+        "--configfile",
+        "config/demo.yaml",
+        "slow.yaml",
+    )
+    log = proc.stdout + proc.stderr
+    ids = sorted({int(x) for x in re.findall(r"has been submitted with SLURM jobid (\d+)", log)})
+    train = [r for r in sacct_rows(ids) if r[1].startswith("rule_train")]
+    states = [r[3] for r in train]
+    assert len(train) >= 2 and "TIMEOUT" in states and states[-1] == "COMPLETED", (
+        states,
+        log[-3000:],
+    )
+    # the time limit the job ran under is the config's train.runtime_min
+    limits = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "--format=Timelimit", "-j", train[0][0]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert limits == ["00:01:00"], limits
+    # every epoch ran once: the retries resumed, the history is one uninterrupted run's
+    history = (wf / "results/demo/model/history.tsv").read_text().splitlines()
+    assert [int(r.split("\t")[0]) for r in history[1:]] == list(range(45))
+    resumed = re.findall(
+        r"resuming from the checkpoint in \S+ after epoch (\d+)",
+        (wf / "logs/demo/train.log").read_text(),
+    )
+    assert resumed and all(int(e) > 0 for e in resumed), resumed

@@ -207,7 +207,7 @@ def test_demo_train_and_encode(demo):
     from caelatent import backend
 
     backend.use("tensorflow")
-    from caelatent.train import load_model
+    from caelatent.encode import load_model
 
     hold = np.flatnonzero(g["split"][:] == 1)[:200]
     x = (
@@ -280,7 +280,8 @@ def test_demo_generate_and_evaluate(demo):
     assert (exp / "figures/sampler_summary.png").exists()
     details = json.loads((exp / "stats/summary.json").read_text())
     assert details["fid"].startswith("skipped: no local InceptionV3 weights")
-    assert all(r["fid"] == "nan" for r in rows)  # FID is optional: skipped, and said so
+    # FID is optional: skipped, and said so; its column names the feature network
+    assert all(r["fid_keras_inceptionv3"] == "nan" for r in rows)
     # realism and diversity against real holdout images that are not the holdout_real row's
     gen = demo_or_default(demo, "generate")
     assert {int(r["n_reference"]) for r in rows} == {gen["n_reference"]}
@@ -439,6 +440,45 @@ def test_ci_runs_exactly_readmes_test_command():
     assert test_cmd in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
+@pytest.mark.slow
+def test_no_demo_figure_has_a_title_or_colour_bar_over_its_axes(demo):
+    """io.save_figure logs every overlap it finds in a figure (tests/test_io.py shows it finds them);
+    the demo's plot rules logged none."""
+    logs = sorted((demo / "logs").rglob("*plots.log")) + [demo / "logs/comparison_plots.log"]
+    assert len(logs) >= 12
+    found = [line for f in logs for line in f.read_text().splitlines() if " overlaps " in line]
+    assert not found, found
+
+
+UPSTREAM = {"prepare", "train", "encode", "moments", "components"}
+
+
+@pytest.mark.parametrize(
+    "target, rules",
+    [
+        ("stats", UPSTREAM | {"radius", "correlations", "pca", "mnd", "origin"}),
+        ("samples", UPSTREAM | {"generate", "evaluate"}),
+    ],
+)
+def test_named_targets_schedule_their_stage_only(tmp_path, target, rules):
+    wf = workflow_copy(tmp_path)
+    out = snakemake(wf, "-n", target, "--configfile", "config/demo.yaml").stdout
+    table = out.split("Job stats:")[1].split("total")[0]
+    jobs = set(re.findall(r"^(\w+)\s+\d+\s*$", table, re.M))
+    assert jobs - {target} == rules, jobs
+
+
+def test_the_figures_target_draws_every_figure_and_only_what_they_need(tmp_path):
+    wf = workflow_copy(tmp_path)
+    out = snakemake(wf, "-n", "figures", "--configfile", "config/demo.yaml").stdout
+    everything = snakemake(wf, "-n", "--configfile", "config/demo.yaml").stdout
+    plots = set(re.findall(r"^rule (\w+_plots):", everything, re.M))
+    jobs = set(re.findall(r"^rule (\w+):", out, re.M))
+    assert len(plots) >= 12 and plots <= jobs, plots - jobs
+    # tables only the report needs, and provenance, are not figures
+    assert not jobs & {"experiment_tables", "comparison_tables", "provenance"}, jobs
+
+
 # --- only stale stages rerun (dry runs in the demo's workflow copy) -------------------------------
 
 
@@ -455,6 +495,7 @@ def scheduled(wf: Path, extra: dict | None = None) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
+TABLES = {"experiment_tables", "comparison_tables"}  # report pages of the summary tables
 STATS_AND_LATER = {
     "moments",
     "components",
@@ -493,13 +534,27 @@ def test_noop_run_schedules_nothing(demo):
         # attribute directions feed the plots and the arithmetic grids
         (
             {"attributes": {"stats": {"min_count": 30}}},
-            {"attributes", "attribute_plots", "arithmetic", "arithmetic_plots"},
+            {
+                "attributes",
+                "attribute_plots",
+                "arithmetic",
+                "arithmetic_plots",
+                "experiment_tables",
+            },
         ),
         # not plot-only: the face threshold changes the summary, which the comparison reads, and
         # the face checks of the arithmetic grids
         (
             {"evaluate": {"min_confidence": 0.8}},
-            {"evaluate", "evaluate_plots", "compare", "arithmetic", "arithmetic_plots"},
+            {
+                "evaluate",
+                "evaluate_plots",
+                "compare",
+                "compare_plots",
+                "arithmetic",
+                "arithmetic_plots",
+            }
+            | TABLES,
         ),
         # the grid layout only redraws the grids
         ({"generate": {"grid": [2, 5]}}, {"generate_plots"}),
@@ -525,11 +580,12 @@ PLOT_RULES = {
     [
         # a figure edit reruns the plot rules that draw with it, and no table rule
         ("plots/stats.py", PLOT_RULES),
-        ("plots/compare.py", {"compare"}),
+        ("plots/compare.py", {"compare_plots"}),
+        ("plots/train.py", {"train_plots"}),
         ("plots/generate.py", {"generate_plots", "evaluate_plots"}),
         ("plots/attributes.py", {"attribute_plots", "arithmetic_plots", "innermost_maps_plots"}),
         # a computation edit reruns the table rule that uses it, and what reads its tables
-        ("normality.py", {"mnd", "mnd_plots", "compare"}),
+        ("normality.py", {"mnd", "mnd_plots", "compare", "compare_plots"} | TABLES),
     ],
 )
 def test_a_library_edit_reruns_only_the_rules_whose_code_changed(demo, module, rules):
@@ -620,6 +676,7 @@ def test_report_renders_every_figure_in_chromium(demo, tmp_path):
     # the report application itself loads: its menu lists every stage, the front page has our text
     dom = chromium_dom(html.as_uri(), tmp_path / "profile1")
     for category in (
+        "Tables",
         "Training",
         "Latent statistics",
         "Normality",
@@ -637,6 +694,12 @@ def test_report_renders_every_figure_in_chromium(demo, tmp_path):
     top = demo_or_default(load("demo.yaml"), "stats", "correlation_plots")["top_pairs"]
     assert f"The {top} most correlated component pairs of experiment demo" in html.read_text()
     assert "principal planes PC1-PC2, PC3-PC4, PC5-PC6" in html.read_text()
+    # the summary tables are pages of the report, the sampler summary with a row per set
+    pages = {p.name for p in html.parent.rglob("*.html")}
+    assert {"samplers.html", "normality_tests.html", "experiments.html"} <= pages, pages
+    samplers = next(html.parent.rglob("samplers.html")).read_text()
+    n_sets = len((wf / "results/demo/stats/summary.tsv").read_text().splitlines()) - 1
+    assert samplers.count("<tr>") == n_sets + 1 and "<td>mnd</td>" in samplers
     # every figure in the report decodes and renders in the browser
     page = html.parent / "check_figures.html"
     imgs = "".join(f'<img src="{p.relative_to(html.parent).as_posix()}">' for p in pngs)

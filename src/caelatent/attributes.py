@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import zarr
 
 from . import stats
-from .io import write_json, write_npz, write_tsv
+from .io import write_npz
 from .samplers import shell_d2
-from .store import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +98,8 @@ class Directions:
         return self.direction[self.names.index(name)]
 
     def save(self, path) -> None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(
-                f,
-                names=np.array(self.names),
-                mean_pos=self.mean_pos,
-                mean_neg=self.mean_neg,
-                n_pos=self.n_pos,
-                n_neg=self.n_neg,
-            )
+        fields = dict(mean_pos=self.mean_pos, mean_neg=self.mean_neg, n_pos=self.n_pos)
+        write_npz(path, names=np.array(self.names), n_neg=self.n_neg, **fields)
 
     @classmethod
     def load(cls, path) -> Directions:
@@ -162,45 +153,39 @@ def separation_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(roc_auc_score(labels == 1, scores))
 
 
-# --- rule attributes ----------------------------------------------------------------------------------
+TABLE_COLUMNS = (
+    "attribute",
+    "n_pos",
+    "n_neg",
+    "positive_fraction",
+    "direction_norm",
+    "mahalanobis_separation",
+    "holdout_auc",
+    "holdout_auc_fisher",
+    "top_pc",
+    "top_pc_cos",
+    "radius_median_pos",
+    "radius_median_neg",
+    "inside_3sigma_pos",
+    "inside_3sigma_neg",
+)
 
 
-def run_attributes(
-    latents, moments_npz, out_tsv, out_npz, out_json, *, min_count: int, pcs: int
-) -> dict:
+def attribute_table(
+    lab: Labelled, dirs: Directions, mom: stats.Moments, pcs: int
+) -> tuple[dict, np.ndarray, float]:
     """Per attribute: counts, direction, its projection on the principal axes, how well it separates
-    holdout images, and where its images lie inside the fitted normal (Mahalanobis radius)."""
-    lab = load_labelled(latents)
-    mom = stats.Moments.load(moments_npz)
-    dirs, skipped = attribute_directions(
-        lab.z[lab.train], lab.values[lab.train], lab.names, min_count
-    )
+    holdout images, and where its images lie inside the fitted normal (Mahalanobis radius).
+
+    Returns the table (:data:`TABLE_COLUMNS`), the cosines of each direction with the first ``pcs``
+    principal axes [K, pcs], and the 3-sigma shell's radius."""
     _, vecs = stats.pca(mom)
-    pcs = min(pcs, vecs.shape[1])
-    cos = dirs.unit @ vecs[:, :pcs]  # [K, pcs], eigenvectors are unit vectors
+    cos = dirs.unit @ vecs[:, : min(pcs, vecs.shape[1])]  # eigenvectors are unit vectors
     w = stats.whitener(mom)
     radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
-    limit = np.sqrt(shell_d2(3.0, len(mom.mean)))
+    limit = float(np.sqrt(shell_d2(3.0, len(mom.mean))))
     hold = ~lab.train
-    table = {
-        k: []
-        for k in (
-            "attribute",
-            "n_pos",
-            "n_neg",
-            "positive_fraction",
-            "direction_norm",
-            "mahalanobis_separation",
-            "holdout_auc",
-            "holdout_auc_fisher",
-            "top_pc",
-            "top_pc_cos",
-            "radius_median_pos",
-            "radius_median_neg",
-            "inside_3sigma_pos",
-            "inside_3sigma_neg",
-        )
-    }
+    table: dict[str, list] = {k: [] for k in TABLE_COLUMNS}
     for k, name in enumerate(dirs.names):
         col = lab.values[:, lab.names.index(name)]
         d = dirs.direction[k]
@@ -219,32 +204,7 @@ def run_attributes(
             r = radius[col == v]
             table[f"radius_median_{side}"].append(float(np.median(r)))
             table[f"inside_3sigma_{side}"].append(float((r <= limit).mean()))
-    write_tsv(out_tsv, table)
-    dirs.save(out_npz)
-    summary = {
-        "images": lab.total,
-        "with_attributes": len(lab.z),
-        "excluded_no_attribute_row": lab.excluded,
-        "train_with_attributes": int(lab.train.sum()),
-        "holdout_with_attributes": int(hold.sum()),
-        "attributes": len(lab.names),
-        "analysed": len(dirs.names),
-        "skipped": skipped,
-        "min_count": min_count,
-        "pc_cosines": {n: cos[k].round(4).tolist() for k, n in enumerate(dirs.names)},
-        "radius_3sigma": float(limit),
-        "notes": "direction = mean latent of training images with the attribute minus mean of those without; "
-        "holdout_auc: ROC AUC of holdout images' projection on the direction (holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); radii are Mahalanobis "
-        "distances from the fitted normal (moments of all latents)",
-    }
-    write_json(out_json, summary)
-    log.info(
-        "attributes: %d analysed, %d skipped, %d images excluded (no attribute row)",
-        len(dirs.names),
-        len(skipped),
-        lab.excluded,
-    )
-    return summary
+    return table, cos, limit
 
 
 def check_names(wanted, available, key: str) -> None:
@@ -277,14 +237,23 @@ def morph_grid(z_a: np.ndarray, z_b: np.ndarray, steps: int) -> np.ndarray:
     return (1 - t) * z_a[:, None, :] + t * z_b[:, None, :]
 
 
-def run_arithmetic(
-    latents,
-    moments_npz,
-    decoder_path,
-    directions_npz,
-    out_tsv,
-    out_json,
-    out_images,
+@dataclass
+class Grid:
+    """Latent vectors of one arithmetic grid and what its rows and columns are."""
+
+    name: str  # an attribute, or "morph"
+    z: np.ndarray  # [rows, columns, d]
+    label: str  # what a column's value is: "scale" or "t"
+    values: np.ndarray  # [columns]
+    image_ids: np.ndarray  # [rows] the holdout image each row starts from
+    other_ids: np.ndarray  # [rows] the image a morph row ends at (-1 elsewhere)
+    title: str
+    row_titles: list[str]
+
+
+def arithmetic_grids(
+    lab: Labelled,
+    dirs: Directions,
     *,
     attributes: list[str],
     max_scale: float,
@@ -292,97 +261,42 @@ def run_arithmetic(
     faces: int,
     morph_pairs: int,
     morph_steps: int,
-    min_confidence: float,
     seed: int,
-    batch_size: int = 256,
-) -> dict:
-    """Grids that add attribute directions to holdout faces and morph between holdout faces; MTCNN
-    reports for every image whether a face survives. The decoded grids go to ``out_images`` (NPZ:
-    ``<grid>`` images and ``<grid>_confidence``), their titles to ``out_json``, for rule
-    arithmetic_plots."""
-    from .detect import FaceDetector
-    from .generate import decode
-    from .train import load_model
-
-    dirs = Directions.load(directions_npz)
+    source: str = "latents.zarr",
+) -> list[Grid]:
+    """A grid per attribute (holdout faces + s x its direction, s in ``scales``) and one of straight
+    paths between pairs of holdout faces."""
     check_names(attributes, dirs.names, "attributes.arithmetic.attributes")
-    lab, mom = load_labelled(latents), stats.Moments.load(moments_npz)
     hold = np.flatnonzero(~lab.train)
     if len(hold) < max(faces, 2 * morph_pairs):
         raise ValueError(
-            f"{latents}: {len(hold)} holdout images with attributes; attributes.arithmetic needs "
+            f"{source}: {len(hold)} holdout images with attributes; attributes.arithmetic needs "
             f"{max(faces, 2 * morph_pairs)} (faces, 2 x morph_pairs)"
         )
     rng = np.random.default_rng(seed)
     pick = rng.choice(hold, size=faces, replace=False)
     pair = rng.choice(hold, size=2 * morph_pairs, replace=False).reshape(2, morph_pairs)
-    decoder, det = load_model(decoder_path), FaceDetector(min_confidence)
     s_values = scales(max_scale, steps)
-    jobs = [
-        (name, attribute_grid(lab.z[pick], dirs.of(name), s_values), pick, s_values, "scale")
-        for name in attributes
-    ]
-    jobs.append(
-        (
+    out = []
+    for name in attributes:
+        col = lab.values[:, lab.names.index(name)][pick]
+        titles = [f"{lab.ids[i]:06d} ({'+' if v == 1 else '−'})" for i, v in zip(pick, col)]
+        head = f"{name}: holdout faces + s × direction (mean with − mean without)"
+        zg = attribute_grid(lab.z[pick], dirs.of(name), s_values)
+        out.append(
+            Grid(name, zg, "scale", s_values, lab.ids[pick], np.full(faces, -1), head, titles)
+        )
+    a, b = lab.ids[pair[0]], lab.ids[pair[1]]
+    out.append(
+        Grid(
             "morph",
             morph_grid(lab.z[pair[0]], lab.z[pair[1]], morph_steps),
-            pair[0],
-            np.linspace(0, 1, morph_steps),
             "t",
+            np.linspace(0, 1, morph_steps),
+            a,
+            b,
+            f"Straight paths between {morph_pairs} pairs of holdout faces",
+            [f"{i:06d}→{j:06d}" for i, j in zip(a, b)],
         )
     )
-    rows = {
-        k: []
-        for k in (
-            "grid",
-            "row",
-            "image_id",
-            "other_id",
-            "step",
-            "value",
-            "radius",
-            "confidence",
-            "face",
-        )
-    }
-    summary = {"min_confidence": min_confidence, "scales": s_values.tolist(), "grids": {}}
-    arrays = {}
-    for name, zg, who, values, label in jobs:
-        n_rows, n_cols, dim = zg.shape
-        imgs = decode(decoder, zg.reshape(-1, dim), batch_size)
-        conf = det.confidences(imgs).reshape(n_rows, n_cols)
-        radius = np.sqrt(stats.mahalanobis_sq(zg.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
-        found = conf >= min_confidence
-        for r in range(n_rows):
-            for c in range(n_cols):
-                rows["grid"].append(name)
-                rows["row"].append(r)
-                rows["image_id"].append(int(lab.ids[who[r]]))
-                rows["other_id"].append(int(lab.ids[pair[1][r]]) if name == "morph" else -1)
-                rows["step"].append(c)
-                rows["value"].append(float(values[c]))
-                rows["radius"].append(float(radius[r, c]))
-                rows["confidence"].append(float(conf[r, c]))
-                rows["face"].append(bool(found[r, c]))
-        arrays[name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
-        arrays[f"{name}_confidence"] = conf
-        summary["grids"][name] = {
-            "label": label,
-            label: values.round(4).tolist(),
-            "face_rate": found.mean(axis=0).tolist(),
-            "rows_all_faces": int(found.all(axis=1).sum()),
-            "rows": n_rows,
-        }
-        if name == "morph":
-            titles = [f"{i:06d}→{j:06d}" for i, j in zip(lab.ids[pair[0]], lab.ids[pair[1]])]
-            head = f"Straight paths between {n_rows} pairs of holdout faces"
-        else:
-            col = lab.values[:, lab.names.index(name)][who]
-            titles = [f"{lab.ids[i]:06d} ({'+' if v == 1 else '−'})" for i, v in zip(who, col)]
-            head = f"{name}: holdout faces + s × direction (mean with − mean without)"
-        summary["grids"][name] |= {"title": head, "row_titles": titles}
-        log.info("%s: face rate per step %s", name, np.round(found.mean(axis=0), 2).tolist())
-    write_npz(out_images, **arrays)
-    write_tsv(out_tsv, rows)
-    write_json(out_json, summary)
-    return summary
+    return out

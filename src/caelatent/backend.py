@@ -106,6 +106,14 @@ def use(backend: str, threads: int | None = None, gpu_memory_fraction: float | N
     return backend
 
 
+def use_device(device: dict | None, threads: int | None, backend: str | None = None) -> None:
+    """What a stage runner that runs a Keras model does first: :func:`use` with the rule's
+    ``device`` params (``backend``, ``gpu_memory_fraction``; ``backend`` overrides the first) and
+    threads. ``device=None``: a library caller has chosen already, nothing changes."""
+    if device is not None:
+        use(backend or device["backend"], threads, device["gpu_memory_fraction"])
+
+
 def limit_gpu_memory(backend: str, fraction: float | None) -> None:
     """TensorFlow: memory growth, or a hard limit; torch: a per-process cap (jax: see use())."""
     if backend == "tensorflow":

@@ -237,3 +237,36 @@ def open_container(path: str | os.PathLike) -> ImageContainer:
     if tarfile.is_tarfile(p):
         return TarContainer(p)
     raise ValueError(f"{p}: neither a folder, a zip archive nor a tar archive")
+
+
+def select_images(members: list[str], attributes, on_missing: str, max_images: int | None):
+    """Which members to decode: CelebA image names, one per id, with an attribute row unless
+    ``on_missing`` is keep, the first ``max_images``. Returns (names, ids, skip records (name,
+    reason, detail), how many were left beyond ``max_images``)."""
+    skipped: list[tuple[str, str, str]] = []
+    by_id: dict[int, str] = {}
+    for name in sorted(members):
+        iid = image_id(name)
+        if iid is None:
+            skipped.append((name, "not_image", "not a CelebA image name (NNNNNN.jpg)"))
+        elif iid in by_id:
+            skipped.append((name, "duplicate_id", f"id {iid} already read from {by_id[iid]}"))
+        else:
+            by_id[iid] = name
+    ids = np.array(sorted(by_id), dtype=np.int64)
+    if attributes is not None and on_missing != "keep":
+        _, found = attributes.lookup(ids)
+        if on_missing == "error" and not found.all():
+            missing = ids[~found]
+            raise ValueError(
+                f"{len(missing)} image(s) have no row in {attributes.source} "
+                f"(first: {int(missing[0]):06d}.jpg); set data.on_missing_attributes to keep or skip"
+            )
+        for iid in ids[~found]:
+            skipped.append((by_id[int(iid)], "no_attribute_row", f"no row in {attributes.source}"))
+        ids = ids[found]
+    beyond = 0
+    if max_images is not None and len(ids) > max_images:
+        beyond = len(ids) - max_images
+        ids = ids[:max_images]
+    return [by_id[int(i)] for i in ids], ids, skipped, beyond

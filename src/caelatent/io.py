@@ -5,7 +5,9 @@ Nothing here computes or draws; stage runners (:mod:`caelatent.stages`) read and
 
 from __future__ import annotations
 
+import html
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import numpy as np
 import zarr
 
 from .store import atomic_path
+
+log = logging.getLogger(__name__)
 
 # analyses that pass over the latents many times read them into memory up to this size (CelebA's
 # 202,599 x 256 float32 latents are 207 MB)
@@ -77,10 +81,44 @@ def read_npz(path: PathLike) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
+def write_html_table(path: PathLike, tsv: PathLike, title: str) -> None:
+    """A TSV table as a stand-alone HTML page (the report shows HTML; it only offers a TSV for
+    download). Cells are shown as the TSV holds them."""
+    lines = Path(tsv).read_text().splitlines()
+    if not lines:
+        raise ValueError(f"{tsv}: empty table (no header row)")
+    head, *rows = [line.split("\t") for line in lines]
+
+    def row(cells, tag):
+        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+    style = (
+        "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+        "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+        "th{background:#eee;position:sticky;top:0}td:first-child,th:first-child{text-align:left}"
+    )
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>"
+        f"<p>{len(rows)} rows; source: {html.escape(Path(tsv).name)}</p><table><thead>"
+        f"{row(head, 'th')}</thead><tbody>{''.join(row(r, 'td') for r in rows)}</tbody></table>"
+        "</body></html>\n"
+    )
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(page)
+
+
 def save_figure(fig, path: PathLike, dpi: int = 100) -> None:
     """A :class:`matplotlib.figure.Figure` as PNG (no pyplot state is involved or left behind)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .plots import overlaps
+
+    FigureCanvasAgg(fig)  # PNG; and the layout it computes stays for the overlap check
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
+    for what in overlaps(fig):  # the layout could not make room (tested on the demo's figures)
+        log.warning("%s: %s", path, what)
 
 
 def _fmt(v) -> str:

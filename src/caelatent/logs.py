@@ -83,10 +83,16 @@ def rule_kwargs(smk) -> dict:
 
 def run_rule(smk, runner: str):
     """What a workflow script does: :func:`start_job`, then the stage runner ``"module.function"``
-    of :mod:`caelatent.stages` with :func:`rule_kwargs` (imported after the thread cap is set)."""
+    of :mod:`caelatent.stages` with :func:`rule_kwargs` (imported after the thread cap is set), and
+    the rule's ``threads`` where the runner takes them."""
     import importlib
 
     start_job(smk)
+    import inspect
+
     module, function = runner.rsplit(".", 1)
     func = getattr(importlib.import_module(f"caelatent.stages.{module}"), function)
-    return func(**rule_kwargs(smk))
+    kwargs = rule_kwargs(smk)
+    if "threads" in inspect.signature(func).parameters:  # runners of Keras models
+        kwargs["threads"] = smk.threads
+    return func(**kwargs)

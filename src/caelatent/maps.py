@@ -103,45 +103,13 @@ def maximise_maps(
     return Ascent(maps, x, np.asarray(trace), final, layer.name)
 
 
-# --- rule innermost_maps ---------------------------------------------------------------------------
-
-
-def run_innermost_maps(
-    encoder_path,
-    out_tsv,
-    out_npz,
-    *,
-    maps,
-    steps: int,
-    step_size: float,
-    decay: float,
-    blur_sigma: float,
-    blur_every: int,
-    jitter: int,
-    seed: int,
-) -> dict:
-    """The input pattern that maximises each innermost map's mean activation; a table of how far
-    each rose and whether its own image is the one that excites it most (for rule
-    innermost_maps_plots: the images and the ascent traces)."""
-    from .io import write_npz, write_tsv
-    from .train import load_model
-
-    encoder = load_model(encoder_path)
-    a = maximise_maps(
-        encoder,
-        maps,
-        steps=steps,
-        step_size=step_size,
-        decay=decay,
-        blur_sigma=blur_sigma,
-        blur_every=blur_every,
-        jitter=jitter,
-        seed=seed,
-    )
+def map_table(a: Ascent) -> dict[str, np.ndarray]:
+    """Per map: its mean activation before and after the ascent, and whether its own image excites
+    it more than every other map's image does."""
     own = a.final[np.arange(len(a.maps)), a.maps]
     others = a.final[:, a.maps]
     np.fill_diagonal(others, -np.inf)
-    table = {
+    return {
         "map": a.maps,
         "activation_start": a.trace[0],
         "activation_end": a.trace[-1],
@@ -149,21 +117,3 @@ def run_innermost_maps(
         "best_other_image": others.max(axis=0),  # the map's activation on the other maps' images
         "own_image_is_best": own >= others.max(axis=0),
     }
-    write_tsv(out_tsv, table)
-    write_npz(
-        out_npz,
-        maps=a.maps,
-        images=a.images,
-        trace=a.trace,
-        final=a.final,
-        layer=a.layer,
-        steps=steps,
-    )
-    n = len(a.maps)
-    out = {
-        "maps": n,
-        "rose": int((table["rise"] > 0).sum()),
-        "own_image_is_best": int(table["own_image_is_best"].sum()),
-    }
-    log.info("innermost maps: %s", out)
-    return out

@@ -9,8 +9,6 @@ at the end, so a failed run leaves nothing half-written behind.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import multiprocessing as mp
 import os
@@ -23,27 +21,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 import zarr
-from PIL import Image, UnidentifiedImageError
 
 from . import celeba, synthetic
-from .store import atomic_path, create_images_array
+from .images import DEFAULT_CROP_BOX, SkipImage, check_box, decode_crop_resize
+from .store import Outputs, atomic_path, compact_images, create_images_array, rename_array
+from .store import write_metadata, write_tables
 
 log = logging.getLogger(__name__)
-
-#: CelebA's aligned frames are 178 x 218; crop boxes are given in that frame and scaled to others.
-REFERENCE_FRAME = (178, 218)
-#: the largest centred square of the reference frame
-DEFAULT_CROP_BOX = (0, 20, 178, 198)
-
-
-_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
-
-
-class SkipImage(Exception):
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -69,42 +53,6 @@ class Split:
         order = np.random.default_rng(self.seed).permutation(n) if self.shuffle else np.arange(n)
         flags[order[:n_train]] = 0
         return flags
-
-
-def scaled_box(width: int, height: int, box: Sequence[float]) -> tuple[float, float, float, float]:
-    """Scale a crop box given in the 178x218 reference frame to an image of another size."""
-    sx, sy = width / REFERENCE_FRAME[0], height / REFERENCE_FRAME[1]
-    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-
-
-def decode_crop_resize(
-    data: bytes, size: int, box: Sequence[float]
-) -> tuple[np.ndarray, str | None]:
-    """JPEG (or other image) bytes -> uint8 [size, size, 3] and the converted-from mode, if any.
-
-    Raises :class:`SkipImage` with reason ``not_image`` or ``corrupt``.
-    """
-    try:
-        im = Image.open(io.BytesIO(data))
-        im.load()
-    except UnidentifiedImageError:
-        if data.startswith(_IMAGE_SIGNATURES):
-            raise SkipImage(
-                "corrupt", f"{len(data)} bytes with an image signature that do not decode"
-            ) from None
-        raise SkipImage(
-            "not_image", f"{len(data)} bytes that are no image (start: {data[:12]!r})"
-        ) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise SkipImage("corrupt", str(err)) from None
-    converted = None
-    if im.mode != "RGB":
-        converted = im.mode
-        im = im.convert("RGB")
-    out = im.resize(
-        (size, size), Image.Resampling.BILINEAR, box=scaled_box(im.width, im.height, box)
-    )
-    return np.asarray(out, dtype=np.uint8), converted
 
 
 # --- worker side ------------------------------------------------------------------------------
@@ -184,79 +132,8 @@ def _run_batches(
 # --- parent side ------------------------------------------------------------------------------
 
 
-@dataclass
-class Outputs:
-    images: Path  # images.zarr
-    attributes: Path  # attributes.tsv
-    manifest: Path  # manifest.json
-    list_attr: Path  # list_attr.txt, CelebA's own format
-
-    @classmethod
-    def in_dir(cls, d: str | os.PathLike) -> "Outputs":
-        d = Path(d)
-        return cls(
-            d / "images.zarr", d / "attributes.tsv", d / "manifest.json", d / "list_attr.txt"
-        )
-
-
-def _list_celeba_inputs(members: list[str], attributes, on_missing: str, max_images: int | None):
-    """Select which members to decode; returns (names, ids, skip records, counts)."""
-    skipped: list[tuple[str, str, str]] = []
-    by_id: dict[int, str] = {}
-    for name in sorted(members):
-        iid = celeba.image_id(name)
-        if iid is None:
-            skipped.append((name, "not_image", "not a CelebA image name (NNNNNN.jpg)"))
-        elif iid in by_id:
-            skipped.append((name, "duplicate_id", f"id {iid} already read from {by_id[iid]}"))
-        else:
-            by_id[iid] = name
-    ids = np.array(sorted(by_id), dtype=np.int64)
-    if attributes is not None and on_missing != "keep":
-        _, found = attributes.lookup(ids)
-        if on_missing == "error" and not found.all():
-            missing = ids[~found]
-            raise ValueError(
-                f"{len(missing)} image(s) have no row in {attributes.source} "
-                f"(first: {int(missing[0]):06d}.jpg); set data.on_missing_attributes to keep or skip"
-            )
-        for iid in ids[~found]:
-            skipped.append((by_id[int(iid)], "no_attribute_row", f"no row in {attributes.source}"))
-        ids = ids[found]
-    beyond = 0
-    if max_images is not None and len(ids) > max_images:
-        beyond = len(ids) - max_images
-        ids = ids[:max_images]
-    return [by_id[int(i)] for i in ids], ids, skipped, beyond
-
-
 def _batches(n: int, chunk: int):
     return [(s, min(chunk, n - s)) for s in range(0, n, chunk)]
-
-
-def _compact(
-    tmp_array: zarr.Array, valid: np.ndarray, dest_group: zarr.Group, chunk: int
-) -> zarr.Array:
-    """Copy the valid rows of ``tmp_array`` into a new ``images`` array, chunk by chunk."""
-    n = int(valid.sum())
-    out = create_images_array(dest_group, n, tmp_array.shape[1], chunk)
-    pos, pending = 0, []
-    for s in range(0, tmp_array.shape[0], chunk):
-        block = tmp_array[s : s + chunk][valid[s : s + chunk]]
-        pending.append(block)
-        have = sum(len(b) for b in pending)
-        if have >= chunk or s + chunk >= tmp_array.shape[0]:
-            cat = (
-                np.concatenate(pending)
-                if pending
-                else np.zeros((0,) + tmp_array.shape[1:], np.uint8)
-            )
-            full = len(cat) if s + chunk >= tmp_array.shape[0] else (len(cat) // chunk) * chunk
-            out[pos : pos + full] = cat[:full]
-            pos += full
-            pending = [cat[full:]]
-    assert pos == n, (pos, n)
-    return out
 
 
 def prepare_celeba(
@@ -279,13 +156,13 @@ def prepare_celeba(
         raise ValueError(
             f"on_missing_attributes={on_missing_attributes!r}: expected keep, skip or error"
         )
-    _check_box(crop_box)
+    check_box(crop_box)
     attr_table = celeba.read_attributes(attributes) if attributes else None
     ident = celeba.read_identities(identities) if identities else None
     container = celeba.open_container(images)
     members = container.members()
     container.close()
-    names, ids, skipped, beyond = _list_celeba_inputs(
+    names, ids, skipped, beyond = celeba.select_images(
         members, attr_table, on_missing_attributes, max_images
     )
     if not names:
@@ -307,9 +184,9 @@ def prepare_celeba(
             skipped.extend(r["skipped"])
         converted = sum((r["converted"] for r in results), Counter())
         if valid.all():
-            arr = _rename_array(tmp_zarr, "images_unfiltered", "images")
+            arr = rename_array(tmp_zarr, "images_unfiltered", "images")
         else:
-            arr = _compact(raw, valid, group, chunk)
+            arr = compact_images(raw, valid, group, chunk)
             del group["images_unfiltered"]
         ids = ids[valid]
         if len(ids) < 2:
@@ -321,7 +198,7 @@ def prepare_celeba(
         )
         identity = np.array([ident.get(int(i), -1) for i in ids], np.int64) if ident else None
         flags = split.assign(len(ids))
-        _write_metadata(
+        write_metadata(
             group, ids, flags, attr_table.names if attr_table else [], attr_vals, identity, chunk
         )
         arr.attrs.update({"size": size, "crop_box": list(crop_box), "dataset": dataset})
@@ -360,7 +237,7 @@ def prepare_celeba(
         _check_accounting(counts)
     for name, reason, detail in skipped:
         log.warning("skipped %s (%s): %s", name, reason, detail)
-    _write_tables(
+    write_tables(
         out,
         ids,
         flags,
@@ -402,7 +279,7 @@ def prepare_synthetic(
         ids = np.arange(1, n_images + 1, dtype=np.int64)
         flags = split.assign(n_images)
         names = list(synthetic.ATTRIBUTES)
-        _write_metadata(group, ids, flags, names, attrs, None, chunk)
+        write_metadata(group, ids, flags, names, attrs, None, chunk)
         group["images"].attrs.update({"size": size, "crop_box": None, "dataset": dataset})
         counts = {
             "inputs": n_images,
@@ -423,41 +300,12 @@ def prepare_synthetic(
             "split": _split_info(split, flags),
             "skipped_items": [],
         }
-    _write_tables(out, ids, flags, names, attrs, np.ones(n_images, bool), None, manifest)
+    write_tables(out, ids, flags, names, attrs, np.ones(n_images, bool), None, manifest)
     log.info("rendered %d synthetic faces to %s", n_images, out.images)
     return manifest
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _check_box(box: Sequence[float]) -> None:
-    if len(box) != 4 or not (
-        0 <= box[0] < box[2] <= REFERENCE_FRAME[0] and 0 <= box[1] < box[3] <= REFERENCE_FRAME[1]
-    ):
-        raise ValueError(
-            f"data.crop_box={list(box)}: expected [left, top, right, bottom] inside the 178x218 frame"
-        )
-
-
-def _rename_array(root: str | os.PathLike, old: str, new: str) -> zarr.Array:
-    os.replace(Path(root) / old, Path(root) / new)
-    return zarr.open_array(Path(root) / new, mode="r+")
-
-
-def _write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) -> None:
-    n = len(ids)
-    group.create_array("ids", data=ids, chunks=(min(n, 65536),))
-    group.create_array("split", data=flags, chunks=(min(n, 65536),))
-    if attr_names:
-        a = group.create_array(
-            "attributes", data=attr_vals.astype(np.int8), chunks=(min(n, 65536), len(attr_names))
-        )
-        a.attrs["names"] = list(attr_names)
-        a.attrs["missing_value"] = 0
-    if identity is not None:
-        group.create_array("identity", data=identity, chunks=(min(n, 65536),))
-    group.attrs.update({"split_codes": {"train": 0, "holdout": 1}})
 
 
 def _split_info(split: Split, flags: np.ndarray) -> dict:
@@ -474,35 +322,3 @@ def _check_accounting(counts: dict) -> None:
     accounted = counts["written"] + sum(counts["skipped"].values()) + counts["beyond_max_images"]
     if accounted != counts["inputs"]:  # a bug, never a data problem
         raise AssertionError(f"manifest does not account for every input: {counts}")
-
-
-def _write_tables(out: Outputs, ids, flags, names, vals, found, identity, manifest) -> None:
-    """attributes.tsv (one row per written image) and manifest.json, each written atomically."""
-    header = (
-        ["index", "image_id", "split", "has_attributes"]
-        + (["identity"] if identity is not None else [])
-        + list(names)
-    )
-    split_names = np.array(["train", "holdout"])[flags]
-    with atomic_path(out.attributes) as tmp:
-        with open(tmp, "w") as f:
-            f.write("\t".join(header) + "\n")
-            for k in range(len(ids)):
-                row = [str(k), f"{int(ids[k]):06d}", split_names[k], str(int(found[k]))]
-                if identity is not None:
-                    row.append(str(int(identity[k])))
-                if names:
-                    row.extend(str(int(v)) for v in vals[k])
-                f.write("\t".join(row) + "\n")
-    # the same attributes in CelebA's file format, for the images that have them (it has no
-    # notation for a missing row, so those images are left out; its count line is exact)
-    with atomic_path(out.list_attr) as tmp:
-        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
-        celeba.write_attributes(
-            tmp,
-            list(names),
-            np.asarray(ids)[keep],
-            vals[keep] if names else np.zeros((0, 0), np.int8),
-        )
-    with atomic_path(out.manifest) as tmp:
-        Path(tmp).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -389,3 +389,29 @@ def origin_position(d: np.ndarray, mom: Moments) -> dict:
         "centre_euclidean_norm": float(np.linalg.norm(mom.mean)),
         "position": where,
     }
+
+
+def pairs_by_strength(mom: Moments):
+    """The correlation matrix, its upper-triangle indices and values, and their order by |r|."""
+    r = mom.corr()
+    iu = np.triu_indices(len(r), 1)
+    vals = r[iu]
+    return r, iu, vals, np.argsort(-np.abs(vals))
+
+
+def choose_planes(top_pairs: dict, dominant, n_planes: int) -> list[tuple[int, int]]:
+    """Planes to draw: the most correlated pairs (``top_pairs``: columns ``i``, ``j``, strongest
+    first) for half, then pairs of ``dominant`` components, then the first components."""
+    top = max(1, n_planes // 2)
+    planes = [(int(i), int(j)) for i, j in zip(top_pairs["i"][:top], top_pairs["j"][:top])]
+    dom = [int(c) for c in dominant]
+    for a, b in zip(dom[0::2], dom[1::2]):
+        if len(planes) >= n_planes:
+            break
+        if (a, b) not in planes:
+            planes.append((a, b))
+    k = 0
+    while len(planes) < n_planes:  # fall back to the first components
+        planes.append((2 * k, 2 * k + 1))
+        k += 1
+    return planes[:n_planes]

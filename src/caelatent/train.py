@@ -1,4 +1,4 @@
-"""Train the CAE from ``images.zarr`` and encode every image into ``latents.zarr``.
+"""Train the CAE from ``images.zarr``, resumably (applying it: :mod:`caelatent.encode`).
 
 Import :mod:`caelatent.backend` and call ``use()`` before this module when the backend matters:
 importing it imports Keras.
@@ -21,7 +21,7 @@ import numpy as np
 import zarr
 
 from .feed import Feed, open_source
-from .model import ModelSpec, UInt8Autoencoder, build_autoencoder, scaled_input
+from .model import ModelSpec, UInt8Autoencoder, build_autoencoder
 from .store import atomic_path
 
 log = logging.getLogger(__name__)
@@ -350,81 +350,3 @@ def read_history(path: str | os.PathLike) -> dict[str, list]:
         for h, v in zip(header, line.split("\t")):
             cols[h].append(int(v) if h == "epoch" else float(v))
     return cols
-
-
-def load_model(path: str | os.PathLike) -> keras.Model:
-    return keras.saving.load_model(path, compile=False)
-
-
-def encode_images(
-    images: str | os.PathLike,
-    encoder_path: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    z_dim: int,
-    batch_size: int = 256,
-    chunk: int = 4096,
-) -> int:
-    """Encode every image (train and holdout) into ``out`` (latents.zarr): z, ids, split, attributes.
-
-    Images go to the device as uint8, ``batch_size`` at a time, and are scaled there.
-    """
-    encoder = load_model(encoder_path)
-    got = int(encoder.output_shape[-1])
-    if got != z_dim:
-        raise ValueError(
-            f"{encoder_path} has latent size {got}, but the config says model.z_dim={z_dim}; "
-            "retrain (delete the model) or fix the config"
-        )
-    g = zarr.open_group(images, mode="r")
-    arr = g["images"]
-    if tuple(encoder.input_shape[1:3]) != arr.shape[1:3]:
-        raise ValueError(
-            f"{encoder_path} expects {encoder.input_shape[1:3]} images, {images} holds {arr.shape[1:3]}"
-        )
-    n = arr.shape[0]
-    t0 = time.perf_counter()
-    with atomic_path(out) as tmp:
-        lg = zarr.open_group(tmp, mode="w")
-        z = lg.create_array("z", shape=(n, z_dim), chunks=(min(chunk, n), z_dim), dtype="float32")
-        step = arr.chunks[0] * max(1, chunk // arr.chunks[0])
-        on_uint8 = scaled_input(encoder)
-        for s in range(0, n, step):
-            x = arr[s : s + step]
-            z[s : s + len(x)] = np.asarray(
-                on_uint8.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32
-            )
-            log.info(
-                "encoded %d/%d images (%.0f images/s)",
-                s + len(x),
-                n,
-                (s + len(x)) / (time.perf_counter() - t0),
-            )
-        for name in ("ids", "split", "attributes", "identity"):
-            if name in g:
-                a = lg.create_array(name, data=g[name][:], chunks=g[name].chunks)
-                a.attrs.update(dict(g[name].attrs))
-        lg.attrs.update(
-            {
-                "z_dim": z_dim,
-                "encoder": str(encoder_path),
-                "images": str(images),
-                "split_codes": dict(g.attrs.get("split_codes", {})),
-            }
-        )
-    return n
-
-
-def write_reconstructions(
-    images, encoder_path, decoder_path, out_npz, n: int = 16, batch_size: int = 256
-) -> None:
-    """The first ``n`` holdout images and their reconstructions (for rule train_plots)."""
-    from .io import write_npz
-
-    g = zarr.open_group(images, mode="r")
-    hold = np.flatnonzero(g["split"][:] == 1)[:n]
-    x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
-    enc, dec = load_model(encoder_path), load_model(decoder_path)
-    z = enc.predict(x.astype(np.float32) / 255, batch_size=batch_size, verbose=0)
-    rec = np.asarray(dec.predict(z, batch_size=batch_size, verbose=0), np.float32)
-    write_npz(out_npz, originals=x, reconstructions=rec, ids=g["ids"][:][hold])

@@ -14,8 +14,8 @@ rule attributes:
     conda:
         "../../envs/stats.yaml"
     params:
-        library=library("attributes"),
-        p=exp_param("attributes/stats"),
+        library=library("attributes.attributes"),
+        settings=exp_param("attributes/stats"),
     script:
         "../scripts/attributes.py"
 
@@ -76,8 +76,8 @@ rule arithmetic:
     resources:
         gpu=gpus,
     params:
-        library=library("attributes"),
-        p=exp_param("attributes/arithmetic"),
+        library=library("attributes.arithmetic"),
+        settings=exp_param("attributes/arithmetic"),
         min_confidence=exp_param("evaluate/min_confidence"),
         device=device_params,
         seed=exp_param("seed"),
@@ -123,8 +123,8 @@ rule innermost_maps:
     resources:
         gpu=gpus,
     params:
-        library=library("maps"),
-        p=exp_param("innermost_maps"),
+        library=library("attributes.innermost_maps"),
+        settings=exp_param("innermost_maps"),
         device=device_params,
         seed=exp_param("seed"),
     script:

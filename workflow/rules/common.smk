@@ -117,13 +117,39 @@ EXPERIMENT_RULES = (
     "evaluate_plots",
     "innermost_maps",
     "innermost_maps_plots",
+    "experiment_tables",
 )
 ATTRIBUTE_RULES = ("attributes", "attribute_plots", "arithmetic", "arithmetic_plots")
 
 
+# named targets (`snakemake --cores 2 stats`): rules by what they make, for every experiment
+STATS_RULES = ("moments", "components", "radius", "correlations", "pca", "mnd", "origin")
+SAMPLE_RULES = ("generate", "evaluate")
+
+
+def target_outputs(kind):
+    """Inputs of the named targets: `stats` (the statistics tables), `samples` (decoded samples and
+    their scores) or `figures` (every figure, the comparison's included), for every experiment
+    under `run`."""
+    out = []
+    for exp in config["run"]:
+        names = experiment_rules(exp)
+        if kind == "stats":
+            names = [r for r in names if r in STATS_RULES]
+        elif kind == "samples":
+            names = [r for r in names if r in SAMPLE_RULES]
+        else:
+            names = [r for r in names if r.endswith("_plots")]
+        out += outputs_of(names, exp=exp)
+    return out + (outputs_of(["compare_plots"]) if kind == "figures" else [])
+
+
 def experiment_outputs(exp):
-    rules_ = EXPERIMENT_RULES + (ATTRIBUTE_RULES if has_attributes(exp) else ())
-    return outputs_of(["prepare"], **dataset_of(exp)) + outputs_of(rules_, exp=exp)
+    return outputs_of(["prepare"], **dataset_of(exp)) + outputs_of(experiment_rules(exp), exp=exp)
+
+
+def experiment_rules(exp):
+    return EXPERIMENT_RULES + (ATTRIBUTE_RULES if has_attributes(exp) else ())
 
 
 def has_attributes(exp):
@@ -135,7 +161,8 @@ def has_attributes(exp):
 def all_outputs():
     """Targets of `all`: every experiment listed under `run`, its provenance, and the comparison."""
     out = [f for exp in config["run"] for f in experiment_outputs(exp)]
-    return out + outputs_of(["provenance"], exp=config["run"]) + outputs_of(["compare"])
+    compared = outputs_of(["compare", "compare_plots", "comparison_tables"])
+    return out + outputs_of(["provenance"], exp=config["run"]) + compared
 
 
 def model_params(wildcards):
@@ -222,3 +249,17 @@ def prepare_params():
         "split": DATA["split"],
         "n_images": DATA["synthetic"]["n_images"],
     }
+
+
+def summary_tables(wildcards):
+    """Input of `experiment_tables`: an experiment's summary tables, by the name of their report page."""
+    tables = {
+        "samplers": rules.evaluate.output.summary,
+        "normality_tests": rules.mnd.output.tests,
+        "sigma_shells": rules.mnd.output.shells,
+        "pca_eigenvalues": rules.pca.output.table,
+        "dominant_components": rules.components.output.dominant,
+    }
+    if has_attributes(wildcards.exp):
+        tables["attributes"] = rules.attributes.output.table
+    return {k: v.format(exp=wildcards.exp) for k, v in tables.items()}

@@ -10,11 +10,6 @@ rule compare:
     output:
         table="results/comparison/experiments.tsv",
         faces="results/comparison/face_rates.tsv",
-        fig=report(
-            "results/comparison/experiments.png",
-            caption="../report/experiments.rst",
-            category="Comparison",
-        ),
     log:
         "logs/comparison.log",
     conda:
@@ -24,3 +19,24 @@ rule compare:
         names=config["run"],
     script:
         "../scripts/compare.py"
+
+
+rule compare_plots:
+    input:
+        eigenvalues=compared(rules.pca.output.table),
+        faces=rules.compare.output.faces,
+    output:
+        fig=report(
+            "results/comparison/experiments.png",
+            caption="../report/experiments.rst",
+            category="Comparison",
+        ),
+    log:
+        "logs/comparison_plots.log",
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        library=library("compare.compare_plots"),
+        names=config["run"],
+    script:
+        "../scripts/compare_plots.py"

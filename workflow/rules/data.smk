@@ -3,13 +3,14 @@
 
 rule download_celeba:
     output:
-        "resources/celeba/{file}",
+        path="resources/celeba/{file}",
     log:
         "logs/download_celeba/{file}.log",
     conda:
         "../../envs/data.yaml"
     params:
-        library=library("download"),
+        library=library("data.download_celeba"),
+        file=lambda wc: wc.file,
         mirrors=DATA["celeba"]["download"]["mirrors"],
         published=DATA["celeba"]["download"]["published"],
         verify=DATA["celeba"]["download"]["verify"],
@@ -20,9 +21,9 @@ rule download_celeba:
 
 rule prepare:
     input:
-        images=celeba_input("images"),
-        attributes=celeba_input("attributes"),
-        identities=celeba_input("identities"),
+        celeba_images=celeba_input("images"),
+        celeba_attributes=celeba_input("attributes"),
+        celeba_identities=celeba_input("identities"),
     output:
         images=directory("results/data/{dataset}_{size}/images.zarr"),
         attributes="results/data/{dataset}_{size}/attributes.tsv",
@@ -38,7 +39,9 @@ rule prepare:
     resources:
         mem_mb=4000,
     params:
-        library=library("prepare"),
-        prepare=prepare_params(),
+        library=library("data.prepare"),
+        settings=prepare_params(),
+        dataset=lambda wc: wc.dataset,
+        size=lambda wc: int(wc.size),
     script:
         "../scripts/prepare.py"

@@ -6,6 +6,9 @@ rule evaluate:
         samples=rules.generate.output.samples,
         latents=rules.encode.output.latents,
         moments=rules.moments.output.moments,
+        # an input, so that other weights rerun the evaluation (none: FID is skipped)
+        fid_inception_weights=lambda wc: EXPERIMENTS[wc.exp]["evaluate"]["fid_inception_weights"]
+        or [],
     output:
         summary="results/{exp}/stats/summary.tsv",
         details="results/{exp}/stats/summary.json",
@@ -19,8 +22,8 @@ rule evaluate:
     resources:
         gpu=gpus,
     params:
-        library=library("generate"),
-        p=exp_param("evaluate"),
+        library=library("evaluate.evaluate"),
+        settings=exp_block("evaluate", drop=("fid_inception_weights",)),
         device=device_params,
         seed=exp_param("seed"),
     script:

@@ -19,8 +19,8 @@ rule generate:
     resources:
         gpu=gpus,
     params:
-        library=library("generate"),
-        p=exp_block("generate", drop=("grid",)),
+        library=library("generate.generate"),
+        settings=exp_block("generate", drop=("grid",)),
         device=device_params,
         seed=exp_param("seed"),
     script:

@@ -21,9 +21,9 @@ rule train:
         mem_mb=exp_param("train/mem_mb"),
         runtime=exp_param("train/runtime_min"),
     params:
-        library=library("train"),
+        library=library("model.train"),
         model=model_params,
-        train=train_params,
+        settings=train_params,
         fit=fit_options,
         device=device_params,
         checkpoint=lambda wc: f"results/{wc.exp}/checkpoint",
@@ -76,7 +76,7 @@ rule encode:
         gpu=gpus,
         mem_mb=4000,
     params:
-        library=library("train"),
+        library=library("model.encode"),
         z_dim=exp_param("model/z_dim"),
         device=device_params,
     script:

@@ -3,14 +3,15 @@
 
 rule provenance:
     input:
-        lambda wc: experiment_outputs(wc.exp),
+        outputs=lambda wc: experiment_outputs(wc.exp),
     output:
-        "results/{exp}/provenance.json",
+        record="results/{exp}/provenance.json",
     log:
         "logs/{exp}/provenance.log",
     conda:
         "../../envs/stats.yaml"
     params:
         config=lambda wc: EXPERIMENTS[wc.exp],
+        experiment=lambda wc: wc.exp,
     script:
         "../scripts/provenance.py"

@@ -1,12 +1,5 @@
-"""Thin adapter: rule attributes -> caelatent.attributes.run_attributes."""
+"""Rule attributes -> caelatent.stages.attributes.attributes."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.attributes import run_attributes  # noqa: E402
-
-i, o, p = snakemake.input, snakemake.output, snakemake.params.p
-run_attributes(
-    i.latents, i.moments, o.table, o.directions, o.summary, min_count=p["min_count"], pcs=p["pcs"]
-)
+run_rule(snakemake, "attributes.attributes")

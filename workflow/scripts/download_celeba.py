@@ -1,16 +1,5 @@
-"""Thin adapter: rule download_celeba -> caelatent.download."""
+"""Rule download_celeba -> caelatent.stages.data.download_celeba."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent.download import download_celeba_file  # noqa: E402
-
-download_celeba_file(
-    snakemake.wildcards.file,
-    snakemake.output[0],
-    mirrors=snakemake.params.mirrors,
-    md5="published" if snakemake.params.verify == "published" else None,
-    use_published=snakemake.params.published,
-    timeout=snakemake.params.timeout,
-)
+run_rule(snakemake, "data.download_celeba")

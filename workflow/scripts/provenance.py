@@ -1,17 +1,5 @@
-"""Rule provenance -> caelatent.provenance.record, with the experiment's config."""
+"""Rule provenance -> caelatent.stages.report.provenance."""
 
-from caelatent.logs import start_job
+from caelatent.logs import run_rule
 
-start_job(snakemake)
-
-from caelatent import io, provenance  # noqa: E402
-
-io.write_json(
-    snakemake.output[0],
-    {
-        **provenance.record(snakemake.scriptdir),
-        "experiment": snakemake.wildcards.exp,
-        "config": snakemake.params.config,
-        "outputs": sorted(map(str, snakemake.input)),
-    },
-)
+run_rule(snakemake, "report.provenance")

@@ -8,24 +8,53 @@ import math
 
 from matplotlib.figure import Figure
 
+#: every figure's layout engine: titles, colour bars and axes labels never overlap
+LAYOUT = "constrained"
+
 
 def figure(figsize=(6, 4.5)):
     """One figure with one axes."""
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout=LAYOUT)
     return fig, fig.add_subplot()
 
 
 def subplots(nrows: int = 1, ncols: int = 1, figsize=(6, 4.5), **kwargs):
     """``pyplot.subplots`` without pyplot: a new figure and its axes."""
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout=LAYOUT)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def grid(n: int, cols: int = 4, size=(3.2, 2.6)):
     """A figure of ``n`` axes in rows of ``cols``; unused cells are hidden."""
     rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(size[0] * cols, size[1] * rows))
+    fig = Figure(figsize=(size[0] * cols, size[1] * rows), layout=LAYOUT)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes.flat
+
+
+def overlaps(fig: Figure) -> list[str]:
+    """What overlaps in a drawn figure: the figure's title with an axes (its labels and title
+    included), or two axes frames (a colour bar running into its image). Empty when nothing does."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+        fig.draw_without_rendering()  # lays the figure out
+    renderer = fig.canvas.get_renderer()
+    axes = [a for a in fig.axes if a.get_visible()]
+    found = []
+    title = fig._suptitle
+    if title is not None and title.get_text():
+        box = title.get_window_extent(renderer)
+        for a in axes:
+            if box.overlaps(a.get_tightbbox(renderer)):
+                found.append(f"title {title.get_text()[:40]!r} overlaps axes {a.get_label() or a}")
+    frames = [(a, a.get_window_extent(renderer)) for a in axes]
+    for i, (a, box_a) in enumerate(frames):
+        for b, box_b in frames[i + 1 :]:
+            inter = box_a.intersection(box_a, box_b)
+            if inter is not None and inter.width > 1 and inter.height > 1:
+                found.append(f"axes {a.get_label() or a} overlaps axes {b.get_label() or b}")
+    return found

@@ -21,7 +21,6 @@ def innermost_maps(images, maps, layer: str, steps: int):
         f"{steps} ascent steps, contrast stretched)",
         fontsize=8,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -33,7 +32,6 @@ def ascent_traces(trace):
     ax.set_xlabel("ascent step")
     ax.set_ylabel("mean activation of the target map")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -47,7 +45,6 @@ def direction_cosines(cos, labels):
     ax.set_xlabel("principal axis (by decreasing variance)")
     fig.colorbar(im, ax=ax, label="cosine of attribute direction with the axis")
     ax.set_title("Attribute directions projected onto the principal axes", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -82,7 +79,6 @@ def attribute_radii(names, with_, without, shell_radius: float, n: int, excluded
         f"{excluded} without attribute rows excluded)",
         fontsize=9,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -115,7 +111,6 @@ def attribute_histograms(proj, columns: dict, variances):
     fig.suptitle(
         "Images with and without each attribute along the leading principal axes", fontsize=9
     )
-    fig.tight_layout()
     return fig
 
 
@@ -144,5 +139,4 @@ def arithmetic_grid(images, confidence, found, values, label: str, row_titles, t
         title + "\n(frame: MTCNN finds a face (green) or not (red); number: its confidence)",
         fontsize=8,
     )
-    fig.tight_layout()
     return fig

@@ -26,5 +26,4 @@ def experiments(spectra: dict, faces: dict, names: list[str]):
     a2.set_ylim(0, 1.05)
     a2.set_title("Face rate per sampler and experiment")
     a2.legend(fontsize=8)
-    fig.tight_layout()
     return fig

@@ -17,7 +17,6 @@ def sample_grid(images, title: str, rows: int, cols: int, labels=None):
             if labels is not None:
                 ax.set_title(labels[k], fontsize=6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
     return fig
 
 
@@ -73,5 +72,4 @@ def sampler_summary(table: dict, references):
         f"compared with {int(table['n_reference'][0])} other real holdout images",
         fontsize=10,
     )
-    fig.tight_layout()
     return fig

@@ -24,7 +24,6 @@ def component_histograms(table: dict, counts, edges, shown: list[int], n: int):
         ax.set_ylabel("count")
         ax.legend(fontsize=6)
     fig.suptitle(f"Component histograms with Gaussian fits (N = {n:,} vectors)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -39,7 +38,6 @@ def component_overlay(counts, edges, dominant: set[int]):
     ax.set_xlabel("component value")
     ax.set_ylabel("density")
     ax.set_title(f"All {len(counts)} component distributions (dominant ones in red)")
-    fig.tight_layout()
     return fig
 
 
@@ -59,7 +57,6 @@ def dominant_components(table: dict, dominant, mean_factor: float, sigma_factor:
         fontsize=9,
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -82,7 +79,6 @@ def radius_distributions(r0, rc, uniform: dict, best: float, dim: int):
     ax.set_ylabel("density")
     ax.set_title(f"Radius distributions (N = {len(r0):,}; {samples:,} uniform vectors per b)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -93,7 +89,6 @@ def correlation_matrix(r, n: int):
     ax.set_xlabel("component")
     ax.set_ylabel("component")
     ax.set_title(f"Correlation matrix of the {len(r)} latent components (N = {n:,})")
-    fig.tight_layout()
     return fig
 
 
@@ -115,7 +110,6 @@ def correlated_pairs(
         ax.set_title(f"r = {r:+.2f}", fontsize=9)
     axes[0].legend(fontsize=6, markerscale=1, loc="best")
     fig.suptitle("Most correlated component pairs", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -133,7 +127,6 @@ def pca_spectrum(eigenvalues, cumulative, need: dict):
     a2.set_xlabel("number of components")
     a2.set_ylabel("cumulative explained variance (%)")
     a2.set_title("Cumulative explained variance")
-    fig.tight_layout()
     return fig
 
 
@@ -146,7 +139,6 @@ def pca_planes(planes, histograms, ratio):
         ax.set_ylabel(f"PC{j + 1} ({ratio[j] * 100:.1f}%)")
         ax.set_title("log(1 + count), all vectors", fontsize=8)
     fig.suptitle("Projections onto principal planes", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -173,7 +165,6 @@ def mnd_contours(planes, histograms, mom: stats.Moments):
         "Empirical density contours (blue, same mass) vs fitted normal's 1, 2, 2.5, 3σ ellipses (red)",
         fontsize=9,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -186,7 +177,6 @@ def mnd_marginals(components, histograms, mom: stats.Moments):
         ax.set_xlabel(f"z[{c}]")
         ax.set_ylabel("density")
     fig.suptitle("1-D marginals against the fitted normal's", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -206,7 +196,6 @@ def mnd_qq(qq: dict, dim: int, core_sigma: float, tested: dict, n: int):
         fontsize=10,
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -222,7 +211,6 @@ def mnd_shells(shells: dict):
     ax.set_ylabel("vectors inside (%)")
     ax.set_title("Fraction inside each sigma shell")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -237,5 +225,4 @@ def origin_position(d, d0: float, pct: float, dim: int, where: str):
     ax.set_ylabel("density")
     ax.set_title(f"Where the origin sits: {where}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig

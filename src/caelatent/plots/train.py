@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import figure
+from . import LAYOUT, figure
 
 
 def loss_curve(history: dict, loss_name: str):
@@ -19,7 +19,6 @@ def loss_curve(history: dict, loss_name: str):
     ax.set_title("Autoencoder training loss")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
     return fig
 
 
@@ -27,7 +26,7 @@ def reconstruction_grid(originals, reconstructions, ids=None, per_row: int = 8):
     """Pairs of rows: holdout originals (uint8) above their reconstructions (floats in 0..1)."""
     n = len(originals)
     rows = int(np.ceil(n / per_row))
-    fig = Figure(figsize=(1.3 * per_row, 2.7 * rows))
+    fig = Figure(figsize=(1.3 * per_row, 2.7 * rows), layout=LAYOUT)
     axes = fig.subplots(2 * rows, per_row, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -50,5 +49,4 @@ def reconstruction_grid(originals, reconstructions, ids=None, per_row: int = 8):
                 fontsize=8,
             )
     fig.suptitle("Holdout images and their reconstructions", fontsize=10)
-    fig.tight_layout()
     return fig

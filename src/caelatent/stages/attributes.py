@@ -1,18 +1,189 @@
-"""Rules of ``workflow/rules/attributes.smk`` that need no model (``attributes`` runs from
-:mod:`caelatent.attributes`; ``arithmetic`` and ``innermost_maps``, which decode or climb with the
-trained networks, from :mod:`caelatent.attributes` and :mod:`caelatent.maps`)."""
+"""Rules of ``workflow/rules/attributes.smk``: attribute directions, latent arithmetic, innermost maps.
+
+``arithmetic`` and ``innermost_maps`` run the trained networks: they select the Keras backend from
+the rule's ``device`` params before importing Keras.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from .. import io, stats
-from ..attributes import Directions, check_names, load_labelled
+from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
+from ..attributes import check_names, load_labelled, scales
+from ..backend import use_device
 from ..plots import attributes as plots
 from ..samplers import shell_d2
 from ..store import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def attributes(*, latents, moments, table, directions, summary, min_count: int, pcs: int) -> dict:
+    """Each attribute's direction (``directions``), its row of :data:`caelatent.attributes.TABLE_COLUMNS`
+    (``table``), and the counts, skips and principal-axis cosines (``summary``)."""
+    lab = load_labelled(latents)
+    mom = stats.Moments.load(moments)
+    dirs, skipped = attribute_directions(
+        lab.z[lab.train], lab.values[lab.train], lab.names, min_count
+    )
+    rows, cos, limit = attribute_table(lab, dirs, mom, pcs)
+    io.write_tsv(table, rows)
+    dirs.save(directions)
+    out = {
+        "images": lab.total,
+        "with_attributes": len(lab.z),
+        "excluded_no_attribute_row": lab.excluded,
+        "train_with_attributes": int(lab.train.sum()),
+        "holdout_with_attributes": int((~lab.train).sum()),
+        "attributes": len(lab.names),
+        "analysed": len(dirs.names),
+        "skipped": skipped,
+        "min_count": min_count,
+        "pc_cosines": {n: cos[k].round(4).tolist() for k, n in enumerate(dirs.names)},
+        "radius_3sigma": limit,
+        "notes": "direction = mean latent of training images with the attribute minus mean of those "
+        "without; holdout_auc: ROC AUC of holdout images' projection on the direction "
+        "(holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); "
+        "radii are Mahalanobis distances from the fitted normal (moments of all latents)",
+    }
+    io.write_json(summary, out)
+    log.info(
+        "attributes: %d analysed, %d skipped, %d images excluded (no attribute row)",
+        len(dirs.names),
+        len(skipped),
+        lab.excluded,
+    )
+    return out
+
+
+def arithmetic(
+    *,
+    latents,
+    moments,
+    decoder,
+    directions,
+    table,
+    summary,
+    images,
+    attributes: list[str],
+    max_scale: float,
+    steps: int,
+    faces: int,
+    morph_pairs: int,
+    morph_steps: int,
+    min_confidence: float,
+    seed: int,
+    device: dict | None = None,
+    threads: int | None = None,
+) -> dict:
+    """Decode the grids of :func:`caelatent.attributes.arithmetic_grids`; MTCNN says for every image
+    whether a face survives (``table``: a row per image). The decoded grids go to ``images`` (NPZ:
+    ``<grid>`` and ``<grid>_confidence``), their titles and face rates to ``summary``."""
+    use_device(device, threads)
+    from ..detect import FaceDetector
+    from ..encode import decode, load_model
+
+    lab, mom = load_labelled(latents), stats.Moments.load(moments)
+    grids = arithmetic_grids(
+        lab,
+        Directions.load(directions),
+        attributes=attributes,
+        max_scale=max_scale,
+        steps=steps,
+        faces=faces,
+        morph_pairs=morph_pairs,
+        morph_steps=morph_steps,
+        seed=seed,
+        source=str(latents),
+    )
+    net, det = load_model(decoder), FaceDetector(min_confidence)
+    batch = device["predict_batch_size"] if device else 256
+    columns = ("grid", "row", "image_id", "other_id", "step", "value", "radius", "confidence")
+    rows: dict[str, list] = {k: [] for k in (*columns, "face")}
+    out = {
+        "min_confidence": min_confidence,
+        "scales": scales(max_scale, steps).tolist(),
+        "grids": {},
+    }
+    arrays = {}
+    for g in grids:
+        n_rows, n_cols, dim = g.z.shape
+        imgs = decode(net, g.z.reshape(-1, dim), batch)
+        conf = det.confidences(imgs).reshape(n_rows, n_cols)
+        radius = np.sqrt(stats.mahalanobis_sq(g.z.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
+        found = conf >= min_confidence
+        for r, c in np.ndindex(n_rows, n_cols):
+            cells = (g.name, r, int(g.image_ids[r]), int(g.other_ids[r]), c, float(g.values[c]))
+            for k, v in zip(columns, (*cells, float(radius[r, c]), float(conf[r, c]))):
+                rows[k].append(v)
+            rows["face"].append(bool(found[r, c]))
+        arrays[g.name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
+        arrays[f"{g.name}_confidence"] = conf
+        out["grids"][g.name] = {
+            "label": g.label,
+            g.label: g.values.round(4).tolist(),
+            "face_rate": found.mean(axis=0).tolist(),
+            "rows_all_faces": int(found.all(axis=1).sum()),
+            "rows": n_rows,
+            "title": g.title,
+            "row_titles": g.row_titles,
+        }
+        log.info("%s: face rate per step %s", g.name, np.round(found.mean(axis=0), 2).tolist())
+    io.write_npz(images, **arrays)
+    io.write_tsv(table, rows)
+    io.write_json(summary, out)
+    return out
+
+
+def innermost_maps(
+    *,
+    encoder,
+    table,
+    images,
+    maps,
+    steps: int,
+    step_size: float,
+    decay: float,
+    blur_sigma: float,
+    blur_every: int,
+    jitter: int,
+    seed: int,
+    device: dict | None = None,
+    threads: int | None = None,
+) -> dict:
+    """The input pattern that maximises each innermost map's mean activation (``images``: with the
+    ascent traces, for rule innermost_maps_plots); ``table``: how far each rose and whether its own
+    image is the one that excites it most."""
+    use_device(device, threads)
+    from ..encode import load_model
+    from ..maps import map_table, maximise_maps
+
+    a = maximise_maps(
+        load_model(encoder),
+        maps,
+        steps=steps,
+        step_size=step_size,
+        decay=decay,
+        blur_sigma=blur_sigma,
+        blur_every=blur_every,
+        jitter=jitter,
+        seed=seed,
+    )
+    rows = map_table(a)
+    io.write_tsv(table, rows)
+    arrays = dict(maps=a.maps, images=a.images, trace=a.trace, final=a.final, layer=a.layer)
+    io.write_npz(images, **arrays, steps=steps)
+    out = {
+        "maps": len(a.maps),
+        "rose": int((rows["rise"] > 0).sum()),
+        "own_image_is_best": int(rows["own_image_is_best"].sum()),
+    }
+    log.info("innermost maps: %s", out)
+    return out
 
 
 def attribute_plots(

@@ -6,7 +6,7 @@ from .. import io, stats
 from ..plots import compare as plots
 
 
-def compare(*, names, eigenvalues, mnd, dominant, summary, table, faces, fig) -> dict:
+def compare(*, names, eigenvalues, mnd, dominant, summary, table, faces) -> dict:
     """One row per experiment (spectrum, normality, dominant components) and face rates per sampler.
 
     ``eigenvalues``, ``mnd``, ``dominant`` and ``summary`` list each experiment's file, in the order
@@ -26,7 +26,7 @@ def compare(*, names, eigenvalues, mnd, dominant, summary, table, faces, fig) ->
             "consistent_with_normal",
         )
     }
-    spectra, rates = {}, {}
+    rates = {}
     for name, e, m, d, s in zip(names, eigenvalues, mnd, dominant, summary, strict=True):
         ev, fit = io.read_tsv(e), io.read_json(m)
         need = stats.components_for(ev["explained"])
@@ -39,7 +39,6 @@ def compare(*, names, eigenvalues, mnd, dominant, summary, table, faces, fig) ->
         rows["core_expected_fraction"].append(fit["core"]["expected_fraction"])
         rows["ks_core_z"].append(next(t["z"] for t in fit["tests"] if t["test"] == "ks_core_d2"))
         rows["consistent_with_normal"].append(fit["consistent_with_normal"])
-        spectra[name] = ev["explained"]
         t = io.read_tsv(s)
         for sampler, setting, rate in zip(t["sampler"], t["setting"], t["face_rate"]):
             label = sampler if setting == "-" else f"{sampler} {setting}"
@@ -53,5 +52,12 @@ def compare(*, names, eigenvalues, mnd, dominant, summary, table, faces, fig) ->
             **{n: [rates[lab].get(n, float("nan")) for lab in labels] for n in names},
         },
     )
-    io.save_figure(plots.experiments(spectra, rates, names), fig)
     return rows
+
+
+def compare_plots(*, names, eigenvalues, faces, fig) -> None:
+    """Each experiment's eigenvalue spectrum, and the face rate of every sampler per experiment."""
+    spectra = {n: io.read_tsv(e)["explained"] for n, e in zip(names, eigenvalues, strict=True)}
+    t = io.read_tsv(faces)
+    rates = {lab: {n: float(t[n][k]) for n in names} for k, lab in enumerate(t["sampler"])}
+    io.save_figure(plots.experiments(spectra, rates, names), fig)

@@ -1,11 +1,68 @@
-"""Rules of ``workflow/rules/evaluate.smk`` that need no detector (``evaluate`` itself runs MTCNN:
-:func:`caelatent.generate.run_evaluate`)."""
+"""Rules of ``workflow/rules/evaluate.smk``: score every decoded set, chart the scores.
+
+``evaluate`` runs MTCNN (and InceptionV3), which are TensorFlow models: it selects TensorFlow
+whatever the experiment's training backend.
+"""
 
 from __future__ import annotations
 
-from .. import io
-from ..generate import REFERENCES
+import logging
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from .. import io, stats
+from ..backend import use_device
+from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES
 from ..plots import generate as plots
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(
+    *,
+    samples,
+    latents,
+    moments,
+    summary,
+    details,
+    min_confidence: float,
+    fid_inception_weights,
+    realism: dict,
+    seed: int,
+    device: dict | None = None,
+    threads: int | None = None,
+) -> list[dict]:
+    """Score every set of ``samples/`` against the real reference images (a row of ``summary`` each;
+    ``details``: the rows, the best sampler per metric and what was measured against what)."""
+    use_device(device, threads, backend="tensorflow")
+    from ..evaluate import Scorer, rank_first
+
+    samples = Path(samples)
+    lat = zarr.open_group(latents, mode="r")
+    pca_fit = np.load(samples / PCA_FIT_SET / "images.npy")
+    scorer = Scorer(
+        np.load(samples / REFERENCE_SET / "images.npy"),
+        pca_fit,
+        stats.Moments.load(moments),
+        stats.take_rows(lat["z"], np.flatnonzero(lat["split"][:] == 0)),
+        min_confidence=min_confidence,
+        fid_weights=str(fid_inception_weights) if fid_inception_weights else None,
+        seed=seed,
+        **realism,
+    )
+    index = io.read_json(samples / "index.json")
+    rows = []
+    for name in index["references"] + index["samplers"]:
+        d = samples / name
+        z, imgs = np.load(d / "z.npy"), np.load(d / "images.npy")
+        rows.append(scorer.score(name, io.read_json(d / "meta.json"), z, imgs))
+        log.info("%s: %s", name, rows[-1])
+    io.write_tsv(summary, {k: [r[k] for r in rows] for k in rows[0]})
+    notes = {"rows": rows, "face_min_confidence": min_confidence, "ranking": rank_first(rows)}
+    io.write_json(details, notes | scorer.notes(len(pca_fit)))
+    return rows
 
 
 def evaluate_plots(*, summary, chart) -> None:

@@ -1,22 +1,80 @@
-"""Rules of ``workflow/rules/generate.smk`` that need no model (``generate`` itself decodes with
-the trained decoder: :func:`caelatent.generate.run_generate`)."""
+"""Rules of ``workflow/rules/generate.smk``: draw and decode every sampler's vectors, draw the grids.
+
+``generate`` decodes with the trained decoder: it selects the Keras backend from the rule's
+``device`` params before importing Keras.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import zarr
 
-from .. import io
+from .. import io, stats
+from ..backend import use_device
+from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES, draw, grid_rows, pick_rows
+from ..generate import reference_meta
 from ..plots import generate as plots
+from ..samplers import build_samplers, sampler_id
 from ..store import atomic_path
 
 
-def grid_rows(n: int, k: int, ordered: bool) -> np.ndarray:
-    """Which of ``n`` vectors a grid of ``k`` cells shows: evenly spaced along a path, else the first."""
-    if ordered:
-        return np.unique(np.linspace(0, n - 1, k).round().astype(int))
-    return np.arange(min(k, n))
+def _save(d: Path, z, imgs, meta) -> None:
+    d.mkdir(parents=True)
+    np.save(d / "z.npy", np.asarray(z, np.float32))
+    np.save(d / "images.npy", imgs)
+    io.write_json(d / "meta.json", meta)
+
+
+def _rows_of(images, rows: np.ndarray) -> np.ndarray:
+    return images.get_orthogonal_selection((rows, slice(None), slice(None), slice(None)))
+
+
+def generate(
+    *,
+    images,
+    latents,
+    decoder,
+    dominant,
+    samples,
+    samplers: dict,
+    n_samples: int,
+    n_reference: int,
+    seed: int,
+    device: dict | None = None,
+    threads: int | None = None,
+) -> list[str]:
+    """Fit every sampler on the training latents, draw ``n_samples`` vectors each and decode them;
+    write them with the real references (``samples/``, see :mod:`caelatent.generate`)."""
+    use_device(device, threads)
+    from ..encode import decode, load_model
+
+    batch = device["predict_batch_size"] if device else 256
+    net = load_model(decoder)
+    lat = zarr.open_group(latents, mode="r")
+    split = lat["split"][:]
+    z_train = stats.take_rows(lat["z"], np.flatnonzero(split == 0))
+    top = [int(c) for c in io.read_tsv(dominant)["component"]]
+    rows = pick_rows(split, n_samples, n_reference, seed, source=str(images))
+    pixels = zarr.open_group(images, mode="r")["images"]
+    with atomic_path(samples) as tmp:
+        tmp.mkdir(parents=True)
+        for name, picked in ((REFERENCE_SET, rows.reference), (PCA_FIT_SET, rows.pca_fit)):
+            (tmp / name).mkdir()
+            np.save(tmp / name / "images.npy", _rows_of(pixels, picked))
+            np.save(tmp / name / "rows.npy", picked)
+        z_hold = stats.take_rows(lat["z"], rows.real)
+        real, recon = _rows_of(pixels, rows.real), decode(net, z_hold, batch)
+        for name, imgs in zip(REFERENCES, (real, recon)):
+            _save(tmp / name, z_hold, imgs, reference_meta(name, len(z_hold)))
+        ids = []
+        for k, s in enumerate(build_samplers(samplers, top, seed)):
+            z, meta = draw(s, k, z_train, n_samples, seed)
+            _save(tmp / sampler_id(s), z, decode(net, z, batch), meta)
+            ids.append(sampler_id(s))
+        io.write_json(tmp / "index.json", {"references": list(REFERENCES), "samplers": ids})
+    return ids
 
 
 def generate_plots(*, samples, grids, grid: list[int]) -> list[str]:

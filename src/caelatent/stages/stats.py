@@ -130,18 +130,11 @@ def radius_plots(*, summary, radii, fig):
 # --- correlations ---------------------------------------------------------------------------------
 
 
-def _pairs_by_strength(mom: stats.Moments):
-    r = mom.corr()
-    iu = np.triu_indices(len(r), 1)
-    vals = r[iu]
-    return r, iu, vals, np.argsort(-np.abs(vals))
-
-
 def correlations(
     *, moments, matrix, counts, pairs, count_thresholds: list, list_threshold: float
 ) -> dict:
     """Pearson matrix, counts of pairs above each threshold, and the pairs above ``list_threshold``."""
-    r, iu, vals, order = _pairs_by_strength(stats.Moments.load(moments))
+    r, iu, vals, order = stats.pairs_by_strength(stats.Moments.load(moments))
     d = len(r)
     io.write_tsv(matrix, {"component": np.arange(d), **{str(j): r[:, j] for j in range(d)}})
     io.write_tsv(
@@ -172,7 +165,7 @@ def correlation_plots(
     """Heat map of the matrix; scatter plots of the most correlated pairs with the data (thinned for
     drawing only), the origin, the centre, one chosen image's point and uniform random vectors."""
     z, mom = io.open_z(latents), stats.Moments.load(moments)
-    r, iu, vals, order = _pairs_by_strength(mom)
+    r, iu, vals, order = stats.pairs_by_strength(mom)
     if not 0 <= chosen_image < z.shape[0]:
         raise ValueError(
             f"stats.correlation_plots.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors"
@@ -272,24 +265,6 @@ def mnd(
     return result
 
 
-def choose_planes(pairs, dominant, n_planes: int) -> list[tuple[int, int]]:
-    """Default planes for the normal fit: top correlated pairs, then pairs of dominant components."""
-    top_pairs = io.read_tsv(pairs)
-    top = max(1, n_planes // 2)
-    planes = [(int(i), int(j)) for i, j in zip(top_pairs["i"][:top], top_pairs["j"][:top])]
-    dom = [int(c) for c in io.read_tsv(dominant)["component"]]
-    for a, b in zip(dom[0::2], dom[1::2]):
-        if len(planes) >= n_planes:
-            break
-        if (a, b) not in planes:
-            planes.append((a, b))
-    k = 0
-    while len(planes) < n_planes:  # fall back to the first components
-        planes.append((2 * k, 2 * k + 1))
-        k += 1
-    return planes[:n_planes]
-
-
 def mnd_plots(
     *,
     latents,
@@ -306,11 +281,13 @@ def mnd_plots(
     planes: list | None,
     n_planes: int,
 ) -> list[tuple[int, int]]:
-    """Contours against the fitted normal's ellipses in ``planes`` (default: :func:`choose_planes`),
+    """Contours against the fitted normal's ellipses in ``planes`` (default: :func:`caelatent.stats.choose_planes`),
     their components' marginals, the core's QQ plot and the sigma-shell fractions."""
     z, mom, s = io.load_z(latents), stats.Moments.load(moments), io.read_json(summary)
     planes = (
-        [tuple(map(int, p)) for p in planes] if planes else choose_planes(pairs, dominant, n_planes)
+        [tuple(map(int, p)) for p in planes]
+        if planes
+        else stats.choose_planes(io.read_tsv(pairs), io.read_tsv(dominant)["component"], n_planes)
     )
     bad = [p for p in planes if max(p) >= s["dim"]]
     if bad:

@@ -1,0 +1,71 @@
+"""One image file's bytes -> a cropped, resized uint8 RGB array, or the reason it cannot be used."""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+#: CelebA's aligned frames are 178 x 218; crop boxes are given in that frame and scaled to others.
+REFERENCE_FRAME = (178, 218)
+#: the largest centred square of the reference frame
+DEFAULT_CROP_BOX = (0, 20, 178, 198)
+
+
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+class SkipImage(Exception):
+    """An input that is left out, with a reason (counted in the manifest) and a detail (logged)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def scaled_box(width: int, height: int, box: Sequence[float]) -> tuple[float, float, float, float]:
+    """Scale a crop box given in the 178x218 reference frame to an image of another size."""
+    sx, sy = width / REFERENCE_FRAME[0], height / REFERENCE_FRAME[1]
+    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+
+
+def decode_crop_resize(
+    data: bytes, size: int, box: Sequence[float]
+) -> tuple[np.ndarray, str | None]:
+    """JPEG (or other image) bytes -> uint8 [size, size, 3] and the converted-from mode, if any.
+
+    Raises :class:`SkipImage` with reason ``not_image`` or ``corrupt``.
+    """
+    try:
+        im = Image.open(io.BytesIO(data))
+        im.load()
+    except UnidentifiedImageError:
+        if data.startswith(_IMAGE_SIGNATURES):
+            raise SkipImage(
+                "corrupt", f"{len(data)} bytes with an image signature that do not decode"
+            ) from None
+        raise SkipImage(
+            "not_image", f"{len(data)} bytes that are no image (start: {data[:12]!r})"
+        ) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise SkipImage("corrupt", str(err)) from None
+    converted = None
+    if im.mode != "RGB":
+        converted = im.mode
+        im = im.convert("RGB")
+    out = im.resize(
+        (size, size), Image.Resampling.BILINEAR, box=scaled_box(im.width, im.height, box)
+    )
+    return np.asarray(out, dtype=np.uint8), converted
+
+
+def check_box(box: Sequence[float]) -> None:
+    if len(box) != 4 or not (
+        0 <= box[0] < box[2] <= REFERENCE_FRAME[0] and 0 <= box[1] < box[3] <= REFERENCE_FRAME[1]
+    ):
+        raise ValueError(
+            f"data.crop_box={list(box)}: expected [left, top, right, bottom] inside the 178x218 frame"
+        )

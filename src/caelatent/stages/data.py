@@ -1,0 +1,62 @@
+"""Rules of ``workflow/rules/data.smk``: fetch CelebA's files, prepare ``images.zarr``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..download import download_celeba_file
+from ..prepare import Split, prepare_celeba, prepare_synthetic
+from ..store import Outputs
+
+
+def download_celeba(
+    *, file: str, path, mirrors: list[str], published: bool, verify: str, timeout: float
+) -> Path:
+    """One of CelebA's files (``file``: its name) into ``path``, from the mirrors or Google Drive."""
+    md5 = "published" if verify == "published" else None
+    return download_celeba_file(
+        file, path, mirrors=mirrors, md5=md5, use_published=published, timeout=timeout
+    )
+
+
+def prepare(
+    *,
+    celeba_images,
+    celeba_attributes,
+    celeba_identities,
+    images,
+    attributes,
+    manifest,
+    list_attr,
+    dataset: str,
+    size: int,
+    seed: int,
+    crop_box: list[float],
+    max_images: int | None,
+    chunk_size: int,
+    on_missing_attributes: str,
+    split: dict,
+    n_images: int,
+    threads: int = 1,
+) -> dict:
+    """A dataset's ``images`` (images.zarr), ``attributes`` (a row per image), ``list_attr`` (CelebA's
+    format) and ``manifest``: from CelebA's files (``celeba_images``: a folder, zip or tar; the
+    attribute and identity files, or empty) or ``n_images`` synthetic faces. Returns the manifest.
+    """
+    out_dir = Path(manifest).parent
+    if Outputs(*map(Path, (images, attributes, manifest, list_attr))) != Outputs.in_dir(out_dir):
+        raise ValueError(f"rule prepare: outputs must be {Outputs.in_dir(out_dir)}")
+    how = Split(train_size=split["train_size"], shuffle=split["shuffle"], seed=seed)
+    common = dict(size=int(size), split=how, workers=threads, chunk=chunk_size)
+    if dataset == "synthetic":
+        return prepare_synthetic(out_dir, n_images=n_images, seed=seed, **common)
+    return prepare_celeba(
+        celeba_images,
+        out_dir,
+        crop_box=crop_box,
+        attributes=celeba_attributes or None,
+        identities=celeba_identities or None,
+        on_missing_attributes=on_missing_attributes,
+        max_images=max_images,
+        **common,
+    )

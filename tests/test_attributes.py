@@ -61,6 +61,12 @@ def cloud(tmp_path_factory):
     split = (rng.random(n) < 0.25).astype(np.uint8)
     d_ = tmp_path_factory.mktemp("cloud")
     lat = write_latents(d_ / "latents.zarr", z, values, split)
+    # images.zarr of the same rows, where Smiling shows in the pixels: a brighter upper half
+    pix = rng.integers(60, 120, size=(n, 64, 64, 3), dtype=np.uint8)
+    pix[smile == 1, :32] += 80
+    zarr.open_group(d_ / "images.zarr", mode="w").create_array(
+        "images", data=pix, chunks=(512, 64, 64, 3)
+    )
     run_moments(latents=lat, moments=d_ / "moments.npz")
     summary = stage.attributes(
         latents=lat,
@@ -185,6 +191,7 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     d = cloud["dir"]
     out = stage.arithmetic(
         latents=d / "latents.zarr",
+        pixels=d / "images.zarr",
         moments=d / "moments.npz",
         decoder=tmp_path / "decoder.keras",
         directions=d / "directions.npz",
@@ -211,10 +218,13 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     assert len(t["grid"]) == 2 * 3 * 5 + 2 * 4
     assert list(out["grids"]["Smiling"]["scale"]) == [-2.0, -1.0, 0.0, 1.0, 2.0]
     assert len(out["grids"]["morph"]["face_rate"]) == 4 and out["grids"]["morph"]["rows"] == 2
+    # the pixel classifier judges every attribute image (its probabilities), not the morph's
+    p, sm = t["attribute_probability"], t["grid"] == "Smiling"
+    assert ((p[sm] >= 0) & (p[sm] <= 1)).all() and np.isnan(p[t["grid"] == "morph"]).all()
+    assert out["pixel_classifier"]["training_accuracy"]["Smiling"] > 0.95
     # a random decoder draws no faces, and the detector says so for every image
     assert (t["face"] == 0).all() and (t["confidence"] < 0.9).all()
     # the radius column is the Mahalanobis radius of each grid vector: growing |scale| moves away
-    sm = t["grid"] == "Smiling"
     r = t["radius"][sm].reshape(3, 5)
     assert (r[:, [0, 4]].max(axis=1) > r[:, 2]).all()
     # faces come from holdout images that have attributes
@@ -223,6 +233,7 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     with pytest.raises(ValueError, match="arithmetic.attributes: 'Bald'"):
         stage.arithmetic(
             latents=d / "latents.zarr",
+            pixels=d / "images.zarr",
             moments=d / "moments.npz",
             decoder=tmp_path / "decoder.keras",
             directions=d / "directions.npz",
@@ -376,3 +387,22 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     assert set(t["n_pos"] + t["n_neg"]) == {s["train_with_attributes"]}
     lab = at.load_labelled(tmp_path / "latents.zarr")
     assert lab.ids.max() == 400 and len(lab.ids) == 400
+
+
+def test_pixel_classifier_sees_an_attribute_in_the_pixels_and_not_a_random_label():
+    """Power: Smiling brightens the upper half, and held-out images with it score high. Size: a
+    label unrelated to the pixels scores near 0.5 on held-out images, for either value."""
+    rng = np.random.default_rng(1)
+    n = 1200
+    smile, noise = rng.choice([-1, 1], n), rng.choice([-1, 1], n)
+    pix = rng.integers(60, 120, size=(n, 32, 32, 3), dtype=np.uint8)
+    pix[smile == 1, :16] += 25  # a modest change against pixel noise of the same size
+    fit, held = slice(0, 800), slice(800, None)
+    judge = at.PixelClassifier(pix[fit], np.stack([smile, noise], 1)[fit], ["Smiling", "Noise"])
+    p = judge.probability("Smiling", pix[held])
+    assert p[smile[held] == 1].mean() > 0.9 and p[smile[held] == -1].mean() < 0.1
+    q = judge.probability("Noise", pix[held])
+    assert abs(q[noise[held] == 1].mean() - q[noise[held] == -1].mean()) < 0.1
+    assert np.isnan(
+        at.PixelClassifier(pix[:50], np.ones((50, 1)), ["All"]).probability("All", pix[:2])
+    ).all()

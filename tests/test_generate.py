@@ -59,6 +59,7 @@ def test_frechet_distance():
     assert abs(shifted - 9.0) < 0.1
 
 
+@pytest.mark.slow  # builds InceptionV3
 def test_fid_from_local_inception_weights(tmp_path):
     """The optional FID path with a local weights file (random weights: nothing is downloaded)."""
     import keras

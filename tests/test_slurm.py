@@ -104,21 +104,8 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
         {int(x) for x in re.findall(r"has been submitted with SLURM jobid (\d+)", log)}
     )
     assert len(job_ids) >= len(rules), log[-3000:]
-    acct = subprocess.run(
-        [
-            "sacct",
-            "-X",
-            "--parsable2",
-            "--noheader",
-            "--format=JobID,Comment,Partition,State,AllocTRES",
-            "-j",
-            ",".join(map(str, job_ids)),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rows = [line.split("|") for line in acct.splitlines() if line]
+    rows = sacct_rows(job_ids)
+    acct = "\n".join("|".join(r) for r in rows)
     assert len(rows) == len(job_ids) and all(r[3] == "COMPLETED" for r in rows), acct
     by_rule = {r[1].split("_wildcards")[0].removeprefix("rule_"): r for r in rows}
     assert rules <= set(by_rule), acct
@@ -127,6 +114,10 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     for rule in ("train", "encode", "generate", "evaluate", "arithmetic", "innermost_maps"):
         assert by_rule[rule][2] == "gpu" and "gres/gpu=1" in by_rule[rule][4], by_rule[rule]
     assert by_rule["prepare"][2] == "cpu" and "gres/gpu" not in by_rule["prepare"][4]
+    # the local rules ran on the submit host: no sbatch job, and their outputs are there
+    assert not {"provenance", "experiment_tables", "comparison_tables", "all"} & set(by_rule)
+    assert (slurm / "results/demo/provenance.json").exists()
+    assert (slurm / "results/demo/tables/samplers.html").exists()
     # the outputs match the local run
     d = "results/data/synthetic_64/images.zarr"
     assert (
@@ -148,6 +139,7 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
 
 
 def sacct_rows(job_ids) -> list[list[str]]:
+    """sacct's JobID, Comment (Snakemake's rule and wildcards), Partition, State, AllocTRES."""
     out = subprocess.run(
         [
             "sacct",
@@ -166,7 +158,7 @@ def sacct_rows(job_ids) -> list[list[str]]:
 
 
 def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
-    """train.runtime_min: 1 for a training of about two minutes: SLURM kills the job at its limit
+    """train.runtime_min: 1 for a training of about 90 s: SLURM kills the job at its limit
     (state TIMEOUT), Snakemake submits it again (the profile's `retries`), and the new job resumes
     from the checkpoint instead of starting over, until the training is done."""
     prof = yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())
@@ -175,7 +167,7 @@ def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_pat
     fit_profile_to_node(wf)
     slow = {
         "data": {"synthetic": {"n_images": 1200}},
-        "train": {"epochs": 45, "runtime_min": 1, "gpus": 0},
+        "train": {"epochs": 28, "runtime_min": 1, "gpus": 0},
     }
     (wf / "slow.yaml").write_text(yaml.safe_dump(slow))
     proc = snakemake(
@@ -211,7 +203,7 @@ def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_pat
     assert limits == ["00:01:00"], limits
     # every epoch ran once: the retries resumed, the history is one uninterrupted run's
     history = (wf / "results/demo/model/history.tsv").read_text().splitlines()
-    assert [int(r.split("\t")[0]) for r in history[1:]] == list(range(45))
+    assert [int(r.split("\t")[0]) for r in history[1:]] == list(range(28))
     resumed = re.findall(
         r"resuming from the checkpoint in \S+ after epoch (\d+)",
         (wf / "logs/demo/train.log").read_text(),

@@ -166,6 +166,7 @@ def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog,
     assert not ckpt.exists() and (tmp_path / "m" / "encoder.keras").exists()
 
 
+@pytest.mark.slow  # XLA compiles for seconds: out of the quick loop
 @pytest.mark.parametrize(
     "options",
     [

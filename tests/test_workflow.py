@@ -114,6 +114,40 @@ def test_every_rule_that_runs_a_model_asks_for_the_configured_gpus(wf):
     assert "mem_mb=9000" in jobs["train"] and "runtime=77" in jobs["train"], jobs["train"]
 
 
+def test_the_slurm_profile_asks_for_what_the_config_says(wf):
+    """A dry run of the seed config under profiles/slurm: train's runtime, memory and GPUs are the
+    config's, every job that asks for a GPU goes to the GPU partition and no CPU-partition job asks
+    for one, and downloads, tables and provenance run on the submit host."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    (wf / "long.yaml").write_text("train:\n  runtime_min: 600\n  gpus: 2\n  mem_mb: 64000\n")
+    args = ["-n", "--executor", "slurm", "--profile", "profiles/slurm"]
+    out = snakemake(wf, *args, "--configfile", "config/config.yaml", "long.yaml").stdout
+    jobs = dict(re.findall(r"^rule (\w+):\n(?:.*\n)*?\s+resources: (.*)$", out, re.M))
+    assert MODEL_RULES | {"prepare", "moments", "mnd_plots"} <= set(jobs), sorted(jobs)
+    train = jobs["train"]
+    assert "runtime=600" in train and "gpu=2" in train and "mem_mb=64000" in train, train
+    for rule, res in jobs.items():
+        gpus = int(re.search(r"\bgpu=(\d+)", res).group(1)) if "gpu=" in res else 0
+        partition = re.search(r"slurm_partition=(\w+)", res).group(1)
+        assert (gpus > 0) == (partition == "gpu") == (rule in MODEL_RULES), (rule, res)
+
+
+def test_fid_weights_are_an_input_of_evaluate(wf):
+    """Other weights rerun the evaluation: the weights file is an input, so a missing one is named
+    before anything runs, and an existing one is listed among evaluate's inputs."""
+    (wf / "fid.yaml").write_text("evaluate:\n  fid_inception_weights: weights/inception_v3.h5\n")
+    args = ["-n", "--configfile", "config/demo.yaml", "fid.yaml"]
+    proc = snakemake(wf, *args, check=False)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Missing input files" in said, said[-2000:]
+    assert "weights/inception_v3.h5" in said
+    (wf / "weights").mkdir()
+    (wf / "weights/inception_v3.h5").write_bytes(b"stand-in")
+    out = snakemake(wf, *args).stdout
+    evaluate = re.search(r"^rule evaluate:\n\s+input: (.*)$", out, re.M).group(1)
+    assert "weights/inception_v3.h5" in evaluate, evaluate
+
+
 def test_experiments_share_prepared_data_by_dataset_and_size(wf):
     (wf / "exps.yaml").write_text("run: [seed, bn, z128, size128]\n")
     jobs = snakemake(wf, "-n", "--configfile", "exps.yaml").stdout
@@ -438,6 +472,39 @@ def test_ci_runs_exactly_readmes_test_command():
     test_cmd = blocks[0].strip().splitlines()[-1]
     assert "pytest" in test_cmd
     assert test_cmd in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_the_demo_shows_the_contrast_between_samplers_and_arithmetic_that_works(demo):
+    """What README says the demo shows. MTCNN finds faces in the real synthetic images but not in
+    the demo CAE's blurred decodings, so the contrast is read in the pixel-PCA Fréchet distance:
+    vectors from inside the cloud decode to images as close to the real ones as reconstructions
+    are, uniform boxes to images several times farther. And adding an attribute direction changes
+    the attribute, as a classifier of real images' pixels judges the decoded images."""
+    rows = {
+        (r["sampler"], r["setting"]): r
+        for r in read_tsv_rows(demo / "results/demo/stats/summary.tsv")
+    }
+    fd = {k: float(r["fd_pixels"]) for k, r in rows.items()}
+    rec = fd[("holdout_reconstruction", "-")]
+    assert float(rows[("holdout_real", "-")]["face_rate"]) >= 0.5
+    for inside in [k for k in fd if k[0] in ("mnd", "gmm")]:
+        assert fd[inside] <= 1.5 * rec, (inside, fd[inside], rec)
+    boxes = [k for k in fd if k[0] == "uniform_box"]
+    assert boxes and all(fd[k] >= 3 * rec for k in boxes), {k: fd[k] for k in boxes}
+    grids = json.loads((demo / "results/demo/stats/arithmetic.json").read_text())["grids"]
+    rise = {
+        name: g["attribute_probability"][-1] - g["attribute_probability"][0]
+        for name, g in grids.items()
+        if name != "morph"
+    }
+    assert rise["Blond_Hair"] >= 0.6 and sum(r >= 0.3 for r in rise.values()) >= 4, rise
+
+
+def read_tsv_rows(path):
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
 
 
 @pytest.mark.slow

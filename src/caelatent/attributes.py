@@ -32,6 +32,7 @@ class Labelled:
     names: list[str]
     total: int  # rows in latents.zarr
     excluded: int  # rows without attribute values
+    rows: np.ndarray  # [n] their rows in latents.zarr (and images.zarr)
 
 
 def load_labelled(latents) -> Labelled:
@@ -70,6 +71,7 @@ def load_labelled(latents) -> Labelled:
         names=names,
         total=len(values),
         excluded=excluded,
+        rows=rows,
     )
 
 
@@ -300,3 +302,33 @@ def arithmetic_grids(
         )
     )
     return out
+
+
+class PixelClassifier:
+    """Whether a decoded image shows an attribute, judged from its pixels alone: a logistic
+    regression on the leading principal components of real training images' pixels, one per
+    attribute. It never sees latent vectors, so it tells whether adding an attribute direction in
+    latent space changes the attribute in the image."""
+
+    def __init__(self, images: np.ndarray, values: np.ndarray, names: list[str], seed: int = 0):
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.asarray(images, np.float32).reshape(len(images), -1) / 255
+        self.pca = PCA(min(50, len(x) - 1), random_state=seed).fit(x)
+        feats = self.pca.transform(x)
+        self.names, self.models, self.accuracy = list(names), {}, {}
+        for k, name in enumerate(names):
+            y = values[:, k] == 1
+            if y.all() or not y.any():
+                continue
+            m = LogisticRegression(max_iter=2000, class_weight="balanced").fit(feats, y)
+            self.models[name] = m
+            self.accuracy[name] = float(m.score(feats, y))
+
+    def probability(self, name: str, images: np.ndarray) -> np.ndarray:
+        """P(attribute | pixels) of each image (NaN where the attribute had one class only)."""
+        if name not in self.models:
+            return np.full(len(images), np.nan)
+        x = np.asarray(images, np.float32).reshape(len(images), -1) / 255
+        return self.models[name].predict_proba(self.pca.transform(x))[:, 1]

@@ -59,6 +59,7 @@ rule attribute_plots:
 rule arithmetic:
     input:
         latents=rules.encode.output.latents,
+        pixels=images_of,
         moments=rules.moments.output.moments,
         decoder=rules.train.output.decoder,
         directions=rules.attributes.output.directions,

@@ -10,16 +10,19 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import zarr
 
 from .. import io, stats
 from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
-from ..attributes import check_names, load_labelled, scales
+from ..attributes import PixelClassifier, check_names, load_labelled, scales
 from ..backend import use_device
 from ..plots import attributes as plots
 from ..samplers import shell_d2
 from ..store import atomic_path
 
 log = logging.getLogger(__name__)
+#: real training images the attribute classifier of rule arithmetic is fitted on (at most)
+CLASSIFIER_IMAGES = 2000
 
 
 def attributes(*, latents, moments, table, directions, summary, min_count: int, pcs: int) -> dict:
@@ -63,6 +66,7 @@ def attributes(*, latents, moments, table, directions, summary, min_count: int, 
 def arithmetic(
     *,
     latents,
+    pixels,
     moments,
     decoder,
     directions,
@@ -81,8 +85,10 @@ def arithmetic(
     threads: int | None = None,
 ) -> dict:
     """Decode the grids of :func:`caelatent.attributes.arithmetic_grids`; MTCNN says for every image
-    whether a face survives (``table``: a row per image). The decoded grids go to ``images`` (NPZ:
-    ``<grid>`` and ``<grid>_confidence``), their titles and face rates to ``summary``."""
+    whether a face survives, and a classifier of real training images' pixels (``pixels``:
+    images.zarr) how likely it shows the attribute (``table``: a row per image). The decoded grids
+    go to ``images`` (NPZ: ``<grid>`` and ``<grid>_confidence``), their titles, face rates and
+    attribute probabilities per column to ``summary``."""
     use_device(device, threads)
     from ..detect import FaceDetector
     from ..encode import decode, load_model
@@ -101,13 +107,30 @@ def arithmetic(
         source=str(latents),
     )
     net, det = load_model(decoder), FaceDetector(min_confidence)
+    fit_rows = np.flatnonzero(lab.train)
+    fit_rows = np.sort(np.random.default_rng([seed, 2]).permutation(fit_rows)[:CLASSIFIER_IMAGES])
+    real = zarr.open_group(pixels, mode="r")["images"]
+    judge = PixelClassifier(
+        real.get_orthogonal_selection((lab.rows[fit_rows], slice(None), slice(None), slice(None))),
+        lab.values[fit_rows],
+        lab.names,
+        seed,
+    )
     batch = device["predict_batch_size"] if device else 256
     columns = ("grid", "row", "image_id", "other_id", "step", "value", "radius", "confidence")
+    columns += ("attribute_probability",)
     rows: dict[str, list] = {k: [] for k in (*columns, "face")}
     out = {
         "min_confidence": min_confidence,
         "scales": scales(max_scale, steps).tolist(),
         "grids": {},
+        "pixel_classifier": {
+            "images": len(fit_rows),
+            "pca_components": int(judge.pca.n_components_),
+            "training_accuracy": judge.accuracy,
+            "what": "logistic regression on the pixel PCA of real training images, one per "
+            "attribute; attribute_probability: its P(attribute) for each decoded image",
+        },
     }
     arrays = {}
     for g in grids:
@@ -116,9 +139,11 @@ def arithmetic(
         conf = det.confidences(imgs).reshape(n_rows, n_cols)
         radius = np.sqrt(stats.mahalanobis_sq(g.z.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
         found = conf >= min_confidence
+        prob = judge.probability(g.name, imgs).reshape(n_rows, n_cols)
         for r, c in np.ndindex(n_rows, n_cols):
             cells = (g.name, r, int(g.image_ids[r]), int(g.other_ids[r]), c, float(g.values[c]))
-            for k, v in zip(columns, (*cells, float(radius[r, c]), float(conf[r, c]))):
+            scores = (float(radius[r, c]), float(conf[r, c]), float(prob[r, c]))
+            for k, v in zip(columns, (*cells, *scores)):
                 rows[k].append(v)
             rows["face"].append(bool(found[r, c]))
         arrays[g.name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
@@ -128,6 +153,7 @@ def arithmetic(
             g.label: g.values.round(4).tolist(),
             "face_rate": found.mean(axis=0).tolist(),
             "rows_all_faces": int(found.all(axis=1).sum()),
+            "attribute_probability": prob.mean(axis=0).tolist(),
             "rows": n_rows,
             "title": g.title,
             "row_titles": g.row_titles,

@@ -6,8 +6,6 @@ importing it imports Keras.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
@@ -22,6 +20,7 @@ import zarr
 
 from .feed import Feed, open_source
 from .model import ModelSpec, UInt8Autoencoder, build_autoencoder
+from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
 from .store import atomic_path
 
 log = logging.getLogger(__name__)
@@ -106,63 +105,6 @@ class FitOptions:
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: weights (with the optimizer's state), then ``state.json`` naming them.
-
-    Each epoch's weights go to a new file and ``state.json`` is replaced atomically after it, so a
-    kill at any moment leaves the last finished epoch's state readable.
-    """
-
-    def __init__(self, ckpt: Path, history: dict[str, list]):
-        super().__init__()
-        self.ckpt, self.history = ckpt, history
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.history["epoch"].append(epoch)
-        for key in ("loss", "val_loss"):
-            self.history[key].append(float(logs.get(key, float("nan"))))
-        weights = self.ckpt / f"weights-{epoch + 1}.weights.h5"
-        self.model.save_weights(weights)
-        with atomic_path(self.ckpt / "state.json") as tmp:
-            Path(tmp).write_text(
-                json.dumps({"epoch": epoch + 1, "weights": weights.name, "history": self.history})
-            )
-        for old in self.ckpt.glob("weights-*.weights.h5"):
-            if old != weights:
-                old.unlink()
-
-
-def _fingerprint(spec: ModelSpec, settings: dict, images: str) -> str:
-    blob = json.dumps(
-        {"spec": spec.to_dict(), "train": settings, "images": os.path.abspath(images)},
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _restore(ckpt: Path, model: keras.Model) -> tuple[int, dict[str, list]] | None:
-    """(epochs done, history) from a checkpoint, loaded into ``model``; None if there is none or it is damaged."""
-    state_file = ckpt / "state.json"
-    if not state_file.exists():
-        return None
-    try:
-        state = json.loads(state_file.read_text())
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(ckpt / state["weights"])
-        return int(state["epoch"]), {
-            k: list(state["history"][k]) for k in ("epoch", "loss", "val_loss")
-        }
-    except Exception as err:  # a truncated or corrupted file: start again, saying which
-        log.warning(
-            "discarding damaged checkpoint %s (%s: %s); training restarts",
-            ckpt,
-            type(err).__name__,
-            err,
-        )
-        return None
-
-
 def execution_steps(wanted: int, n_batches: int) -> int:
     """The largest divisor of ``n_batches`` not above ``wanted``.
 
@@ -218,7 +160,7 @@ def train_autoencoder(
         "precision": options.precision,
         "window": options.window,
     }
-    fp = _fingerprint(spec, settings, str(images))
+    fp = fingerprint(spec, settings, str(images))
     stamp = ckpt / "fingerprint.txt"
     if ckpt.exists() and (not stamp.exists() or stamp.read_text() != fp):
         log.warning("discarding checkpoint %s: it was made with other settings", ckpt)
@@ -255,7 +197,7 @@ def train_autoencoder(
         jit_compile=options.jit_compile,
         steps_per_execution=spe,
     )
-    restored = _restore(ckpt, ae)
+    restored = restore(ckpt, ae)
     first, history = restored or (0, {"epoch": [], "loss": [], "val_loss": []})
     if restored:
         log.info("resuming from the checkpoint in %s after epoch %d", ckpt, first)
@@ -332,21 +274,3 @@ def as_float32(model: keras.Model) -> keras.Model:
     )
     clone.set_weights(model.get_weights())
     return clone
-
-
-def write_history(history: dict[str, list], path: str | os.PathLike) -> None:
-    keys = ("epoch", "loss", "val_loss")
-    rows = ["\t".join(keys)] + [
-        "\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))
-    ]
-    Path(path).write_text("\n".join(rows) + "\n")
-
-
-def read_history(path: str | os.PathLike) -> dict[str, list]:
-    lines = Path(path).read_text().splitlines()
-    header = lines[0].split("\t")
-    cols: dict[str, list] = {h: [] for h in header}
-    for line in lines[1:]:
-        for h, v in zip(header, line.split("\t")):
-            cols[h].append(int(v) if h == "epoch" else float(v))
-    return cols

@@ -1,0 +1,95 @@
+"""Resumable training's files: a checkpoint after every epoch, restoring from it, the history.
+
+``results/<exp>/checkpoint/`` holds the last finished epoch's weights (with the optimizer's state)
+and ``state.json`` naming them; a rerun with the same settings (:func:`fingerprint`) resumes there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import keras
+
+from .model import ModelSpec
+from .store import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: weights (with the optimizer's state), then ``state.json`` naming them.
+
+    Each epoch's weights go to a new file and ``state.json`` is replaced atomically after it, so a
+    kill at any moment leaves the last finished epoch's state readable.
+    """
+
+    def __init__(self, ckpt: Path, history: dict[str, list]):
+        super().__init__()
+        self.ckpt, self.history = ckpt, history
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.history["epoch"].append(epoch)
+        for key in ("loss", "val_loss"):
+            self.history[key].append(float(logs.get(key, float("nan"))))
+        weights = self.ckpt / f"weights-{epoch + 1}.weights.h5"
+        self.model.save_weights(weights)
+        with atomic_path(self.ckpt / "state.json") as tmp:
+            Path(tmp).write_text(
+                json.dumps({"epoch": epoch + 1, "weights": weights.name, "history": self.history})
+            )
+        for old in self.ckpt.glob("weights-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+
+def fingerprint(spec: ModelSpec, settings: dict, images: str) -> str:
+    blob = json.dumps(
+        {"spec": spec.to_dict(), "train": settings, "images": os.path.abspath(images)},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def restore(ckpt: Path, model: keras.Model) -> tuple[int, dict[str, list]] | None:
+    """(epochs done, history) from a checkpoint, loaded into ``model``; None if there is none or it is damaged."""
+    state_file = ckpt / "state.json"
+    if not state_file.exists():
+        return None
+    try:
+        state = json.loads(state_file.read_text())
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(ckpt / state["weights"])
+        return int(state["epoch"]), {
+            k: list(state["history"][k]) for k in ("epoch", "loss", "val_loss")
+        }
+    except Exception as err:  # a truncated or corrupted file: start again, saying which
+        log.warning(
+            "discarding damaged checkpoint %s (%s: %s); training restarts",
+            ckpt,
+            type(err).__name__,
+            err,
+        )
+        return None
+
+
+def write_history(history: dict[str, list], path: str | os.PathLike) -> None:
+    keys = ("epoch", "loss", "val_loss")
+    rows = ["\t".join(keys)] + [
+        "\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))
+    ]
+    Path(path).write_text("\n".join(rows) + "\n")
+
+
+def read_history(path: str | os.PathLike) -> dict[str, list]:
+    lines = Path(path).read_text().splitlines()
+    header = lines[0].split("\t")
+    cols: dict[str, list] = {h: [] for h in header}
+    for line in lines[1:]:
+        for h, v in zip(header, line.split("\t")):
+            cols[h].append(int(v) if h == "epoch" else float(v))
+    return cols

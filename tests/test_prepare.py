@@ -1,4 +1,6 @@
 import io
+import tarfile
+import os
 import json
 import zipfile
 
@@ -134,6 +136,125 @@ def test_bad_inputs_are_skipped_or_converted_and_counted(bad_inputs, tmp_path, c
     table = celeba.read_attributes(out / "list_attr.txt")
     assert table.ids.tolist() == [1, 2, 3, 4, 5, 6] and table.declared_count == 6
     assert not list(tmp_path.glob("**/*.partial"))
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A valid 8x8 JPEG whose header (SOF0) claims ``width`` x ``height``: what a decoder would
+    allocate for, without the test allocating it."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 60, 40)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+@pytest.fixture
+def messy_folder(sample, tmp_path):
+    """A folder with good images and what a user's folder may also hold: a dangling symbolic link,
+    a 1x1 JPEG, a JPEG claiming 12000x12000, a directory named like an image, a link to a folder,
+    a FIFO."""
+    good = read_jpegs(ORIGINALS_TAR, 4)
+    root = tmp_path / "messy"
+    (root / "sub").mkdir(parents=True)
+    for k, name in enumerate(sorted(good)):
+        ((root / "sub") if k == 3 else root).joinpath(name).write_bytes(good[name])
+    (root / "000111.jpg").symlink_to(root / "gone.jpg")
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 150, 120)).save(buf, "JPEG")
+    (root / "000112.jpg").write_bytes(buf.getvalue())
+    (root / "000113.jpg").write_bytes(jpeg_claiming(12000, 12000))
+    (root / "000102.jpg").mkdir()
+    (root / "000102.jpg" / "000114.jpg").write_bytes(good[sorted(good)[0]])  # not walked
+    (root / "linked").symlink_to(root / "sub", target_is_directory=True)
+    os.mkfifo(root / "000115.jpg")
+    return root
+
+
+def test_every_entry_of_a_messy_folder_is_written_or_skipped_with_a_reason(
+    messy_folder, tmp_path, caplog
+):
+    m = prepare_celeba(
+        messy_folder, tmp_path / "out", size=64, split=Split(0.5), workers=2, chunk=2
+    )
+    c = m["counts"]
+    reasons = {s["name"]: s["reason"] for s in m["skipped_items"]}
+    assert reasons == {
+        "000111.jpg": "unreadable",
+        "000112.jpg": "too_small",
+        "000113.jpg": "too_large",
+        "000102.jpg": "not_a_file",
+        "linked": "not_image",  # a link to a folder is an entry, not walked; no image name
+        "000115.jpg": "not_a_file",
+    }, m["skipped_items"]
+    assert c["written"] == 4 and c["inputs"] == 10 and accounted(c) == 10, c
+    details = {s["name"]: s["detail"] for s in m["skipped_items"]}
+    assert "12000x12000" in details["000113.jpg"] and "max_pixels" in details["000113.jpg"]
+    assert "1x1" in details["000112.jpg"] and "min_side=32" in details["000112.jpg"]
+    assert "gone.jpg" not in details["000111.jpg"] and "000111.jpg" in details["000111.jpg"]
+    assert "directory" in details["000102.jpg"]
+    assert m["limits"] == {"min_side": 32, "max_pixels": 40_000_000}
+    assert "DecompressionBomb" not in caplog.text
+    for name, reason in reasons.items():
+        assert f"skipped {name} ({reason})" in caplog.text
+
+
+@pytest.mark.parametrize("archive", ["tar", "zip"])
+def test_archive_entries_that_are_no_files_are_skipped_with_a_reason(archive, sample, tmp_path):
+    """The same for archives: a directory named like an image, a link inside a tar that points
+    at a missing member, and one that points at a member (read through it)."""
+    good = read_jpegs(ORIGINALS_TAR, 3)
+    names = sorted(good)
+    path = tmp_path / f"a.{archive}"
+    if archive == "tar":
+        with tarfile.open(path, "w") as t:
+            for n in names:
+                info = tarfile.TarInfo(n)
+                info.size = len(good[n])
+                t.addfile(info, io.BytesIO(good[n]))
+            for name, kind, target in (
+                ("000102.jpg", tarfile.DIRTYPE, ""),
+                ("000111.jpg", tarfile.SYMTYPE, "gone.jpg"),
+                ("000120.jpg", tarfile.SYMTYPE, names[0]),
+            ):
+                info = tarfile.TarInfo(name)
+                info.type, info.linkname = kind, target
+                t.addfile(info)
+        expected = {"000102.jpg": "not_a_file", "000111.jpg": "unreadable"}
+    else:
+        with zipfile.ZipFile(path, "w") as z:
+            for n in names:
+                z.writestr(n, good[n])
+            z.writestr("000102.jpg/", b"")
+            z.writestr("folder/", b"")  # structure, not an entry
+        expected = {"000102.jpg/": "not_a_file"}
+    m = prepare_celeba(path, tmp_path / "out", size=64, split=Split(0.5))
+    assert {s["name"]: s["reason"] for s in m["skipped_items"]} == expected
+    written = 3 + (archive == "tar")
+    assert m["counts"]["written"] == written and accounted(m["counts"]) == written + len(expected)
+
+
+def test_size_limits_are_configurable_and_read_from_the_header(sample, tmp_path):
+    good = read_jpegs(ORIGINALS_TAR, 4)
+    names = sorted(good)
+    members = {n: good[n] for n in names[:2]}  # 178 x 218
+    for n in names[2:]:  # 89 x 109
+        buf = io.BytesIO()
+        Image.open(io.BytesIO(good[n])).resize((89, 109)).save(buf, "JPEG")
+        members[n] = buf.getvalue()
+    members["000050.jpg"] = jpeg_claiming(60000, 60000)  # past Pillow's own bomb limit too
+    tar = make_tar(tmp_path / "t.tar", members)
+
+    def reasons(**limits):
+        m = prepare_celeba(tar, tmp_path / str(limits), size=64, split=Split(0.5), **limits)
+        assert accounted(m["counts"]) == m["counts"]["inputs"] == 5
+        return {s["name"]: s["reason"] for s in m["skipped_items"]}
+
+    assert reasons() == {"000050.jpg": "too_large"}
+    small = {n: "too_small" for n in names[2:]}
+    assert reasons(min_side=100) == {"000050.jpg": "too_large", **small}
+    large = {n: "too_large" for n in names[:2]}
+    assert reasons(max_pixels=89 * 109) == {"000050.jpg": "too_large", **large}
 
 
 def test_missing_attribute_policy(bad_inputs, tmp_path):

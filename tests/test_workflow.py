@@ -114,22 +114,66 @@ def test_every_rule_that_runs_a_model_asks_for_the_configured_gpus(wf):
     assert "mem_mb=9000" in jobs["train"] and "runtime=77" in jobs["train"], jobs["train"]
 
 
-def test_the_slurm_profile_asks_for_what_the_config_says(wf):
+def dry_run_jobs(out: str) -> dict[str, dict]:
+    """Each job of a dry run: its resources (numbers as ints), threads and group, by rule name."""
+    jobs = {}
+    blocks = re.split(r"^(?=\s*(?:local)?rule \w+:$|\S.*Group job \w+)", out, flags=re.M)
+    group = None
+    for block in blocks:
+        head = re.match(r"\S.*Group job (\w+)", block)
+        if head:
+            group = head.group(1)
+            continue
+        rule = re.match(r"(\s*)(?:local)?rule (\w+):$", block, re.M)
+        if rule is None:
+            continue
+        res = re.search(r"resources: (.*)$", block, re.M)
+        pairs = (kv.split("=", 1) for kv in res.group(1).split(", ")) if res else ()
+        threads = re.search(r"threads: (\d+)", block)
+        jobs[rule.group(2)] = {
+            "resources": {k: int(v) if v.isdigit() else v for k, v in pairs},
+            "threads": int(threads.group(1)) if threads else 1,
+            "group": group if rule.group(1) else None,
+        }
+    return jobs
+
+
+@pytest.mark.parametrize("gpus", [2, 0])
+def test_the_slurm_profile_asks_for_what_the_config_says(wf, gpus):
     """A dry run of the seed config under profiles/slurm: train's runtime, memory and GPUs are the
-    config's, every job that asks for a GPU goes to the GPU partition and no CPU-partition job asks
-    for one, and downloads, tables and provenance run on the submit host."""
+    config's; the executor's own partition choice (from profiles/slurm/partitions.yaml) sends every
+    job with a GPU to the GPU partition and every other job, the model rules with train.gpus: 0
+    included, to the CPU partition; the figure rules go as one group job. (Which rules stay on the
+    submit host, a dry run does not say: tests/test_slurm.py checks that on a real cluster.)"""
     pytest.importorskip("snakemake_executor_plugin_slurm")
-    (wf / "long.yaml").write_text("train:\n  runtime_min: 600\n  gpus: 2\n  mem_mb: 64000\n")
+    from snakemake_executor_plugin_slurm.partitions import read_partition_file
+
+    (wf / "long.yaml").write_text(f"train:\n  runtime_min: 600\n  gpus: {gpus}\n  mem_mb: 64000\n")
     args = ["-n", "--executor", "slurm", "--profile", "profiles/slurm"]
     out = snakemake(wf, *args, "--configfile", "config/config.yaml", "long.yaml").stdout
-    jobs = dict(re.findall(r"^rule (\w+):\n(?:.*\n)*?\s+resources: (.*)$", out, re.M))
-    assert MODEL_RULES | {"prepare", "moments", "mnd_plots"} <= set(jobs), sorted(jobs)
-    train = jobs["train"]
-    assert "runtime=600" in train and "gpu=2" in train and "mem_mb=64000" in train, train
-    for rule, res in jobs.items():
-        gpus = int(re.search(r"\bgpu=(\d+)", res).group(1)) if "gpu=" in res else 0
-        partition = re.search(r"slurm_partition=(\w+)", res).group(1)
-        assert (gpus > 0) == (partition == "gpu") == (rule in MODEL_RULES), (rule, res)
+    jobs = dry_run_jobs(out)
+    assert MODEL_RULES | {"prepare", "moments", "mnd_plots", "provenance"} <= set(jobs), out[-2000:]
+    train = jobs["train"]["resources"]
+    assert train["runtime"] == 600 and train["mem_mb"] == 64000, train
+    assert train.get("gpu", 0) == gpus and "slurm_partition" not in train, train
+    partitions = read_partition_file(wf / "profiles/slurm/partitions.yaml")
+
+    class Job:  # what the executor's partition scoring reads of a job
+        def __init__(self, name, job):
+            self.name, self.threads = name, job["threads"]
+            self.resources = job["resources"]
+
+    for rule, job in jobs.items():
+        fits = {p.name: p.score_job_fit(Job(rule, job)) for p in partitions}
+        best = max((score, name) for name, score in fits.items() if score is not None)[1]
+        wants_gpu = job["resources"].get("gpu", 0) > 0
+        assert wants_gpu == (gpus > 0 and rule in MODEL_RULES), (rule, job)
+        assert best == ("gpu" if wants_gpu else "cpu"), (rule, job, fits)
+        if not wants_gpu:
+            assert fits["cpu"] is not None, (rule, fits)  # a CPU job fits the CPU partition
+        else:
+            assert fits["cpu"] is None, (rule, fits)  # and a GPU job cannot go there
+        assert (job["group"] == "figures") == rule.endswith("_plots"), (rule, job)
 
 
 def test_fid_weights_are_an_input_of_evaluate(wf):
@@ -169,7 +213,7 @@ def test_experiments_share_prepared_data_by_dataset_and_size(wf):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("experiments:\n  bad: {model: {zdim: 3}}\n", "experiments.bad: "),
+        ("experiments:\n  bad: {model: {zdim: 3}}\n", "experiments.bad.model.zdim: unknown key"),
         (
             "experiments:\n  bad: {data: {max_images: 10}}\n",
             "experiments.bad.data.max_images: an experiment may change",

@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import zarr
 
 from . import stats
 from .io import write_npz
+from .store import open_zarr
 from .samplers import shell_d2
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Labelled:
 
 def load_labelled(latents) -> Labelled:
     """Rows of ``latents.zarr`` that have attribute values; the others are counted and logged."""
-    g = zarr.open_group(latents, mode="r")
+    g = open_zarr(latents)
     if "attributes" not in g:
         raise ValueError(
             f"{latents} holds no attributes (the dataset was prepared without an attribute file)"

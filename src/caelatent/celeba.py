@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .images import SkipImage
+
 log = logging.getLogger(__name__)
 
+#: names that read as an image file (a directory so named is an entry, not a folder to walk)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -54,7 +58,7 @@ class AttributeTable:
 
 def image_id(name: str) -> int | None:
     """CelebA's id of an image file name (``img_align_celeba/000042.jpg`` -> 42), else None."""
-    stem, suffix = os.path.splitext(os.path.basename(name))
+    stem, suffix = os.path.splitext(os.path.basename(name.rstrip("/")))
     if suffix.lower() not in IMAGE_SUFFIXES or not stem.isdigit():
         return None
     return int(stem)
@@ -163,7 +167,9 @@ def write_attributes(
 
 
 class ImageContainer:
-    """A folder, zip or tar of images. ``members()`` lists entry names; ``read(name)`` gives bytes."""
+    """A folder, zip or tar of images. ``members()`` lists every entry (a directory only where its
+    name reads as an image's); ``read(name)`` gives an entry's bytes or raises :class:`SkipImage`
+    (``unreadable``, ``not_a_file``), so that every entry is written or skipped with a reason."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -178,28 +184,55 @@ class ImageContainer:
         pass
 
 
+def _unreadable(where, err: Exception) -> SkipImage:
+    return SkipImage("unreadable", f"{where}: {getattr(err, 'strerror', None) or err}")
+
+
 class FolderContainer(ImageContainer):
     def members(self) -> list[str]:
         out = []
-        for root, _dirs, files in os.walk(self.path):
-            for f in files:
-                out.append(os.path.relpath(os.path.join(root, f), self.path))
+        for root, dirs, files in os.walk(self.path):
+            for d in list(dirs):  # not walked: links to folders, folders named like images
+                if d.lower().endswith(IMAGE_SUFFIXES) or os.path.islink(os.path.join(root, d)):
+                    dirs.remove(d)
+                    files.append(d)
+            out.extend(os.path.relpath(os.path.join(root, f), self.path) for f in files)
         return sorted(out)
 
     def read(self, name: str) -> bytes:
-        return (self.path / name).read_bytes()
+        path = self.path / name
+        try:
+            mode = path.stat().st_mode  # follows a link: a dangling one is unreadable
+        except OSError as err:
+            raise _unreadable(path, err) from None
+        if not stat.S_ISREG(mode):
+            kind = "directory" if stat.S_ISDIR(mode) else "special file"
+            link = " (through a symbolic link, not followed)" if path.is_symlink() else ""
+            raise SkipImage("not_a_file", f"{path} is a {kind}{link}")
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            raise _unreadable(path, err) from None
 
 
 class ZipContainer(ImageContainer):
     def __init__(self, path):
         super().__init__(path)
         self._zip = zipfile.ZipFile(self.path)
+        self._infos = {
+            i.filename: i for i in self._zip.infolist() if not i.is_dir() or _named_like_image(i)
+        }
 
     def members(self) -> list[str]:
-        return [i.filename for i in self._zip.infolist() if not i.is_dir()]
+        return list(self._infos)
 
     def read(self, name: str) -> bytes:
-        return self._zip.read(name)
+        if self._infos[name].is_dir():
+            raise SkipImage("not_a_file", f"{self.path}:{name} is a directory")
+        try:
+            return self._zip.read(name)
+        except (OSError, zipfile.BadZipFile, EOFError) as err:
+            raise _unreadable(f"{self.path}:{name}", err) from None
 
     def close(self) -> None:
         self._zip.close()
@@ -209,18 +242,40 @@ class TarContainer(ImageContainer):
     def __init__(self, path):
         super().__init__(path)
         self._tar = tarfile.open(self.path)
-        self._infos = {m.name: m for m in self._tar.getmembers() if m.isfile()}
+        self._infos = {
+            m.name: m for m in self._tar.getmembers() if not m.isdir() or _named_like_image(m)
+        }
 
     def members(self) -> list[str]:
         return list(self._infos)
 
     def read(self, name: str) -> bytes:
-        f = self._tar.extractfile(self._infos[name])
-        assert f is not None
-        return f.read()
+        info = self._infos[name]
+        if not (info.isfile() or info.issym() or info.islnk()):
+            raise SkipImage("not_a_file", f"{self.path}:{name} is a {_tar_kind(info)}")
+        try:
+            f = self._tar.extractfile(info)  # resolves links inside the archive
+        except (KeyError, OSError, tarfile.TarError) as err:
+            raise _unreadable(f"{self.path}:{name} (link to {info.linkname})", err) from None
+        if f is None:
+            raise SkipImage("not_a_file", f"{self.path}:{name} links to a non-file")
+        try:
+            return f.read()
+        except (OSError, tarfile.TarError, EOFError) as err:
+            raise _unreadable(f"{self.path}:{name}", err) from None
 
     def close(self) -> None:
         self._tar.close()
+
+
+def _named_like_image(info) -> bool:
+    """A zip or tar directory that is an entry, not structure: one named like an image."""
+    name = info.filename if isinstance(info, zipfile.ZipInfo) else info.name
+    return name.rstrip("/").lower().endswith(IMAGE_SUFFIXES)
+
+
+def _tar_kind(info: tarfile.TarInfo) -> str:
+    return "directory" if info.isdir() else "device or fifo"
 
 
 def open_container(path: str | os.PathLike) -> ImageContainer:

@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 
 from .model import scaled_input
-from .store import atomic_path
+from .store import atomic_path, checked_compressor, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def encode_images(
             f"{encoder_path} has latent size {got}, but the config says model.z_dim={z_dim}; "
             "retrain (delete the model) or fix the config"
         )
-    g = zarr.open_group(images, mode="r")
+    g = open_zarr(images)
     arr = g["images"]
     if tuple(encoder.input_shape[1:3]) != arr.shape[1:3]:
         raise ValueError(
@@ -55,7 +55,13 @@ def encode_images(
     t0 = time.perf_counter()
     with atomic_path(out) as tmp:
         lg = zarr.open_group(tmp, mode="w")
-        z = lg.create_array("z", shape=(n, z_dim), chunks=(min(chunk, n), z_dim), dtype="float32")
+        z = lg.create_array(
+            "z",
+            shape=(n, z_dim),
+            chunks=(min(chunk, n), z_dim),
+            dtype="float32",
+            compressors=checked_compressor(),
+        )
         step = arr.chunks[0] * max(1, chunk // arr.chunks[0])
         on_uint8 = scaled_input(encoder)
         for s in range(0, n, step):
@@ -71,7 +77,9 @@ def encode_images(
             )
         for name in ("ids", "split", "attributes", "identity"):
             if name in g:
-                a = lg.create_array(name, data=g[name][:], chunks=g[name].chunks)
+                a = lg.create_array(
+                    name, data=g[name][:], chunks=g[name].chunks, compressors=checked_compressor()
+                )
                 a.attrs.update(dict(g[name].attrs))
         lg.attrs.update(
             {
@@ -88,7 +96,7 @@ def reconstruct_holdout(
     images, encoder: keras.Model, decoder: keras.Model, n: int = 16, batch_size: int = 256
 ) -> dict[str, np.ndarray]:
     """The first ``n`` holdout images (``originals``), their ``reconstructions`` and ``ids``."""
-    g = zarr.open_group(images, mode="r")
+    g = open_zarr(images)
     hold = np.flatnonzero(g["split"][:] == 1)[:n]
     x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
     z = encoder.predict(x.astype(np.float32) / 255, batch_size=batch_size, verbose=0)

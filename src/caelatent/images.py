@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -15,6 +16,9 @@ DEFAULT_CROP_BOX = (0, 20, 178, 198)
 
 
 _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+#: the smallest side kept, and the most pixels decoded, unless data.min_side / data.max_pixels say
+DEFAULT_MIN_SIDE = 32
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
 class SkipImage(Exception):
@@ -33,15 +37,25 @@ def scaled_box(width: int, height: int, box: Sequence[float]) -> tuple[float, fl
 
 
 def decode_crop_resize(
-    data: bytes, size: int, box: Sequence[float]
+    data: bytes,
+    size: int,
+    box: Sequence[float],
+    *,
+    min_side: int = DEFAULT_MIN_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[np.ndarray, str | None]:
     """JPEG (or other image) bytes -> uint8 [size, size, 3] and the converted-from mode, if any.
 
-    Raises :class:`SkipImage` with reason ``not_image`` or ``corrupt``.
+    The size is read from the header first: an image with a side under ``min_side`` or more than
+    ``max_pixels`` pixels is never decoded. Raises :class:`SkipImage` with reason ``not_image``,
+    ``corrupt``, ``too_small`` or ``too_large``.
     """
     try:
-        im = Image.open(io.BytesIO(data))
-        im.load()
+        with warnings.catch_warnings():  # Pillow's own bomb check warns; ours decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as err:
+        raise SkipImage("too_large", f"{err} (data.max_pixels={max_pixels})") from None
     except UnidentifiedImageError:
         if data.startswith(_IMAGE_SIGNATURES):
             raise SkipImage(
@@ -50,7 +64,19 @@ def decode_crop_resize(
         raise SkipImage(
             "not_image", f"{len(data)} bytes that are no image (start: {data[:12]!r})"
         ) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, SyntaxError, ValueError) as err:
+        raise SkipImage("corrupt", str(err)) from None
+    width, height = im.size
+    if width * height > max_pixels:
+        raise SkipImage(
+            "too_large",
+            f"{width}x{height} = {width * height} pixels > data.max_pixels={max_pixels}",
+        )
+    if min(width, height) < min_side:
+        raise SkipImage("too_small", f"{width}x{height}: a side under data.min_side={min_side}")
+    try:
+        im.load()
+    except (OSError, SyntaxError, ValueError) as err:
         raise SkipImage("corrupt", str(err)) from None
     converted = None
     if im.mode != "RGB":

@@ -12,9 +12,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import zarr
 
-from .store import atomic_path
+from .store import CheckedArray, atomic_path, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +24,9 @@ IN_MEMORY_BYTES = 512 << 20
 PathLike = str | os.PathLike
 
 
-def open_z(latents: PathLike) -> zarr.Array:
+def open_z(latents: PathLike) -> CheckedArray:
     """The latent vectors ``z`` [N, z_dim] of a ``latents.zarr``, opened lazily."""
-    return zarr.open_group(latents, mode="r")["z"]
+    return open_zarr(latents)["z"]
 
 
 def load_z(latents: PathLike, max_bytes: int = IN_MEMORY_BYTES):

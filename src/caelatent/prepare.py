@@ -23,7 +23,14 @@ import numpy as np
 import zarr
 
 from . import celeba, synthetic
-from .images import DEFAULT_CROP_BOX, SkipImage, check_box, decode_crop_resize
+from .images import (
+    DEFAULT_CROP_BOX,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_SIDE,
+    SkipImage,
+    check_box,
+    decode_crop_resize,
+)
 from .store import Outputs, atomic_path, compact_images, create_images_array, rename_array
 from .store import write_metadata, write_tables
 
@@ -67,14 +74,16 @@ def _init_worker(container_path: str | None, array_path: str) -> None:
     _array = zarr.open_array(array_path, mode="r+")
 
 
-def _decode_batch(start: int, names: list[str], size: int, box: Sequence[float]) -> dict:
+def _decode_batch(
+    start: int, names: list[str], size: int, box: Sequence[float], limits: dict
+) -> dict:
     assert _container is not None and _array is not None
     buf = np.zeros((len(names), size, size, 3), dtype=np.uint8)
     valid = np.zeros(len(names), dtype=bool)
     skipped, converted = [], Counter()
     for k, name in enumerate(names):
         try:
-            buf[k], conv = decode_crop_resize(_container.read(name), size, box)
+            buf[k], conv = decode_crop_resize(_container.read(name), size, box, **limits)
         except SkipImage as s:
             skipped.append((name, s.reason, s.detail))
             continue
@@ -146,17 +155,24 @@ def prepare_celeba(
     identities: str | os.PathLike | None = None,
     on_missing_attributes: str = "keep",
     max_images: int | None = None,
+    min_side: int = DEFAULT_MIN_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     split: Split = Split(),
     workers: int = 1,
     chunk: int = 256,
     dataset: str = "celeba",
 ) -> dict:
-    """Prepare CelebA images from a folder, zip or tar. Returns the manifest (also written)."""
+    """Prepare CelebA images from a folder, zip or tar. Returns the manifest (also written).
+
+    Every entry of ``images`` is written or skipped with a reason (not_image, duplicate_id,
+    no_attribute_row, corrupt, unreadable, not_a_file, too_small: a side under ``min_side``,
+    too_large: more than ``max_pixels`` pixels), or counted beyond ``max_images``."""
     if on_missing_attributes not in ("keep", "skip", "error"):
         raise ValueError(
             f"on_missing_attributes={on_missing_attributes!r}: expected keep, skip or error"
         )
     check_box(crop_box)
+    limits = {"min_side": int(min_side), "max_pixels": int(max_pixels)}
     attr_table = celeba.read_attributes(attributes) if attributes else None
     ident = celeba.read_identities(identities) if identities else None
     container = celeba.open_container(images)
@@ -175,7 +191,8 @@ def prepare_celeba(
         group = zarr.open_group(tmp_zarr, mode="w")
         raw = create_images_array(group, len(names), size, chunk, name="images_unfiltered")
         jobs = [
-            (s, names[s : s + c], size, tuple(crop_box)) for s, c in _batches(len(names), chunk)
+            (s, names[s : s + c], size, tuple(crop_box), limits)
+            for s, c in _batches(len(names), chunk)
         ]
         init = (str(images), str(Path(tmp_zarr) / "images_unfiltered"))
         results = _run_batches(_decode_batch, jobs, workers, init, "prepare")
@@ -221,6 +238,7 @@ def prepare_celeba(
             },
             "size": size,
             "crop_box": list(crop_box),
+            "limits": limits,
             "counts": counts,
             "attribute_file": (
                 {

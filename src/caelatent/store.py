@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import json
 import os
 import shutil
@@ -12,14 +14,100 @@ from typing import Iterator
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
 from . import celeba
 
 
-def images_compressor() -> BloscCodec:
-    # LZ4 in Blosc: cheap enough that writing never limits the decoding workers
-    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+def images_compressor() -> tuple:
+    # LZ4 in Blosc: cheap enough that writing never limits the decoding workers; a CRC-32C per
+    # chunk so that a damaged chunk is an error (DamagedChunk), never silently other pixels
+    return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), Crc32cCodec())
+
+
+def checked_compressor() -> tuple:
+    """Zarr's default Zstandard, with a CRC-32C per chunk (see images_compressor)."""
+    return (zarr.codecs.ZstdCodec(level=0), Crc32cCodec())
+
+
+# --- reading Zarr stores: a damaged chunk is named ------------------------------------------
+
+
+class DamagedChunk(RuntimeError):
+    """A chunk of a Zarr store that cannot be decoded (truncated, overwritten, bit flips)."""
+
+
+class CheckedArray:
+    """A Zarr array read through ``[...]`` or ``get_orthogonal_selection``; a read that fails on a
+    damaged chunk raises :class:`DamagedChunk` naming the store, the array and the chunk's file,
+    not the codec's bare error. Everything else is the array's own."""
+
+    def __init__(self, array: zarr.Array, store: Path):
+        self._array, self._store = array, store
+
+    def __getitem__(self, selection):
+        return self._read(lambda: self._array[selection])
+
+    def get_orthogonal_selection(self, selection):
+        return self._read(lambda: self._array.get_orthogonal_selection(selection))
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getattr__(self, name):
+        return getattr(self._array, name)
+
+    def _read(self, read):
+        try:
+            return read()
+        except Exception as err:
+            bad = self._first_damaged_chunk()
+            if bad is None:  # not a damaged chunk: the error is the caller's
+                raise
+            coords, cause = bad
+            key = self._array.metadata.encode_chunk_key(coords)
+            raise DamagedChunk(
+                f"{self._store}: array {self._array.path!r}, chunk {coords} (file "
+                f"{self._store / self._array.path / key}) cannot be decoded ({cause}). The store "
+                "is damaged: delete it and rerun the rule that wrote it"
+            ) from err
+
+    def _first_damaged_chunk(self):
+        a = self._array
+        grid = [range(-(-n // c)) for n, c in zip(a.shape, a.chunks)]
+        for coords in itertools.product(*grid):
+            sel = tuple(
+                slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(coords, a.chunks, a.shape)
+            )
+            try:
+                a[sel]
+            except Exception as cause:
+                return coords, f"{type(cause).__name__}: {cause}"
+        return None
+
+
+class CheckedGroup:
+    """A Zarr group whose arrays are :class:`CheckedArray`."""
+
+    def __init__(self, group: zarr.Group, store: Path):
+        self._group, self._store = group, store
+
+    def __getitem__(self, name: str):
+        node = self._group[name]
+        if isinstance(node, zarr.Group):
+            return CheckedGroup(node, self._store)
+        return CheckedArray(node, self._store)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._group
+
+    def __getattr__(self, name):
+        return getattr(self._group, name)
+
+
+def open_zarr(path: str | os.PathLike) -> CheckedGroup:
+    """A Zarr store opened read-only; reads of a damaged chunk raise :class:`DamagedChunk`."""
+    return CheckedGroup(zarr.open_group(path, mode="r"), Path(path))
 
 
 def create_images_array(
@@ -48,11 +136,44 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     _remove(tmp)
     try:
         yield tmp
-    except BaseException:
+    except BaseException as err:
         _remove(tmp)
+        if _disk_full(err):
+            raise DiskFull(
+                errno.ENOSPC,
+                f"{final}: no space left on the device while writing it ({_free(final.parent)} "
+                "free there); nothing was written. Free some space (or point the results "
+                "elsewhere) and run again",
+                str(final),
+            ) from err
         raise
     _remove(final)
     os.replace(tmp, final)
+
+
+class DiskFull(OSError):
+    """An output could not be written for lack of space; names the output."""
+
+
+def _disk_full(err: BaseException) -> bool:
+    """The disk filled up: ENOSPC or a quota, also wrapped by a worker pool or Zarr's IO."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _free(path: Path) -> str:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return "unknown"
+    return f"{st.f_bavail * st.f_frsize / 1e6:.1f} MB"
 
 
 def _remove(p: Path) -> None:
@@ -112,16 +233,20 @@ def rename_array(root: str | os.PathLike, old: str, new: str) -> zarr.Array:
 
 def write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) -> None:
     n = len(ids)
-    group.create_array("ids", data=ids, chunks=(min(n, 65536),))
-    group.create_array("split", data=flags, chunks=(min(n, 65536),))
+    checked = {"compressors": checked_compressor()}
+    group.create_array("ids", data=ids, chunks=(min(n, 65536),), **checked)
+    group.create_array("split", data=flags, chunks=(min(n, 65536),), **checked)
     if attr_names:
         a = group.create_array(
-            "attributes", data=attr_vals.astype(np.int8), chunks=(min(n, 65536), len(attr_names))
+            "attributes",
+            data=attr_vals.astype(np.int8),
+            chunks=(min(n, 65536), len(attr_names)),
+            **checked,
         )
         a.attrs["names"] = list(attr_names)
         a.attrs["missing_value"] = 0
     if identity is not None:
-        group.create_array("identity", data=identity, chunks=(min(n, 65536),))
+        group.create_array("identity", data=identity, chunks=(min(n, 65536),), **checked)
     group.attrs.update({"split_codes": {"train": 0, "holdout": 1}})
 
 

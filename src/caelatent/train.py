@@ -16,12 +16,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import zarr
 
 from .feed import Feed, open_source
 from .model import ModelSpec, UInt8Autoencoder, build_autoencoder
 from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
-from .store import atomic_path
+from .store import atomic_path, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ def train_autoencoder(
     """
     out_dir = Path(out_dir)
     ckpt = Path(checkpoint_dir) if checkpoint_dir else out_dir / "checkpoint"
-    g = zarr.open_group(images, mode="r")
+    g = open_zarr(images)
     arr, split = g["images"], g["split"][:]
     if arr.shape[1] != spec.image_size:
         raise ValueError(

@@ -2,7 +2,9 @@
 # Start a one-node SLURM cluster on localhost (as root): MariaDB, munge, slurmdbd, slurmctld, slurmd.
 # Debian packages: slurm-wlm slurmdbd munge mariadb-server. The node advertises one "gpu" GRES
 # backed by /dev/null, so that jobs asking for --gpus=1 are scheduled (and get CUDA_VISIBLE_DEVICES);
-# TensorFlow then finds no real GPU and runs on the CPU.
+# TensorFlow then finds no real GPU and runs on the CPU. Two partitions share the node, as on a real
+# cluster the "cpu" partition refuses any job that asks for a GPU: its QOS allows none and denies
+# (not queues) a job over the limit.
 set -euo pipefail
 CPUS=$(nproc)
 MEM=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048 ))
@@ -28,13 +30,14 @@ SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStorageTRES=gres/gpu
+AccountingStorageEnforce=associations,limits,qos
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 AccountingStoreFlags=job_comment
 MinJobAge=3600
 GresTypes=gpu
 NodeName=localhost CPUs=$CPUS RealMemory=$MEM Gres=gpu:1 State=UNKNOWN
-PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP QOS=cpuonly
 PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
 CONF
 echo "NodeName=localhost Name=gpu File=/dev/null" > /etc/slurm/gres.conf
@@ -71,6 +74,8 @@ for _ in $(seq 20); do munge -n | unmunge >/dev/null 2>&1 && break; sleep 0.5; d
 pgrep -x slurmdbd >/dev/null || slurmdbd
 for _ in $(seq 60); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 1; done
 sacctmgr -i add cluster caelatent >/dev/null 2>&1 || true
+sacctmgr -i add qos cpuonly >/dev/null 2>&1 || true
+sacctmgr -i modify qos cpuonly set MaxTRESPerJob=gres/gpu=0 Flags=DenyOnLimit >/dev/null
 pgrep -x slurmctld >/dev/null || slurmctld
 pgrep -x slurmd >/dev/null || slurmd
 for _ in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -qE "idle|mixed|alloc" && break; sleep 1; done

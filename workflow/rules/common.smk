@@ -1,12 +1,29 @@
 """Config validation and the path/param helpers every rule uses (no logic elsewhere)."""
 
 import copy
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from caelatent.configcheck import config_errors
+
 SCHEMA = "../../config/schema.yaml"
-validate(config, schema=SCHEMA)
+
+
+def check_config(cfg, where=""):
+    """Name every bad key (with `where`, the experiment block it came from), then let Snakemake's
+    validate fill in the defaults."""
+    problems = config_errors(cfg, os.path.join(workflow.basedir, "config", "schema.yaml"))
+    if problems:
+        raise WorkflowError(
+            "invalid config (config/README.md lists every key):\n"
+            + "\n".join(f"  {where}{p}" for p in problems)
+        )
+    validate(cfg, schema=SCHEMA)
+
+
+check_config(config)
 
 DATA = config["data"]
 CELEBA_FILES = ("img_align_celeba.zip", "list_attr_celeba.txt", "identity_CelebA.txt")
@@ -31,10 +48,7 @@ def _experiments():
                 "(prepared data are shared by dataset and size); set it in the top-level data block"
             )
         merged = _merged(base, override)
-        try:
-            validate(merged, schema=SCHEMA)
-        except WorkflowError as err:
-            raise WorkflowError(f"experiments.{name}: {err}") from None
+        check_config(merged, where=f"experiments.{name}.")
         out[name] = merged
     for name in config["run"]:
         if name not in out:
@@ -244,6 +258,8 @@ def prepare_params():
         "seed": config["seed"],
         "crop_box": DATA["crop_box"],
         "max_images": DATA["max_images"],
+        "min_side": DATA["min_side"],
+        "max_pixels": DATA["max_pixels"],
         "chunk_size": DATA["chunk_size"],
         "on_missing_attributes": DATA["on_missing_attributes"],
         "split": DATA["split"],

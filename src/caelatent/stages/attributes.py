@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from .. import io, stats
 from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
@@ -18,7 +17,7 @@ from ..attributes import PixelClassifier, check_names, load_labelled, scales
 from ..backend import use_device
 from ..plots import attributes as plots
 from ..samplers import shell_d2
-from ..store import atomic_path
+from ..store import atomic_path, open_zarr
 
 log = logging.getLogger(__name__)
 #: real training images the attribute classifier of rule arithmetic is fitted on (at most)
@@ -109,7 +108,7 @@ def arithmetic(
     net, det = load_model(decoder), FaceDetector(min_confidence)
     fit_rows = np.flatnonzero(lab.train)
     fit_rows = np.sort(np.random.default_rng([seed, 2]).permutation(fit_rows)[:CLASSIFIER_IMAGES])
-    real = zarr.open_group(pixels, mode="r")["images"]
+    real = open_zarr(pixels)["images"]
     judge = PixelClassifier(
         real.get_orthogonal_selection((lab.rows[fit_rows], slice(None), slice(None), slice(None))),
         lab.values[fit_rows],

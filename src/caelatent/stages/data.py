@@ -33,6 +33,8 @@ def prepare(
     seed: int,
     crop_box: list[float],
     max_images: int | None,
+    min_side: int,
+    max_pixels: int,
     chunk_size: int,
     on_missing_attributes: str,
     split: dict,
@@ -58,5 +60,7 @@ def prepare(
         identities=celeba_identities or None,
         on_missing_attributes=on_missing_attributes,
         max_images=max_images,
+        min_side=min_side,
+        max_pixels=max_pixels,
         **common,
     )

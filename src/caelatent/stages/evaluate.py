@@ -10,12 +10,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from .. import io, stats
 from ..backend import use_device
 from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES
 from ..plots import generate as plots
+from ..store import open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def evaluate(
     from ..evaluate import Scorer, rank_first
 
     samples = Path(samples)
-    lat = zarr.open_group(latents, mode="r")
+    lat = open_zarr(latents)
     pca_fit = np.load(samples / PCA_FIT_SET / "images.npy")
     scorer = Scorer(
         np.load(samples / REFERENCE_SET / "images.npy"),

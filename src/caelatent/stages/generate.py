@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from .. import io, stats
 from ..backend import use_device
@@ -17,7 +16,7 @@ from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES, draw, grid_rows, 
 from ..generate import reference_meta
 from ..plots import generate as plots
 from ..samplers import build_samplers, sampler_id
-from ..store import atomic_path
+from ..store import atomic_path, open_zarr
 
 
 def _save(d: Path, z, imgs, meta) -> None:
@@ -52,12 +51,12 @@ def generate(
 
     batch = device["predict_batch_size"] if device else 256
     net = load_model(decoder)
-    lat = zarr.open_group(latents, mode="r")
+    lat = open_zarr(latents)
     split = lat["split"][:]
     z_train = stats.take_rows(lat["z"], np.flatnonzero(split == 0))
     top = [int(c) for c in io.read_tsv(dominant)["component"]]
     rows = pick_rows(split, n_samples, n_reference, seed, source=str(images))
-    pixels = zarr.open_group(images, mode="r")["images"]
+    pixels = open_zarr(images)["images"]
     with atomic_path(samples) as tmp:
         tmp.mkdir(parents=True)
         for name, picked in ((REFERENCE_SET, rows.reference), (PCA_FIT_SET, rows.pca_fit)):

@@ -78,6 +78,7 @@ def test_a_full_disk_while_preparing_names_the_output_and_leaves_nothing(tmp_pat
         assert leftovers(out) == [], leftovers(out)
 
 
+@pytest.mark.slow
 @needs_mount
 def test_a_full_disk_under_snakemake_fails_the_rule_and_a_rerun_completes(tmp_path):
     """The whole results folder on a disk too small for prepare's images: the rule fails with the
@@ -172,6 +173,7 @@ def test_errors_that_are_no_damage_pass_through(faces):
 # --- two runs on one folder -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_snakemake_on_the_same_folder_refuses_and_the_first_completes(tmp_path):
     wf = workflow_copy(tmp_path / "wf")
     (wf / "small.yaml").write_text("train:\n  epochs: 2\n")

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import SkipImage
-
 log = logging.getLogger(__name__)
 
 #: names that read as an image file (a directory so named is an entry, not a folder to walk)
@@ -159,6 +157,15 @@ def write_attributes(
         f.write(" ".join(names) + " \n")
         for iid, row in zip(ids, values):
             f.write(f"{int(iid):06d}.jpg " + " ".join(f"{int(v):2d}" for v in row) + "\n")
+
+
+class SkipImage(Exception):
+    """An input that is left out, with a reason (counted in the manifest) and a detail (logged)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .celeba import SkipImage
+
 #: CelebA's aligned frames are 178 x 218; crop boxes are given in that frame and scaled to others.
 REFERENCE_FRAME = (178, 218)
 #: the largest centred square of the reference frame
@@ -19,15 +21,6 @@ _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 #: the smallest side kept, and the most pixels decoded, unless data.min_side / data.max_pixels say
 DEFAULT_MIN_SIDE = 32
 DEFAULT_MAX_PIXELS = 40_000_000
-
-
-class SkipImage(Exception):
-    """An input that is left out, with a reason (counted in the manifest) and a detail (logged)."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def scaled_box(width: int, height: int, box: Sequence[float]) -> tuple[float, float, float, float]:

@@ -23,11 +23,11 @@ import numpy as np
 import zarr
 
 from . import celeba, synthetic
+from .celeba import SkipImage
 from .images import (
     DEFAULT_CROP_BOX,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIDE,
-    SkipImage,
     check_box,
     decode_crop_resize,
 )

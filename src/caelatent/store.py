@@ -137,8 +137,9 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
     except BaseException as err:
+        full = _disk_full(err, final.parent)  # before the partial output frees its space
         _remove(tmp)
-        if _disk_full(err):
+        if full:
             raise DiskFull(
                 errno.ENOSPC,
                 f"{final}: no space left on the device while writing it ({_free(final.parent)} "
@@ -155,8 +156,9 @@ class DiskFull(OSError):
     """An output could not be written for lack of space; names the output."""
 
 
-def _disk_full(err: BaseException) -> bool:
-    """The disk filled up: ENOSPC or a quota, also wrapped by a worker pool or Zarr's IO."""
+def _disk_full(err: BaseException, where: Path) -> bool:
+    """The disk filled up: ENOSPC or a quota, also wrapped by a worker pool or Zarr's IO, or a
+    short write that reports no errno (NumPy's ``tofile``) on a device with no room left."""
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
@@ -164,16 +166,23 @@ def _disk_full(err: BaseException) -> bool:
             return True
         if "No space left on device" in str(err):
             return True
+        if isinstance(err, OSError) and err.errno is None and _free_bytes(where) < 1 << 20:
+            return True
         err = err.__cause__ or err.__context__
     return False
 
 
-def _free(path: Path) -> str:
+def _free_bytes(path: Path) -> int:
     try:
         st = os.statvfs(path)
     except OSError:
-        return "unknown"
-    return f"{st.f_bavail * st.f_frsize / 1e6:.1f} MB"
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
+
+
+def _free(path: Path) -> str:
+    free = _free_bytes(path)
+    return "unknown" if free >= 1 << 62 else f"{free / 1e6:.1f} MB"
 
 
 def _remove(p: Path) -> None:

@@ -71,6 +71,14 @@ def run_and_kill(wf: Path, rule: str, target: str, sig: int, ready) -> subproces
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
 
+def killed_run(demo: Path, tmp_path: Path, rule: str, target: str, sig: int, ready) -> Path:
+    """A copy of the demo in which a run forcing ``rule`` was killed: Snakemake failed."""
+    wf = demo_copy(demo, tmp_path / "wf")
+    killed = run_and_kill(wf, rule, target, sig, ready)
+    assert killed.returncode != 0, killed.stdout[-3000:]
+    return wf
+
+
 SIGNALS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGKILL, id="SIGKILL")]
 
 
@@ -85,10 +93,8 @@ def checkpointed(wf: Path) -> bool:
 
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_train_killed_mid_epoch_resumes_with_the_uninterrupted_history(demo, tmp_path, sig):
-    wf = demo_copy(demo, tmp_path / "wf")
     target = "results/demo/model/history.tsv"
-    killed = run_and_kill(wf, "train", target, sig, checkpointed)
-    assert killed.returncode != 0, killed.stdout[-3000:]
+    wf = killed_run(demo, tmp_path, "train", target, sig, checkpointed)
     assert not (wf / target).exists() and not (wf / "results/demo/model/encoder.keras").exists()
     assert (wf / "results/demo/checkpoint/state.json").exists()  # kept: not an output
     snakemake(wf, "--cores", "2", target, *DEMO)
@@ -107,10 +113,8 @@ def partial_latents(wf: Path) -> bool:
 
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_encode_killed_midway_reruns_to_the_uninterrupted_latents(demo, tmp_path, sig):
-    wf = demo_copy(demo, tmp_path / "wf")
     target = "results/demo/latents.zarr"
-    killed = run_and_kill(wf, "encode", target, sig, partial_latents)
-    assert killed.returncode != 0, killed.stdout[-3000:]
+    wf = killed_run(demo, tmp_path, "encode", target, sig, partial_latents)
     assert not (wf / target).exists()  # at most a .partial, which no rule reads
     snakemake(wf, "--cores", "2", target, *DEMO)
     assert not (wf / "results/demo/latents.zarr.partial").exists()
@@ -132,10 +136,8 @@ def evaluating_for(seconds: float):
 
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_evaluate_killed_midway_reruns_to_the_uninterrupted_summary(demo, tmp_path, sig):
-    wf = demo_copy(demo, tmp_path / "wf")
     target = "results/demo/stats/summary.tsv"
-    killed = run_and_kill(wf, "evaluate", target, sig, evaluating_for(8))
-    assert killed.returncode != 0, killed.stdout[-3000:]
+    wf = killed_run(demo, tmp_path, "evaluate", target, sig, evaluating_for(8))
     assert not (wf / target).exists() and not (wf / "results/demo/stats/summary.json").exists()
     snakemake(wf, "--cores", "2", target, *DEMO)
     got, want = ((d / target).read_text().splitlines() for d in (wf, demo))

@@ -100,6 +100,14 @@ def test_independent_gaussians_drop_the_correlations(cloud):
     )
 
 
+def test_prior_is_the_standard_normal_whatever_the_cloud(cloud):
+    z, mean, _ = cloud
+    x = smp.build_samplers({"prior": {}}, [])[0].fit(z).sample(20000, np.random.default_rng(5))
+    assert x.shape == (20000, 12)
+    assert np.abs(x.mean(axis=0)).max() < 0.05 < np.abs(mean).min()  # not the cloud's centre
+    assert np.abs(np.cov(x, rowvar=False) - np.eye(12)).max() < 0.05
+
+
 def test_pca_ellipsoid_is_uniform_inside(cloud):
     z, *_ = cloud
     s = smp.PCAEllipsoid(2.0).fit(z)

@@ -1,4 +1,15 @@
-"""Keras 3 builders for the convolutional autoencoder (by default exactly the seeds' network)."""
+"""Keras 3 builders for the convolutional autoencoder (by default exactly the seeds' network), and
+the two generative autoencoders it is compared with, on the same encoder and decoder:
+
+- ``kind="vae"``: a mean and a log-variance head, the reparametrisation trick, and a KL term
+  weighted by ``beta`` (Kingma & Welling 2014; beta as in Higgins et al. 2017);
+- ``kind="rae"``: the deterministic encoder with an L2 penalty on z weighted by ``beta`` and a
+  weight decay ``decoder_l2`` on the decoder (RAE-L2 of Ghosh et al., ICLR 2020).
+
+Every loss term is per pixel: the reconstruction loss is a mean over pixels, so the KL and z terms
+are divided by the pixels of an image, which keeps ``beta`` the textbook weight relative to the
+summed reconstruction loss.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import keras
 from keras import layers
+
+KINDS = ("cae", "vae", "rae")
 
 
 @dataclass(frozen=True)
@@ -20,6 +33,9 @@ class ModelSpec:
     batch_norm: bool = False
     z_dim: int = 256
     channels: int = 3
+    kind: str = "cae"
+    beta: float = 1.0
+    decoder_l2: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "filters", tuple(self.filters))
@@ -31,6 +47,16 @@ class ModelSpec:
             )
         if self.activation not in ("leaky_relu", "relu", "elu", "gelu", "swish", "tanh"):
             raise ValueError(f"model.activation={self.activation!r} is not supported")
+        if self.kind not in KINDS:
+            raise ValueError(f"model.kind={self.kind!r}: expected one of {', '.join(KINDS)}")
+        if self.beta < 0 or self.decoder_l2 < 0:
+            raise ValueError(
+                f"model.beta={self.beta}, model.decoder_l2={self.decoder_l2}: must be >= 0"
+            )
+
+    @property
+    def pixels(self) -> int:
+        return self.image_size * self.image_size * self.channels
 
     @property
     def bottleneck(self) -> tuple[int, int, int]:
@@ -49,7 +75,7 @@ def _act(name: str, label: str):
     return layers.Activation(name, name=label)
 
 
-def build_encoder(spec: ModelSpec) -> keras.Model:
+def _features(spec: ModelSpec):
     x = inputs = keras.Input((spec.image_size, spec.image_size, spec.channels), name="image")
     for i, f in enumerate(spec.filters, 1):
         x = layers.Conv2D(
@@ -58,35 +84,82 @@ def build_encoder(spec: ModelSpec) -> keras.Model:
         if spec.batch_norm:
             x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = _act(spec.activation, f"act{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
+    return inputs, layers.Flatten(name="flatten")(x)
+
+
+def build_encoder(spec: ModelSpec) -> keras.Model:
+    """Images in [0, 1] -> z. For a VAE, z is the mean (what encoding writes); see build_heads."""
+    return build_heads(spec)[0]
+
+
+def build_heads(spec: ModelSpec) -> tuple[keras.Model, keras.Model | None]:
+    """(encoder to z, or to the mean for a VAE; for a VAE the model to [mean, log-variance],
+    sharing its layers, else None)."""
+    inputs, x = _features(spec)
     z = layers.Dense(spec.z_dim, name="z")(x)
-    return keras.Model(inputs, z, name="encoder")
+    encoder = keras.Model(inputs, z, name="encoder")
+    if spec.kind != "vae":
+        return encoder, None
+    log_var = layers.Dense(spec.z_dim, name="z_log_var")(x)
+    return encoder, keras.Model(inputs, [z, log_var], name="encoder_mean_log_var")
 
 
 def build_decoder(spec: ModelSpec) -> keras.Model:
     h, w, c = spec.bottleneck
+    decay = (
+        {"kernel_regularizer": keras.regularizers.L2(spec.decoder_l2)} if spec.decoder_l2 else {}
+    )
     z = keras.Input((spec.z_dim,), name="z")
-    x = layers.Dense(h * w * c, name="dense")(z)
+    x = layers.Dense(h * w * c, name="dense", **decay)(z)
     x = layers.Reshape((h, w, c), name="reshape")(x)
     for i, f in enumerate(reversed(spec.filters), 1):
         x = layers.Conv2DTranspose(
-            f, spec.kernel_size, strides=spec.strides, padding="same", name=f"deconv{i}"
+            f, spec.kernel_size, strides=spec.strides, padding="same", name=f"deconv{i}", **decay
         )(x)
         if spec.batch_norm:
             x = layers.BatchNormalization(name=f"dbn{i}")(x)
         x = _act(spec.activation, f"dact{i}")(x)
     out = layers.Conv2DTranspose(
-        spec.channels, spec.kernel_size, padding="same", activation="sigmoid", name="image"
+        spec.channels,
+        spec.kernel_size,
+        padding="same",
+        activation="sigmoid",
+        name="image",
+        **decay,
     )(x)
     return keras.Model(z, out, name="decoder")
 
 
 def build_autoencoder(spec: ModelSpec) -> tuple[keras.Model, keras.Model, keras.Model]:
-    """(encoder, decoder, autoencoder); the autoencoder chains the two."""
+    """(encoder, decoder, autoencoder); the autoencoder chains the two (for a VAE, the mean)."""
     encoder, decoder = build_encoder(spec), build_decoder(spec)
     x = keras.Input((spec.image_size, spec.image_size, spec.channels), name="image")
     autoencoder = keras.Model(x, decoder(encoder(x)), name="autoencoder")
     return encoder, decoder, autoencoder
+
+
+def kl_divergence(mean, log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) per sample: -1/2 sum(1 + log_var - mean^2 - exp(log_var))."""
+    terms = 1.0 + log_var - keras.ops.square(mean) - keras.ops.exp(log_var)
+    return -0.5 * keras.ops.sum(terms, axis=-1)
+
+
+def z_penalty(z):
+    """RAE's L2 term on the code per sample: 1/2 ||z||^2."""
+    return 0.5 * keras.ops.sum(keras.ops.square(z), axis=-1)
+
+
+class Reparametrise(layers.Layer):
+    """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I), seeded (the draws resume with a run)."""
+
+    def __init__(self, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        eps = keras.random.normal(keras.ops.shape(mean), seed=self.seed_generator)
+        return mean + keras.ops.exp(0.5 * log_var) * eps
 
 
 LOSSES = ("bce", "mse")
@@ -103,19 +176,52 @@ class UInt8Autoencoder(keras.Model):
 
     Batches travel from the feed to the device as uint8 (a quarter of float32's bytes). The loss is
     computed in float32 whatever the dtype policy. ``encoder`` and ``decoder`` stay plain models
-    taking and giving images in [0, 1].
+    taking and giving images in [0, 1]. For a VAE, ``heads`` (mean and log-variance) feed the
+    reparametrised z; for an RAE, z is penalised (see :func:`training_loss`).
     """
 
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, loss: str = "bce", **kwargs):
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        loss: str = "bce",
+        spec: ModelSpec | None = None,
+        heads: keras.Model | None = None,
+        seed: int = 0,
+        **kwargs,
+    ):
+        spec = spec or ModelSpec(image_size=encoder.input_shape[1], channels=encoder.input_shape[3])
         x = keras.Input(encoder.input_shape[1:], dtype="uint8", name="image_uint8")
-        y = decoder(encoder(layers.Rescaling(1 / 255, name="scale")(x)))
-        super().__init__(x, y, name="autoencoder", **kwargs)
+        scaled = layers.Rescaling(1 / 255, name="scale")(x)
+        if spec.kind == "vae":
+            if heads is None:
+                raise ValueError("a VAE needs its mean and log-variance heads (build_heads)")
+            mean, log_var = heads(scaled)
+            z = Reparametrise(seed, name="reparametrise")([mean, log_var])
+            codes = [mean, log_var]
+        else:
+            z = encoder(scaled)
+            codes = [z]
+        super().__init__(x, [decoder(z), *codes], name="autoencoder", **kwargs)
         self.encoder, self.decoder, self.loss_name = encoder, decoder, loss
+        self.spec = spec
         self.reconstruction = reconstruction_loss(loss)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = keras.ops.cast(x, "float32") / 255.0
-        return self.reconstruction(target, keras.ops.cast(y_pred, "float32"))
+        image, *codes = (keras.ops.cast(t, "float32") for t in y_pred)
+        total = training_loss(self.spec, self.reconstruction(target, image), codes)
+        return total + sum(self.losses) if self.losses else total
+
+
+def training_loss(spec: ModelSpec, reconstruction, codes):
+    """The per-pixel reconstruction loss plus, per kind: nothing (cae), beta * KL (vae), beta *
+    1/2 ||z||^2 (rae), each averaged over the batch and divided by the pixels of an image."""
+    if spec.kind == "vae":
+        return reconstruction + spec.beta * keras.ops.mean(kl_divergence(*codes)) / spec.pixels
+    if spec.kind == "rae":
+        return reconstruction + spec.beta * keras.ops.mean(z_penalty(codes[0])) / spec.pixels
+    return reconstruction
 
 
 def scaled_input(model: keras.Model) -> keras.Model:

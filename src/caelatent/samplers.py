@@ -153,6 +153,16 @@ class IndependentGaussians(Sampler):
         return self.moments_.mean + rng.standard_normal(size=(n, self.dim_)) * self.moments_.std
 
 
+class Prior(Sampler):
+    """N(0, I), whatever the latents: a VAE's prior (for a CAE, the classic mismatch: the cloud
+    is elsewhere)."""
+
+    name = "prior"
+
+    def sample(self, n, rng):
+        return rng.standard_normal(size=(n, self.dim_))
+
+
 class PCAEllipsoid(Sampler):
     """Uniform inside the k-sigma ellipsoid in the PCA frame (of the leading ``components`` axes;
     the remaining coordinates stay at the centre)."""
@@ -252,6 +262,8 @@ def build_samplers(spec: dict, dominant: list[int], seed: int = 0) -> list[Sampl
             out += [TruncatedNormal(k) for k in opts.get("k", [3.0])]
         elif name == "independent":
             out.append(IndependentGaussians())
+        elif name == "prior":
+            out.append(Prior())
         elif name == "pca_ellipsoid":
             out += [PCAEllipsoid(k, opts.get("components")) for k in opts.get("k", [3.0])]
         elif name == "gmm":

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from .feed import Feed, open_source
-from .model import ModelSpec, UInt8Autoencoder, build_autoencoder
+from .model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
 from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
 from .store import atomic_path, open_zarr
 
@@ -170,8 +170,8 @@ def train_autoencoder(
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy(options.precision)
     try:
-        encoder, decoder, _ = build_autoencoder(spec)
-        ae = UInt8Autoencoder(encoder, decoder, loss)
+        (encoder, heads), decoder = build_heads(spec), build_decoder(spec)
+        ae = UInt8Autoencoder(encoder, decoder, loss, spec=spec, heads=heads, seed=seed)
     finally:
         keras.config.set_dtype_policy("float32")
     spe = options.steps_per_execution

@@ -5,11 +5,14 @@ rule compare:
     input:
         eigenvalues=compared(rules.pca.output.table),
         mnd=compared(rules.mnd.output.summary),
+        shells=compared(rules.mnd.output.shells),
+        history=compared(rules.train.output.history),
         dominant=compared(rules.components.output.dominant),
         summary=compared(rules.evaluate.output.summary),
     output:
         table="results/comparison/experiments.tsv",
         faces="results/comparison/face_rates.tsv",
+        samplers="results/comparison/samplers.tsv",
     log:
         "logs/comparison.log",
     conda:
@@ -17,6 +20,7 @@ rule compare:
     params:
         library=library("compare.compare"),
         names=config["run"],
+        kinds=[EXPERIMENTS[name]["model"]["kind"] for name in config["run"]],
     script:
         "../scripts/compare.py"
 
@@ -25,10 +29,22 @@ rule compare_plots:
     input:
         eigenvalues=compared(rules.pca.output.table),
         faces=rules.compare.output.faces,
+        table=rules.compare.output.table,
+        samplers=rules.compare.output.samplers,
     output:
         fig=report(
             "results/comparison/experiments.png",
             caption="../report/experiments.rst",
+            category="Comparison",
+        ),
+        heatmaps=report(
+            "results/comparison/sampler_heatmaps.png",
+            caption="../report/sampler_heatmaps.rst",
+            category="Comparison",
+        ),
+        tradeoff=report(
+            "results/comparison/tradeoff.png",
+            caption="../report/tradeoff.rst",
             category="Comparison",
         ),
     log:

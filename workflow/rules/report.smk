@@ -27,6 +27,7 @@ rule comparison_tables:
     input:
         experiments=rules.compare.output.table,
         face_rates=rules.compare.output.faces,
+        samplers=rules.compare.output.samplers,
     output:
         html=report(
             directory("results/comparison/tables"),

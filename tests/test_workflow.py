@@ -808,9 +808,16 @@ def test_report_renders_every_figure_in_chromium(demo, tmp_path):
     # the summary tables are pages of the report, the sampler summary with a row per set
     pages = {p.name for p in html.parent.rglob("*.html")}
     assert {"samplers.html", "normality_tests.html", "experiments.html"} <= pages, pages
-    samplers = next(html.parent.rglob("samplers.html")).read_text()
+    by_title = {
+        re.search(r"<title>(.*?)</title>", t).group(1): t
+        for t in (p.read_text() for p in html.parent.rglob("samplers.html"))
+    }
+    samplers = by_title["experiment demo: samplers"]
     n_sets = len((wf / "results/demo/stats/summary.tsv").read_text().splitlines()) - 1
     assert samplers.count("<tr>") == n_sets + 1 and "<td>mnd</td>" in samplers
+    # and the comparison's sampler table, one row per experiment (one here) and sampler
+    compared = by_title["comparison of experiments: samplers"]
+    assert compared.count("<tr>") == n_sets + 1 and "<td>mnd k3</td>" in compared
     # every figure in the report decodes and renders in the browser
     page = html.parent / "check_figures.html"
     imgs = "".join(f'<img src="{p.relative_to(html.parent).as_posix()}">' for p in pngs)

@@ -78,3 +78,21 @@ def test_plane_paths_are_named_by_angle_across_experiments_unless_that_collides(
     assert got == ["mnd k3", "plane_path a0", "plane_path a45"]
     two_planes = sampler_labels(["plane_path", "plane_path"], ["z1-z2-a0", "z3-z4-a0"])
     assert two_planes == ["plane_path z1-z2-a0", "plane_path z3-z4-a0"]
+
+
+def test_the_trade_off_takes_each_experiments_best_cloud_sampler():
+    from caelatent.stages.compare import best_cloud_sampler
+
+    labels = ["holdout_real", "uniform_box b1.5", "mnd k3", "gmm n10", "prior"]
+    nan = float("nan")
+    grids = {
+        "fd_pixels": [[10, 700, 57, 54, nan], [10, 280, 81, 79, 255], [10, 5, nan, nan, nan]],
+        "face_rate": [
+            [0.99, 0.01, 0.955, 0.95, nan],
+            [0.99, 0.4, 0.96, 1.0, 0.35],
+            [1, 1, nan, nan, nan],
+        ],
+    }
+    best = best_cloud_sampler(grids, ["seed", "vae", "none"], labels)
+    # references and uniform boxes never count; an experiment without cloud samplers is left out
+    assert best == {"fd_pixels": {"seed": 54, "vae": 79}, "face_rate": {"seed": 0.955, "vae": 1.0}}

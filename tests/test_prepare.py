@@ -6,13 +6,22 @@ import zipfile
 
 import numpy as np
 import pytest
+import yaml
 import zarr
 from PIL import Image
 
 from caelatent import celeba
-from caelatent.images import decode_crop_resize
+from caelatent.images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_crop_resize
 from caelatent.prepare import Split, prepare_celeba, prepare_synthetic
-from conftest import ATTR_FILE, HALFRES_TAR, IDENTITY_FILE, ORIGINALS_TAR, make_tar, read_jpegs
+from conftest import (
+    ROOT,
+    ATTR_FILE,
+    HALFRES_TAR,
+    IDENTITY_FILE,
+    ORIGINALS_TAR,
+    make_tar,
+    read_jpegs,
+)
 
 
 def load(out_dir):
@@ -251,6 +260,13 @@ def test_size_limits_are_configurable_and_read_from_the_header(sample, tmp_path)
         return {s["name"]: s["reason"] for s in m["skipped_items"]}
 
     assert reasons() == {"000050.jpg": "too_large"}
+    # the library's defaults are the config's (one value each, stated twice)
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    data = schema["properties"]["data"]["properties"]
+    assert (data["min_side"]["default"], data["max_pixels"]["default"]) == (
+        DEFAULT_MIN_SIDE,
+        DEFAULT_MAX_PIXELS,
+    )
     small = {n: "too_small" for n in names[2:]}
     assert reasons(min_side=100) == {"000050.jpg": "too_large", **small}
     large = {n: "too_large" for n in names[:2]}

@@ -184,13 +184,12 @@ class UInt8Autoencoder(keras.Model):
         self,
         encoder: keras.Model,
         decoder: keras.Model,
+        spec: ModelSpec,
         loss: str = "bce",
-        spec: ModelSpec | None = None,
         heads: keras.Model | None = None,
         seed: int = 0,
         **kwargs,
     ):
-        spec = spec or ModelSpec(image_size=encoder.input_shape[1], channels=encoder.input_shape[3])
         x = keras.Input(encoder.input_shape[1:], dtype="uint8", name="image_uint8")
         scaled = layers.Rescaling(1 / 255, name="scale")(x)
         if spec.kind == "vae":

@@ -171,7 +171,7 @@ def train_autoencoder(
     keras.config.set_dtype_policy(options.precision)
     try:
         (encoder, heads), decoder = build_heads(spec), build_decoder(spec)
-        ae = UInt8Autoencoder(encoder, decoder, loss, spec=spec, heads=heads, seed=seed)
+        ae = UInt8Autoencoder(encoder, decoder, spec, loss, heads=heads, seed=seed)
     finally:
         keras.config.set_dtype_policy("float32")
     spe = options.steps_per_execution

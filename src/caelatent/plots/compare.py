@@ -60,27 +60,16 @@ def heatmaps(grids: dict, names: list[str], labels: list[str]):
     return fig
 
 
-#: samplers drawn from inside the cloud (or the prior): the generators the trade-off compares
-CLOUD_SAMPLERS = ("mnd", "gmm", "pca_ellipsoid", "independent", "prior")
-
-
-def tradeoff(recon: dict, long: dict, names: list[str]):
+def tradeoff(recon: dict, best: dict):
     """Reconstruction loss against the best cloud sampler's pixel-PCA Fréchet distance (left) and
-    face rate (right), one point per experiment, named."""
+    face rate (right), one point per experiment, named. ``best``: {metric: {experiment: value}}."""
     fig, (a1, a2) = subplots(1, 2, (11, 4.5))
-    for ax, metric, best in ((a1, "fd_pixels", min), (a2, "face_rate", max)):
-        for name in names:
-            vals = [
-                float(v)
-                for e, s, v in zip(long["experiment"], long["sampler"], long[metric])
-                if e == name and s.split()[0] in CLOUD_SAMPLERS and np.isfinite(float(v))
-            ]
-            if vals:
-                y = best(vals)
-                ax.scatter(recon[name], y)
-                ax.annotate(
-                    name, (recon[name], y), fontsize=8, xytext=(3, 3), textcoords="offset points"
-                )
+    for ax, metric in ((a1, "fd_pixels"), (a2, "face_rate")):
+        for name, y in best[metric].items():
+            ax.scatter(recon[name], y)
+            ax.annotate(
+                name, (recon[name], y), fontsize=8, xytext=(3, 3), textcoords="offset points"
+            )
         ax.set_xlabel("holdout reconstruction loss (last epoch)")
         ax.set_ylabel(f"best cloud sampler's {metric}")
     a1.set_title("Reconstruction against sampling: distance")

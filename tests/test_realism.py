@@ -133,6 +133,8 @@ def test_rank_first_per_metric_skips_the_references():
             "precision_onet": 0.5,
             "recall_onet": 0.5,
             "fd_pixels": 10.0,
+            "kid_onet": 0.1,
+            "kid_pixels": 1.0,
             "precision_pixels": 0.5,
             "recall_pixels": 0.5,
             "diversity": 0.5,
@@ -142,10 +144,11 @@ def test_rank_first_per_metric_skips_the_references():
     rows = [
         row(REFERENCES[0], face_rate=1.0, fd_onet=0.0, diversity=1.0),
         row("a", face_rate=0.9, fd_onet=2.0),
-        row("b", fd_onet=0.5, diversity=1.3, recall_pixels=0.7),
+        row("b", fd_onet=0.5, diversity=1.3, recall_pixels=0.7, kid_pixels=-0.2),
         row("c", diversity=0.2, precision_onet=0.8),
     ]
     best = rank_first(rows)
     assert best["face_rate"]["sampler"] == "a" and best["fd_onet"]["sampler"] == "b"
     assert best["diversity"]["sampler"] == "b"  # 1.3 is closer to the real spread than 0.5 or 0.2
     assert best["precision_onet"]["sampler"] == "c" and best["recall_pixels"]["sampler"] == "b"
+    assert best["kid_pixels"]["sampler"] == "b"  # lowest KID

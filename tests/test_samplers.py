@@ -125,13 +125,34 @@ def test_gaussian_mixture_recovers_a_known_mixture():
     rng = np.random.default_rng(7)
     means = np.array([[0, 0, 0, 0], [8, 0, 0, 0], [0, 8, 0, 0]], float)
     z = np.vstack([rng.normal(m, 0.5, size=(3000, 4)) for m in means])
-    s = smp.GaussianMixtureSampler(components=3, max_fit=9000, seed=0).fit(z)
+    s = smp.GaussianMixtureSampler(candidates=[3], max_fit=9000, seed=0).fit(z)
+    assert s.setting == "n3" and s.selection["gmm_converged"]
     got = s.gmm_.means_[np.argsort(s.gmm_.means_[:, 0] * 10 + s.gmm_.means_[:, 1])]
     want = means[np.argsort(means[:, 0] * 10 + means[:, 1])]
     np.testing.assert_allclose(got, want, atol=0.1)
     x = s.sample(3000, np.random.default_rng(8))
     nearest = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
     assert np.allclose(np.bincount(nearest) / 3000, 1 / 3, atol=0.05)
+
+
+@pytest.mark.parametrize("true_k", [1, 4])
+def test_gaussian_mixture_selection_finds_the_true_number_of_components(true_k):
+    """Well-separated mixtures: the held-out log-likelihood picks the true size among 1, 2, 4, 8."""
+    rng = np.random.default_rng(true_k)
+    means = rng.normal(size=(true_k, 6)) * 12
+    z = np.vstack([rng.normal(m, 1.0, size=(1500, 6)) for m in means])
+    s = smp.GaussianMixtureSampler(candidates=[1, 2, 4, 8], max_fit=6000, seed=0).fit(z)
+    assert s.setting == "selected" and s.selection["gmm_components"] == true_k, s.selection
+    assert s.selection["gmm_selected_on"] == round(len(z) * 0.1)
+    assert set(s.selection["gmm_candidates"]) == {"1", "2", "4", "8"}
+
+
+def test_gaussian_mixture_that_does_not_converge_is_a_warning(caplog):
+    rng = np.random.default_rng(9)
+    z = rng.standard_normal((600, 5)) / np.sqrt(rng.chisquare(2, 600) / 2)[:, None]
+    s = smp.GaussianMixtureSampler(candidates=[6], max_fit=600, max_iter=2, n_init=3).fit(z)
+    assert not s.selection["gmm_converged"]
+    assert "did not converge in 2 iterations" in caplog.text
 
 
 def test_build_samplers_from_config():

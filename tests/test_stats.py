@@ -163,7 +163,8 @@ def test_uniform_cloud_radius_finds_its_box(tmp_path):
 
 
 def mnd(lat, moments, out, planes, **kw):
-    """Rules mnd and mnd_plots with their outputs in ``out``: 40 null runs, at most 5,000 tested."""
+    """Rules mnd and mnd_plots with their outputs in ``out``: 100 null runs (beyond them p is the
+    bound 1/101, under the one-sided tests' Bonferroni level), at most 5,000 tested."""
     tables = dict(summary=out / "f.json", shells=out / "s.tsv", qq=out / "qq.npz")
     res = stage.mnd(
         latents=lat,
@@ -172,7 +173,7 @@ def mnd(lat, moments, out, planes, **kw):
         tests=out / "t.tsv",
         core_sigma=3.0,
         seed=0,
-        null_runs=40,
+        null_runs=100,
         max_test_n=5000,
         **kw,
     )
@@ -190,7 +191,7 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     assert [t["test"] for t in res["tests"]] == list(normality.TESTS)
     for t in res["tests"]:  # every test reports its null mean and spread, z and p
         assert (
-            t["null_runs"] == 40
+            t["null_runs"] == 100
             and t["null_sd"] > 0
             and np.isfinite(t["z"])
             and 0 < t["p_value"] <= 1
@@ -214,6 +215,11 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
         assert abs(sh["expected_fraction"] - sh["observed_fraction"]) < 0.01
     core = res["core"]
     assert abs(core["fraction_inside"] - core["expected_fraction"]) < 0.003
+    # the tail measure: a normal cloud's t fit runs to the top of nu's range, and the 3-sigma
+    # fraction it predicts is the observed one
+    assert res["nu"] > 30 and res["nu_lo"] > 30, (res["nu"], res["nu_lo"])
+    tails = res["tails"]
+    assert abs(tails["inside_3sigma_predicted_by_t"] - tails["inside_3sigma_observed"]) < 0.01
     assert abs(core["trace_ratio_core_to_full"] - 1) < 0.03
     assert "says nothing about the vectors outside the shell" in res["consistent_with_normal_means"]
     assert list(
@@ -227,6 +233,12 @@ def test_mixture_is_rejected(tmp_path):
     res = mnd(lat, tmp_path / "m.npz", tmp_path, [(3, 4)])
     assert not res["consistent_with_normal"]
     assert min(t["p_value"] for t in res["tests"]) < res["alpha_per_test"]
+    # beyond every null run the p-value is the bound 1/(runs + 1), not an extrapolation, and the
+    # effect size lies outside its null range
+    for t in res["tests"]:
+        if t["p_is_bound"]:
+            assert t["p_value"] == pytest.approx((2 if t["side"] == "two-sided" else 1) / 101)
+            assert not t["effect_null_lo"] <= t["effect"] <= t["effect_null_hi"]
 
 
 def test_tails_beyond_the_shell_do_not_reject_the_core(tmp_path):

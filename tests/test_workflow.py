@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import yaml
 import zarr
+
+from caelatent.evaluate import WITH_INTERVALS
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -362,18 +364,15 @@ def test_demo_generate_and_evaluate(demo):
     assert all(r["fid_keras_inceptionv3"] == "nan" for r in rows)
     # realism and diversity against real holdout images that are not the holdout_real row's
     gen = demo_or_default(demo, "generate")
-    assert {int(r["n_reference"]) for r in rows} == {gen["n_reference"]}
-    assert details["realism"]["reference_images"] == gen["n_reference"]
+    n_ref = gen["n_reference"] or gen["n_samples"]  # null: as many as n_samples
+    assert {int(r["n_reference"]) for r in rows} == {n_ref}
+    assert details["realism"]["reference_images"] == n_ref
     # the pixel PCA is fitted on training images, none of them compared
     fit_rows, ref_rows = (
         np.load(exp / "samples" / d / "rows.npy") for d in ("pca_fit", "reference")
     )
     split = zarr.open_group(wf / "results/data/synthetic_64/images.zarr")["split"][:]
-    assert (
-        len(fit_rows) == gen["n_reference"]
-        and (split[fit_rows] == 0).all()
-        and (split[ref_rows] == 1).all()
-    )
+    assert len(fit_rows) == n_ref and (split[fit_rows] == 0).all() and (split[ref_rows] == 1).all()
     by = {
         (r["sampler"], r["setting"]): {
             k: float(v) for k, v in r.items() if k not in ("sampler", "setting")
@@ -387,6 +386,15 @@ def test_demo_generate_and_evaluate(demo):
             and real[f"recall_{space}"] > noise[f"recall_{space}"]
         )
     assert 0.8 < real["diversity"] < 1.2
+    # every score carries its interval, around the score
+    for r in by.values():
+        for key in WITH_INTERVALS:
+            if not np.isnan(r[key]):
+                assert r[f"{key}_lo"] <= r[key] <= r[f"{key}_hi"], key
+    # two real sets of one law: KID's interval holds 0; noise is farther than the reconstructions
+    for space in ("onet", "pixels"):
+        assert real[f"kid_{space}_lo"] <= 0 <= real[f"kid_{space}_hi"]
+        assert noise[f"gap_fd_{space}_lo"] > 0
     assert set(details["ranking"]) >= {
         "face_rate",
         "fd_onet",

@@ -7,7 +7,9 @@ import logging
 
 import numpy as np
 
-from . import detect, realism, stats
+from scipy.spatial.distance import pdist, squareform
+
+from . import detect, intervals, realism, stats
 from .generate import REFERENCES
 from .samplers import shell_d2
 
@@ -18,16 +20,21 @@ log = logging.getLogger(__name__)
 #: its values rank samplers within this workflow and are not comparable with papers' FIDs.
 FID = "fid_keras_inceptionv3"
 
-#: summary columns of the realism metrics, and whether higher is better (None: closest to 1 is best)
+#: summary columns of the realism metrics, and whether higher is better (None: closest to 1 is best);
+#: each has ``<metric>_lo`` and ``<metric>_hi`` columns (its 95 % interval) beside it, as do
+#: ``face_rate`` and the latent gaps
+SPACES = ("onet", "pixels")
 REALISM = {
-    "fd_onet": False,
-    "precision_onet": True,
-    "recall_onet": True,
-    "fd_pixels": False,
-    "precision_pixels": True,
-    "recall_pixels": True,
+    **{
+        f"{m}_{space}": higher
+        for space in SPACES
+        for m, higher in (("fd", False), ("kid", False), ("precision", True), ("recall", True))
+    },
     "diversity": None,
 }
+#: a sampler's Fréchet distance minus the holdout reconstructions' (the decoder's blur taken out)
+GAPS = tuple(f"gap_fd_{space}" for space in SPACES)
+WITH_INTERVALS = ("face_rate", *REALISM, *GAPS)
 
 
 def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -> np.ndarray:
@@ -58,8 +65,11 @@ class Scorer:
         pca_components: int = 64,
         onet_crop=realism.FACE_CROP,
         seed: int = 0,
+        resamples: int = 100,
+        level: float = 0.95,
     ):
         self.reference, self.mom, self.z_train, self.k = reference, mom, z_train, k
+        self.seed, self.level, self.resamples = seed, level, resamples
         self.onet_crop = list(onet_crop)
         self.limit = shell_d2(3.0, len(mom.mean))
         self.w = stats.whitener(mom)
@@ -67,8 +77,15 @@ class Scorer:
         self.onet = realism.OnetFeatures(onet_crop)
         self.pixels = realism.PixelPCA(pca_components, seed).fit(pca_fit)
         self.features = {"onet": self.onet, "pixels": self.pixels}
-        self.real_feats = {space: f(reference) for space, f in self.features.items()}
-        self.real_spread = realism.mean_pairwise_distance(reference)
+        halves = intervals.HalfSamples(len(reference), resamples, seed)
+        self.real = {
+            space: intervals.RealSet(f(reference), k, halves) for space, f in self.features.items()
+        }
+        d_ref = _pixel_distances(reference)
+        self.real_spread = intervals.mean_pairwise(d_ref)
+        self.real_spread_halves = intervals.half_means(d_ref, halves.indices())
+        self.reconstruction: dict | None = None  # holdout_reconstruction's values and half-samples
+        self.scored = 0
         self.fid_weights = fid_weights
         self.fid_real = detect.inception_features(reference, fid_weights) if fid_weights else None
         self.reference_nn: float | None = None  # holdout_real's median nearest distance
@@ -86,33 +103,62 @@ class Scorer:
             )
 
     def score(self, name: str, meta: dict, z: np.ndarray, imgs: np.ndarray) -> dict:
-        """One summary row. Score ``holdout_real`` first: its nearest-latent distance is the scale
-        of every set's ``nn_distance_ratio``."""
+        """One summary row, every metric of WITH_INTERVALS with its interval. Score
+        ``holdout_real`` first (its nearest-latent distance is the scale of every set's
+        ``nn_distance_ratio``) and ``holdout_reconstruction`` before the samplers (the latent gaps
+        are taken against it)."""
         z = np.asarray(z, np.float64)
-        rate, conf, _ = self.detector.face_rate(imgs)
+        self.scored += 1
+        rate, conf, c = self.detector.face_rate(imgs)
         y = (z - self.mom.mean) @ self.w.T
         nn = np.median(nearest_distances(z, self.z_train))
         if name == "holdout_real":
             self.reference_nn = float(nn)
-        feats = {space: f(imgs) for space, f in self.features.items()}
+        values, halves = {}, {}
+        for space, f in self.features.items():
+            v, h = intervals.compare_sets(self.real[space], f(imgs), [self.seed, self.scored])
+            values |= {f"{m}_{space}": v[m] for m in v}
+            halves |= {f"{m}_{space}": h[m] for m in h}
+        d = _pixel_distances(imgs)
+        fake_halves = intervals.HalfSamples(len(imgs), self.resamples, self.seed).indices()
+        values["diversity"] = intervals.mean_pairwise(d) / self.real_spread
+        halves["diversity"] = intervals.half_means(d, fake_halves) / self.real_spread_halves
+        if name == "holdout_reconstruction":
+            self.reconstruction = {"values": values, "halves": halves}
+        for gap in GAPS:
+            metric = gap.removeprefix("gap_")
+            if self.reconstruction is None or name in REFERENCES:
+                values[gap], halves[gap] = float("nan"), np.array([])
+            else:
+                values[gap] = values[metric] - self.reconstruction["values"][metric]
+                halves[gap] = halves[metric] - self.reconstruction["halves"][metric]
+        found = int((c >= self.detector.min_confidence).sum())
+        ranges = {"face_rate": intervals.proportion_interval(found, len(imgs), self.level)}
+        for key, h in halves.items():
+            kind = key.split("_")[0]
+            bounds = intervals.BOUNDS.get(
+                kind, (0.0, np.inf) if key == "diversity" else (-np.inf, np.inf)
+            )
+            ranges[key] = intervals.normal_interval(values[key], h, self.level, bounds)
         fid = float("nan")
         if self.fid_weights:
             fid = realism.frechet_distance(
                 self.fid_real, detect.inception_features(imgs, self.fid_weights)
             )
-        return {
-            "sampler": meta["sampler"],
-            "setting": meta["setting"] or "-",
-            "n": len(z),
-            "face_rate": rate,
-            "mean_confidence": conf,
-            **realism.realism_scores(self.real_feats, feats, self.k),
-            "diversity": realism.mean_pairwise_distance(imgs) / self.real_spread,
+        values["face_rate"] = rate
+        row = {"sampler": meta["sampler"], "setting": meta["setting"] or "-", "n": len(z)}
+        for key in WITH_INTERVALS:
+            row |= {key: values[key], f"{key}_lo": ranges[key][0], f"{key}_hi": ranges[key][1]}
+        return row | {
             "n_reference": len(self.reference),
+            "mean_confidence": conf,
             "inside_3sigma": float((np.einsum("ij,ij->i", y, y) <= self.limit).mean()),
             "nn_distance_median": float(nn),
             "nn_distance_ratio": float(nn) / self.reference_nn if self.reference_nn else np.nan,
             FID: fid,
+            # the GMM's number of components (chosen by held-out likelihood) and whether EM converged
+            "gmm_components": meta.get("gmm_components", "-"),
+            "gmm_converged": meta.get("gmm_converged", "-"),
         }
 
     def notes(self, n_pca_fit: int) -> dict:
@@ -126,6 +172,17 @@ class Scorer:
                 "reference": "real holdout images disjoint from the holdout_real row's; holdout_real's "
                 "scores are therefore the real-vs-real floor for this many samples",
                 "pixel_pca_fitted_on": f"{n_pca_fit} training images",
+                "kid": "kernel inception distance: unbiased squared MMD with the kernel "
+                "(x.y / d + 1)^3 in the same feature space (0 in expectation for one law)",
+                "gap": "gap_fd_<space>: the set's Fréchet distance minus holdout_reconstruction's, "
+                "the sampler's part of the distance with the decoder's blur taken out",
+            },
+            "intervals": {
+                "level": self.level,
+                "face_rate": "Wilson score interval (binomial)",
+                "others": f"value +- z * SD over {self.resamples} half-samples of both sets "
+                "(caelatent.intervals); the real set's halves are shared by every set, so the "
+                "gaps' intervals are paired",
             },
             "fid": (
                 f"column {FID}: Fréchet distance of the 2048 pool features of Keras's ImageNet "
@@ -136,6 +193,12 @@ class Scorer:
             ),
             "nn_reference": "median distance of holdout latents to their nearest training latent",
         }
+
+
+def _pixel_distances(images: np.ndarray) -> np.ndarray:
+    """Pairwise Euclidean distances of the images as pixel vectors in [0, 1] (square matrix)."""
+    x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+    return squareform(pdist(x)) if len(x) > 1 else np.zeros((len(x), len(x)))
 
 
 def rank_first(rows: list[dict]) -> dict:

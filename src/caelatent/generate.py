@@ -93,6 +93,7 @@ def draw(sampler: smp.Sampler, k: int, z_train: np.ndarray, n: int, seed: int):
     if isinstance(sampler, smp.PlanePath):
         labels = [f"{v:+.1f}σ" for v in np.linspace(-sampler.extent, sampler.extent, len(z))]
     meta = {"sampler": sampler.name, "setting": sampler.setting, "n": len(z)}
+    meta |= getattr(sampler, "selection", {})  # the GMM's chosen size, candidates and convergence
     meta |= {"title": f"{sampler.name} {sampler.setting}".strip()}
     return z, meta | {"ordered": isinstance(sampler, ORDERED), "labels": labels}
 

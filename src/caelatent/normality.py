@@ -17,8 +17,11 @@ of +-k sigma in one dimension) of a normal distribution fitted to the core itsel
    directional maxima depend on the set of directions, so the null uses the data's) and keeps each
    statistic's value in every run. :func:`calibrated_tests` places the data's statistic among them:
    an empirical p (two-sided for Mardia, one-sided for the distances, where only large values speak
-   against normality) and the normal score of its rank; beyond every null run, the empirical tail
-   continued with a conservative exponential tail. Null runs are cached by (n, p, shell, runs, seed, directions).
+   against normality) and the normal score of its rank; beyond every null run, p is reported as the
+   bound 1 / (runs + 1), never extrapolated. Each test also has an effect size that does not grow
+   with the core's size (the KS distance D, Mardia's standardised kurtosis, the largest directional
+   moments) beside the 95 % range of the null runs' effect sizes. Null runs are cached by
+   (n, p, shell, runs, seed, directions).
 4. :func:`test_core` does 1-3 with a null of exactly the tested n. The statistics' null law moves
    with n, so above ``max_test_n`` vectors the tests run on a seeded random subsample of that size
    (the core fit of all vectors is still returned) rather than against a null of fewer vectors.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +43,8 @@ import numpy as np
 from scipy import special, stats
 
 from .stats import blocks, cov_whitener
+
+log = logging.getLogger(__name__)
 
 TESTS = ("ks_core_d2", "mardia_kurtosis", "directional_skewness_max", "directional_kurtosis_max")
 # which tail of the calibrated z speaks against normality
@@ -49,6 +55,14 @@ SIDES = {
     "directional_kurtosis_max": "upper",
 }
 QQ_PROBS = np.linspace(0.005, 0.995, 199)
+EFFECT = "effect:"  # key prefix of each test's effect size among core_statistics' values
+#: what each test's effect size is (the tests tables' ``effect_measure``)
+EFFECTS = {
+    "ks_core_d2": "KS distance D of the core's d2 to the truncated chi-square",
+    "mardia_kurtosis": "Mardia's standardised kurtosis b2,p / (p (p + 2)) of the core",
+    "directional_skewness_max": "largest |third moment| along a principal axis or coordinate",
+    "directional_kurtosis_max": "largest |fourth moment - truncated normal's| along an axis or coordinate",
+}
 
 
 def shell_threshold(p: int, k_sigma: float) -> tuple[float, float]:
@@ -220,12 +234,30 @@ def core_statistics(
         "directional_skewness_max": z3,
         "directional_kurtosis_max": z4,
     }
-    return values, np.quantile(d2, QQ_PROBS)
+    # effect sizes, which do not grow with the core's size k (their null range says what a normal
+    # core of this n and p gives): the KS distance D; Mardia's standardised kurtosis
+    # b2,p / (p (p + 2)) (1 for an untruncated normal); the largest third moment and the largest
+    # deviation of the fourth moment from the truncated normal's along the directions
+    effects = {
+        "ks_core_d2": float(ks),
+        "mardia_kurtosis": float(np.mean(d2**2)) / (p * (p + 2)),
+        "directional_skewness_max": float(np.abs(s3 / k).max()),
+        "directional_kurtosis_max": float(np.abs(s4 / k - e[2]).max()),
+    }
+    return values | {EFFECT + t: v for t, v in effects.items()}, np.quantile(d2, QQ_PROBS)
 
 
 def scalar_statistics(values: dict) -> dict[str, float]:
-    """One number per test: KS and Mardia as they are, the directional tests as max |naive z|."""
+    """One number per test (effect sizes under their own keys): KS and Mardia as they are, the
+    directional tests as max |naive z|."""
     return {t: float(np.abs(v).max()) if np.ndim(v) else float(v) for t, v in values.items()}
+
+
+NULL_KEYS = TESTS + tuple(EFFECT + t for t in TESTS)
+
+
+def _npz_key(key: str) -> str:
+    return key.replace(":", "__")
 
 
 @dataclass
@@ -235,7 +267,7 @@ class Null:
     k_sigma: float
     runs: int
     seed: int
-    values: dict  # test -> the statistic in each null run
+    values: dict  # test (and EFFECT + test) -> the statistic (effect size) in each null run
     qq_low: np.ndarray
     qq_high: np.ndarray
     qq_mid: np.ndarray
@@ -258,7 +290,7 @@ def null_calibration(
         if dirs is not None
         else ""
     )
-    key = hashlib.sha256(json.dumps([n, p, k_sigma, runs, seed, dkey, 3]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([n, p, k_sigma, runs, seed, dkey, 4]).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"normality_null_n{n}_p{p}_{key}.npz" if cache_dir else None
     if path is not None and path.exists():
         d = np.load(path, allow_pickle=False)
@@ -268,13 +300,13 @@ def null_calibration(
             k_sigma,
             runs,
             seed,
-            {t: d[t] for t in TESTS},
+            {t: d[_npz_key(t)] for t in NULL_KEYS},
             d["qq_low"],
             d["qq_high"],
             d["qq_mid"],
         )
     rng = np.random.default_rng([seed, n, p])
-    vals, qqs = {t: [] for t in TESTS}, []
+    vals, qqs = {t: [] for t in NULL_KEYS}, []
     for _ in range(runs):
         x = rng.standard_normal((n, p), dtype=F32)
         v, q = core_statistics(x, fit_core(x, k_sigma, dtype=F32), dirs, dtype=F32)
@@ -288,7 +320,7 @@ def null_calibration(
         k_sigma,
         runs,
         seed,
-        {t: np.array(vals[t]) for t in TESTS},
+        {t: np.array(vals[t]) for t in NULL_KEYS},
         np.quantile(qqs, 0.025, axis=0),
         np.quantile(qqs, 0.975, axis=0),
         np.median(qqs, axis=0),
@@ -296,54 +328,51 @@ def null_calibration(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".partial.npz")
-        np.savez(tmp, **null.values, qq_low=null.qq_low, qq_high=null.qq_high, qq_mid=null.qq_mid)
+        np.savez(
+            tmp,
+            **{_npz_key(t): v for t, v in null.values.items()},
+            qq_low=null.qq_low,
+            qq_high=null.qq_high,
+            qq_mid=null.qq_mid,
+        )
         tmp.replace(path)
     return null
 
 
-def calibrated_tests(values: dict, null: Null) -> list[dict]:
-    """One row per test: the statistic, its null mean and spread, and where it falls among the null
-    runs: p = (1 + #{null at least as extreme}) / (runs + 1), and z, the normal score of its
-    mid-rank among the null runs (about N(0, 1) under normality). Beyond every null run, where
-    ranks say no more, p continues the empirical tail with an exponential tail,
-    p = floor * exp(-(statistic - most extreme null run) / beta), beta = null spread * sqrt(6) / pi
-    (a Gumbel law's scale: heavier than these statistics' tails, so conservative), and z is that
-    p's normal score (an extrapolation, marked in the row)."""
-    rows = []
-    for name, stat in scalar_statistics(values).items():
-        nv = null.values[name]
+def calibrated_tests(values: dict, null: Null, level: float = 0.95) -> list[dict]:
+    """One row per test: the effect size with the 95 % range of the null runs' effect sizes, the
+    statistic with its null mean and spread, and where the statistic falls among the null runs:
+    p = (1 + #{null at least as extreme}) / (runs + 1) (two-sided: twice the smaller tail), and z,
+    the normal score of its mid-rank (about N(0, 1) under normality). Beyond every null run ranks
+    say no more: p is then the bound 1 / (runs + 1) (``p_is_bound``; two-sided 2 / (runs + 1)),
+    never an extrapolation, and z the score of the outermost rank."""
+    rows, scalars = [], scalar_statistics(values)
+    tail = (1 - level) / 2
+    for name in TESTS:
+        stat, nv, ne = scalars[name], null.values[name], null.values[EFFECT + name]
         r = len(nv)
         two = SIDES[name] == "two-sided"
         upper, lower = (1 + np.sum(nv >= stat)) / (r + 1), (1 + np.sum(nv <= stat)) / (r + 1)
         pv = min(1.0, 2 * min(upper, lower)) if two else upper
         zc = stats.norm.ppf((np.sum(nv < stat) + 0.5 * np.sum(nv == stat) + 0.5) / (r + 1))
-        beyond = stat > nv.max() or (two and stat < nv.min())
-        if beyond:
-            # continue the empirical tail past the most extreme null run with an exponential
-            # (Gumbel-type) tail, heavier than these statistics' own, so conservative:
-            # p = floor * exp(-(distance past that run) / beta), beta = null spread * sqrt(6) / pi
-            mu, sd = nv.mean(), nv.std(ddof=1)
-            edge = nv.max() if stat > nv.max() else nv.min()
-            beta = sd * math.sqrt(6) / math.pi
-            log_p = (
-                math.log((2 if two else 1) / (r + 1)) - abs(stat - edge) / beta
-            )  # in logs: p underflows
-            pv = math.exp(log_p)
-            zc = float(
-                np.sign(stat - mu) * -special.ndtri_exp(log_p - (math.log(2) if two else 0.0))
-            )
+        beyond = bool(stat > nv.max() or (two and stat < nv.min()))
         rows.append(
             {
                 "test": name,
+                "effect": scalars[EFFECT + name],
+                "effect_null_lo": float(np.quantile(ne, tail)),
+                "effect_null_hi": float(np.quantile(ne, 1 - tail)),
+                "effect_measure": EFFECTS[name],
                 "statistic": stat,
                 "null_mean": float(nv.mean()),
                 "null_sd": float(nv.std(ddof=1)),
                 "z": float(zc),
                 "p_value": float(pv),
+                "p_is_bound": beyond,
                 "side": SIDES[name],
                 "null_runs": r,
                 "null_n": null.n,
-                "beyond_null_runs": bool(beyond),
+                "beyond_null_runs": beyond,
             }
         )
     return rows
@@ -360,7 +389,7 @@ def subsample(z, m: int, seed: int) -> np.ndarray:
 def test_core(
     z,
     k_sigma: float = 3.0,
-    runs: int = 100,
+    runs: int = 200,
     seed: int = 0,
     max_test_n: int = 10000,
     cache_dir: str | Path | None = None,
@@ -386,6 +415,17 @@ def test_core(
     null = null_calibration(test_fit.n, len(fit.mean), k_sigma, runs, seed, cache_dir, dirs)
     rows = calibrated_tests(values, null)
     per_test = alpha / len(rows)
+    floor = 2 / (runs + 1)  # the smallest p a two-sided test can reach
+    if floor >= per_test:
+        log.warning(
+            "stats.mnd.null_runs=%d: a two-sided test's smallest p-value is 2/%d = %.3g, not under "
+            "the Bonferroni level %.3g, so it cannot reject; use at least %d null runs",
+            runs,
+            runs + 1,
+            floor,
+            per_test,
+            math.ceil(2 / per_test),
+        )
     return {
         "fit": fit,
         "test_fit": test_fit,

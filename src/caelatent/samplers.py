@@ -7,6 +7,7 @@ levels in d dimensions mean the shell holding the probability of +-k sigma in on
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -14,6 +15,8 @@ from scipy import special
 from scipy import stats as st
 
 from . import stats
+
+log = logging.getLogger(__name__)
 
 
 def shell_d2(k: float, dim: int) -> float:
@@ -195,35 +198,79 @@ class PCAEllipsoid(Sampler):
 
 class GaussianMixtureSampler(Sampler):
     """Ex-post density estimation (Ghosh et al., ICLR 2020): a full-covariance Gaussian mixture
-    fitted to (a seeded subsample of) the latents with scikit-learn."""
+    fitted to (a seeded subsample of) the latents with scikit-learn, its number of components chosen
+    among ``candidates`` by the mean log-likelihood of a part of the fitting vectors set aside for
+    it (``selection_fraction``; never the evaluation's holdout). Each candidate is fitted from
+    ``n_init`` starts; a fit that did not converge is logged as a warning and recorded in
+    :attr:`selection` (the sampler's ``meta.json`` and the summary's ``gmm_*`` columns)."""
 
     name = "gmm"
 
     def __init__(
-        self, components: int = 10, max_fit: int = 20000, seed: int = 0, max_iter: int = 200
+        self,
+        candidates=(1, 5, 10, 20),
+        max_fit: int = 20000,
+        seed: int = 0,
+        max_iter: int = 200,
+        n_init: int = 3,
+        selection_fraction: float = 0.1,
     ):
-        self.components, self.max_fit, self.seed, self.max_iter = (
-            int(components),
-            int(max_fit),
-            seed,
-            max_iter,
-        )
+        self.candidates = [int(c) for c in np.atleast_1d(candidates)]
+        self.max_fit, self.seed, self.max_iter = int(max_fit), seed, max_iter
+        self.n_init, self.selection_fraction = int(n_init), float(selection_fraction)
+        self.selection: dict = {}
 
-    def fit(self, z):
+    def _mixture(self, k: int):
         from sklearn.mixture import GaussianMixture
 
-        super().fit(z)
-        n = z.shape[0]
-        rng = np.random.default_rng(self.seed)
-        idx = np.sort(rng.choice(n, size=min(n, self.max_fit), replace=False))
-        x = stats.take_rows(z, idx)
-        self.gmm_ = GaussianMixture(
-            self.components,
+        return GaussianMixture(
+            k,
             covariance_type="full",
             random_state=self.seed,
             max_iter=self.max_iter,
+            n_init=self.n_init,
             reg_covar=1e-5,
-        ).fit(x)
+        )
+
+    def fit(self, z):
+        super().fit(z)
+        n = z.shape[0]
+        rng = np.random.default_rng(self.seed)
+        idx = rng.permutation(n)[: min(n, self.max_fit)]
+        x = stats.take_rows(z, np.sort(idx))
+        x = x[rng.permutation(len(x))]
+        n_sel = int(round(len(x) * self.selection_fraction)) if len(self.candidates) > 1 else 0
+        held, train = x[:n_sel], x[n_sel:]
+        scores, fits = {}, {}
+        for k in self.candidates:
+            if k > len(train):
+                raise ValueError(
+                    f"generate.samplers.gmm.components: {k} components for {len(train)} vectors"
+                )
+            g = self._mixture(k).fit(train)
+            if not g.converged_:
+                log.warning(
+                    "gmm with %d components: EM did not converge in %d iterations (best of %d "
+                    "starts)",
+                    k,
+                    self.max_iter,
+                    self.n_init,
+                )
+            fits[k] = g
+            scores[k] = float(g.score(held)) if n_sel else float("nan")
+        best = max(scores, key=lambda k: scores[k]) if n_sel else self.candidates[0]
+        self.gmm_ = fits[best]
+        self.selection = {
+            "gmm_components": best,
+            "gmm_converged": bool(self.gmm_.converged_),
+            "gmm_candidates": {
+                str(k): {"heldout_loglik": scores[k], "converged": bool(fits[k].converged_)}
+                for k in self.candidates
+            },
+            "gmm_fitted_on": len(train),
+            "gmm_selected_on": n_sel,
+        }
+        log.info("gmm: %d components chosen by held-out log-likelihood %s", best, scores)
         return self
 
     def sample(self, n, rng):
@@ -237,7 +284,9 @@ class GaussianMixtureSampler(Sampler):
 
     @property
     def setting(self):
-        return f"n{self.components}"
+        if len(self.candidates) == 1:
+            return f"n{self.candidates[0]}"
+        return "selected"
 
 
 def build_samplers(spec: dict, dominant: list[int], seed: int = 0) -> list[Sampler]:
@@ -267,10 +316,15 @@ def build_samplers(spec: dict, dominant: list[int], seed: int = 0) -> list[Sampl
         elif name == "pca_ellipsoid":
             out += [PCAEllipsoid(k, opts.get("components")) for k in opts.get("k", [3.0])]
         elif name == "gmm":
-            out += [
-                GaussianMixtureSampler(c, opts.get("max_fit", 20000), seed)
-                for c in opts.get("components", [10])
-            ]
+            out.append(
+                GaussianMixtureSampler(
+                    opts["components"],
+                    opts["max_fit"],
+                    seed,
+                    n_init=opts["n_init"],
+                    selection_fraction=opts["selection_fraction"],
+                )
+            )
         else:
             raise ValueError(f"generate.samplers.{name}: unknown sampler")
     return out

@@ -2,6 +2,7 @@
 
 import copy
 import os
+import re
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -58,7 +59,25 @@ def _experiments():
     return out
 
 
-EXPERIMENTS = _experiments()
+def _replicates(experiments):
+    """Runs of each experiment: one per seed of its train_seeds (named <name>-s<seed>), else one
+    named after it. Returns ({run: its config}, {run: its experiment}, {run: its training seed})."""
+    runs, group, seeds = {}, {}, {}
+    for name, cfg in experiments.items():
+        for s in cfg["train_seeds"] or [None]:
+            run = name if s is None else f"{name}-s{s}"
+            if run in runs or (s is not None and run in experiments):
+                raise WorkflowError(
+                    f"experiments.{name}.train_seeds: replicate {run!r} collides with another "
+                    "experiment's name"
+                )
+            runs[run], group[run], seeds[run] = cfg, name, cfg["seed"] if s is None else s
+    return runs, group, seeds
+
+
+EXPERIMENTS, GROUP, TRAIN_SEED = _replicates(_experiments())
+# the runs `all` builds and compares: every replicate of each experiment under `run`
+RUN = [r for name in config["run"] for r in EXPERIMENTS if GROUP[r] == name]
 
 
 def exp_block(dpath, drop=()):
@@ -88,7 +107,7 @@ wildcard_constraints:
     dataset="synthetic|celeba",
     size="64|96|128",
     file="|".join(CELEBA_FILES).replace(".", r"\."),
-    exp="|".join(EXPERIMENTS),
+    exp="|".join(re.escape(e) for e in EXPERIMENTS),
 
 
 def dataset_of(exp):
@@ -144,9 +163,9 @@ SAMPLE_RULES = ("generate", "evaluate")
 def target_outputs(kind):
     """Inputs of the named targets: `stats` (the statistics tables), `samples` (decoded samples and
     their scores) or `figures` (every figure, the comparison's included), for every experiment
-    under `run`."""
+    under `run` (each replicate)."""
     out = []
-    for exp in config["run"]:
+    for exp in RUN:
         names = experiment_rules(exp)
         if kind == "stats":
             names = [r for r in names if r in STATS_RULES]
@@ -173,10 +192,11 @@ def has_attributes(exp):
 
 
 def all_outputs():
-    """Targets of `all`: every experiment listed under `run`, its provenance, and the comparison."""
-    out = [f for exp in config["run"] for f in experiment_outputs(exp)]
+    """Targets of `all`: every run (replicate) of the experiments under `run`, its provenance, and
+    the comparison."""
+    out = [f for exp in RUN for f in experiment_outputs(exp)]
     compared = outputs_of(["compare", "compare_plots", "comparison_tables"])
-    return out + outputs_of(["provenance"], exp=config["run"]) + compared
+    return out + outputs_of(["provenance"], exp=RUN) + compared
 
 
 def model_params(wildcards):
@@ -193,7 +213,12 @@ def train_params(wildcards):
         "epochs",
         "max_batches_per_epoch",
     )
-    return {**{k: e["train"][k] for k in keys}, "seed": e["seed"]}
+    return {**{k: e["train"][k] for k in keys}, "seed": TRAIN_SEED[wildcards.exp]}
+
+
+def sampler_seed(wildcards):
+    """The samplers' draws vary with the replicate (its training seed); the real rows stay fixed."""
+    return TRAIN_SEED[wildcards.exp]
 
 
 def fit_options(wildcards):
@@ -225,8 +250,8 @@ def gpus(wildcards):
 
 
 def compared(pattern):
-    """Input of `compare`: a rule's output (with wildcard exp) for every experiment under `run`."""
-    return expand(pattern, exp=config["run"])
+    """Input of `compare`: a rule's output (with wildcard exp) for every run under `run`."""
+    return expand(pattern, exp=RUN)
 
 
 def celeba_input(key):

@@ -13,14 +13,18 @@ rule compare:
         table="results/comparison/experiments.tsv",
         faces="results/comparison/face_rates.tsv",
         samplers="results/comparison/samplers.tsv",
+        replicate_table="results/comparison/replicates.tsv",
+        differences="results/comparison/differences.tsv",
     log:
         "logs/comparison.log",
     conda:
         "../../envs/stats.yaml"
     params:
         library=library("compare.compare"),
-        names=config["run"],
-        kinds=[EXPERIMENTS[name]["model"]["kind"] for name in config["run"]],
+        names=RUN,
+        groups=[GROUP[r] for r in RUN],
+        train_seeds=[TRAIN_SEED[r] for r in RUN],
+        kinds=[EXPERIMENTS[r]["model"]["kind"] for r in RUN],
     script:
         "../scripts/compare.py"
 
@@ -28,7 +32,6 @@ rule compare:
 rule compare_plots:
     input:
         eigenvalues=compared(rules.pca.output.table),
-        faces=rules.compare.output.faces,
         table=rules.compare.output.table,
         samplers=rules.compare.output.samplers,
     output:
@@ -53,6 +56,6 @@ rule compare_plots:
         "../../envs/stats.yaml"
     params:
         library=library("compare.compare_plots"),
-        names=config["run"],
+        groups=[GROUP[r] for r in RUN],
     script:
         "../scripts/compare_plots.py"

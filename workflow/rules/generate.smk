@@ -23,6 +23,7 @@ rule generate:
         settings=exp_block("generate", drop=("grid",)),
         device=device_params,
         seed=exp_param("seed"),
+        sampler_seed=sampler_seed,
     script:
         "../scripts/generate.py"
 

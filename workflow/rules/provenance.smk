@@ -11,7 +11,7 @@ rule provenance:
     conda:
         "../../envs/stats.yaml"
     params:
-        config=lambda wc: EXPERIMENTS[wc.exp],
+        config=lambda wc: EXPERIMENTS[wc.exp] | {"replicate_train_seed": TRAIN_SEED[wc.exp]},
         experiment=lambda wc: wc.exp,
     script:
         "../scripts/provenance.py"

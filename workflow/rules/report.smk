@@ -28,6 +28,8 @@ rule comparison_tables:
         experiments=rules.compare.output.table,
         face_rates=rules.compare.output.faces,
         samplers=rules.compare.output.samplers,
+        replicates=rules.compare.output.replicate_table,
+        differences=rules.compare.output.differences,
     output:
         html=report(
             directory("results/comparison/tables"),

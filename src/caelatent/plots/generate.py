@@ -27,14 +27,26 @@ PANELS = [
     (("precision_pixels", "recall_pixels"), "precision / recall\n(pixel PCA)", (0, 1.05)),
     ("fd_onet", "Fréchet distance\n(MTCNN-ONet features, log)", None),
     ("fd_pixels", "Fréchet distance\n(pixel PCA, log)", None),
+    ("kid_pixels", "KID (pixel PCA;\n0 for one law)", None),
+    ("gap_fd_pixels", "latent gap: FD (pixel PCA)\nminus reconstructions'", None),
     ("diversity", "diversity\n(pairwise distance / real's)", None),
     ("inside_3sigma", "fraction inside\nthe 3σ ellipsoid", (0, 1.05)),
     ("nn_distance_ratio", "nearest-training-latent\ndistance / holdout's", None),
 ]
 
 
+def _errors(table: dict, key: str):
+    """Error bars from the ``<key>_lo`` / ``<key>_hi`` columns (None where there are none)."""
+    if f"{key}_lo" not in table:
+        return None
+    v = np.asarray(table[key], float)
+    lo, hi = np.asarray(table[f"{key}_lo"], float), np.asarray(table[f"{key}_hi"], float)
+    return np.nan_to_num(np.clip([v - lo, hi - v], 0, None))
+
+
 def sampler_summary(table: dict, references):
-    """One bar panel per metric, a bar per sampler and setting; the references in grey.
+    """One bar panel per metric, a bar per sampler and setting, each with its 95 % interval where
+    the table has one; the references in grey.
 
     ``table`` holds the columns of ``summary.tsv``."""
     samplers, settings = [str(v) for v in table["sampler"]], [str(v) for v in table["setting"]]
@@ -55,10 +67,14 @@ def sampler_summary(table: dict, references):
                     hatch=hatch,
                     edgecolor="white",
                     label=k.split("_")[0],
+                    yerr=_errors(table, k),
+                    error_kw={"lw": 0.8},
                 )
             ax.legend(fontsize=7, loc="upper right")
         else:
-            ax.bar(x, table[key], color=colors)
+            ax.bar(x, table[key], color=colors, yerr=_errors(table, key), error_kw={"lw": 0.8})
+            if key.startswith(("gap_", "kid_")):
+                ax.axhline(0.0, color="k", lw=0.8)
         if key in ("fd_onet", "fd_pixels"):
             ax.set_yscale("log")
         if key == "diversity":
@@ -69,7 +85,8 @@ def sampler_summary(table: dict, references):
     axes[-1].set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
     fig.suptitle(
         f"Samplers against the references (grey): {int(table['n'][0])} images each,\n"
-        f"compared with {int(table['n_reference'][0])} other real holdout images",
+        f"compared with {int(table['n_reference'][0])} other real holdout images; "
+        "bars: 95 % intervals",
         fontsize=10,
     )
     return fig

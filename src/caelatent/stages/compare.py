@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import math
 
-from .. import io, stats
+from .. import io, replicates, stats
+from ..evaluate import FID, WITH_INTERVALS
 from ..plots import compare as plots
 
-#: per sampler, the metrics the comparison tabulates and maps (columns of each summary.tsv)
-SAMPLER_METRICS = (
-    "face_rate",
-    "fd_pixels",
-    "fd_onet",
-    "precision_pixels",
-    "recall_pixels",
-    "diversity",
-    "fid_keras_inceptionv3",
+#: per sampler, the metrics the comparison tabulates and maps (columns of each summary.tsv; those
+#: of WITH_INTERVALS carry their run's own interval, used where an experiment has one replicate)
+SAMPLER_METRICS = (*WITH_INTERVALS, "inside_3sigma", FID)
+#: the sampler metrics whose differences from the baseline experiment are judged (Welch)
+SAMPLER_DIFFERENCES = ("face_rate", "fd_pixels", "kid_pixels", "gap_fd_pixels")
+#: experiment-level settings and expectations, the same for every replicate (shown, not averaged)
+DESCRIPTIVE = ("z_dim", "n_vectors", "expected_3sigma", "core_expected_fraction")
+#: experiment-level numbers whose differences from the baseline experiment are judged (Welch)
+EXPERIMENT_DIFFERENCES = (
+    "reconstruction_loss",
+    "inside_3sigma",
+    "nu",
+    "core_fraction_inside",
+    "ks_core_d",
+    "mardia_standardised_kurtosis",
 )
 
 
@@ -31,9 +38,55 @@ def sampler_labels(samplers, settings) -> list[str]:
     return short if len(set(short)) == len(short) else full
 
 
+def experiment_row(name, kind, eigenvalues, mnd, shells, history, dominant) -> dict:
+    """One replicate's experiment-level numbers (``mnd``: its mnd_fit.json, read)."""
+    ev, fit, shell = io.read_tsv(eigenvalues), mnd, io.read_tsv(shells)
+    need = stats.components_for(ev["explained"])
+    three = [float(k) for k in shell["sigma"]].index(3.0)
+    tests = {t["test"]: t for t in fit["tests"]}
+    ks, mardia = tests["ks_core_d2"], tests["mardia_kurtosis"]
+    return {
+        "kind": kind,
+        "z_dim": len(ev["eigenvalue"]),
+        "n_vectors": fit["n"],
+        "reconstruction_loss": float(io.read_tsv(history)["val_loss"][-1]),
+        "inside_3sigma": float(shell["observed_fraction"][three]),
+        "expected_3sigma": float(shell["expected_fraction"][three]),
+        "nu": fit["nu"],
+        "nu_lo": fit["nu_lo"],
+        "nu_hi": fit["nu_hi"],
+        "inside_3sigma_predicted_by_t": fit["tails"]["inside_3sigma_predicted_by_t"],
+        "pcs_for_90pct": need["90%"],
+        "pcs_for_99pct": need["99%"],
+        "dominant_components": len(io.read_tsv(dominant)["component"]),
+        # depends on n, p and the cloud's shape: compare it only beside n_vectors and z_dim
+        "core_fraction_inside": fit["core"]["fraction_inside"],
+        "core_expected_fraction": fit["core"]["expected_fraction"],
+        "ks_core_d": ks["effect"],
+        "ks_core_d_null_range": f"[{ks['effect_null_lo']:.4g}, {ks['effect_null_hi']:.4g}]",
+        "mardia_standardised_kurtosis": mardia["effect"],
+        "mardia_null_range": f"[{mardia['effect_null_lo']:.4g}, {mardia['effect_null_hi']:.4g}]",
+        "consistent_with_normal": fit["consistent_with_normal"],
+    }
+
+
+def _columns(rows: list[dict]) -> dict:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return {k: [r.get(k, float("nan")) for r in rows] for k in keys}
+
+
+def _aggregated_keys(rows: list[dict], fixed: tuple[str, ...]) -> list[str]:
+    """Every column but the grouping fields and the runs' own interval ends (consumed as such)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    own = {f"{k}{end}" for k in keys for end in ("_lo", "_hi") if f"{k}{end}" in keys}
+    return [k for k in keys if k not in fixed and k not in own]
+
+
 def compare(
     *,
     names,
+    groups,
+    train_seeds,
     kinds,
     eigenvalues,
     mnd,
@@ -44,88 +97,96 @@ def compare(
     table,
     faces,
     samplers,
+    replicate_table,
+    differences,
 ) -> dict:
-    """One row per experiment (model kind, reconstruction loss, spectrum, fraction inside the
-    3-sigma shell, normality verdict, dominant components), one row per experiment and sampler
-    (``samplers``: face rate, Fréchet distances, precision, recall, diversity), and the face
-    rates as a sampler x experiment table. The inputs list each experiment's file, in the order of
-    ``names``."""
-    rows = {
-        k: []
-        for k in (
-            "experiment",
-            "kind",
-            "z_dim",
-            "reconstruction_loss",
-            "inside_3sigma",
-            "expected_3sigma",
-            "pcs_for_90pct",
-            "pcs_for_99pct",
-            "dominant_components",
-            "core_fraction_inside",
-            "core_expected_fraction",
-            "ks_core_z",
-            "consistent_with_normal",
-        )
-    }
-    long = {k: [] for k in ("experiment", "sampler", *SAMPLER_METRICS)}
-    rates = {}
-    inputs = zip(names, kinds, eigenvalues, mnd, shells, history, dominant, summary, strict=True)
-    for name, kind, e, m, sh, h, d, s in inputs:
-        ev, fit, shell = io.read_tsv(e), io.read_json(m), io.read_tsv(sh)
-        need = stats.components_for(ev["explained"])
-        three = [float(k) for k in shell["sigma"]].index(3.0)
-        rows["experiment"].append(name)
-        rows["kind"].append(kind)
-        rows["z_dim"].append(len(ev["eigenvalue"]))
-        rows["reconstruction_loss"].append(float(io.read_tsv(h)["val_loss"][-1]))
-        rows["inside_3sigma"].append(float(shell["observed_fraction"][three]))
-        rows["expected_3sigma"].append(float(shell["expected_fraction"][three]))
-        rows["pcs_for_90pct"].append(need["90%"])
-        rows["pcs_for_99pct"].append(need["99%"])
-        rows["dominant_components"].append(len(io.read_tsv(d)["component"]))
-        rows["core_fraction_inside"].append(fit["core"]["fraction_inside"])
-        rows["core_expected_fraction"].append(fit["core"]["expected_fraction"])
-        rows["ks_core_z"].append(next(t["z"] for t in fit["tests"] if t["test"] == "ks_core_d2"))
-        rows["consistent_with_normal"].append(fit["consistent_with_normal"])
+    """The experiments under ``run``, side by side. ``names`` are the runs (an experiment's
+    replicates are runs of their own), ``groups`` their experiments, ``train_seeds`` their training
+    seeds; the inputs list each run's file in the order of ``names``.
+
+    Writes: ``replicate_table``, one row per run; ``table``, one row per experiment with the mean,
+    SD and 95 % interval of every number over its replicates (:mod:`caelatent.replicates`);
+    ``samplers``, the same per experiment and sampler; ``faces``, the mean face rates as a sampler x
+    experiment table; ``differences``, each experiment against the first (Welch intervals)."""
+    runs, long = [], []
+    inputs = zip(names, groups, train_seeds, kinds, eigenvalues, mnd, shells, history, dominant)
+    for (name, group, seed, kind, e, m, sh, h, d), s in zip(inputs, summary, strict=True):
+        fixed = {"experiment": group, "replicate": name, "train_seed": seed}
+        runs.append(fixed | experiment_row(name, kind, e, io.read_json(m), sh, h, d))
         t = io.read_tsv(s)
         for k, label in enumerate(sampler_labels(t["sampler"], t["setting"])):
-            rates.setdefault(label, {})[name] = float(t["face_rate"][k])
-            long["experiment"].append(name)
-            long["sampler"].append(label)
+            row = fixed | {"sampler": label}
             for metric in SAMPLER_METRICS:
-                long[metric].append(float(t[metric][k]) if metric in t else float("nan"))
-    io.write_tsv(table, rows)
-    io.write_tsv(samplers, long)
-    labels = list(rates)
+                for col in (metric, f"{metric}_lo", f"{metric}_hi"):
+                    if col in t:
+                        row[col] = t[col][k]
+            long.append(row)
+    io.write_tsv(replicate_table, _columns(runs))
+    fixed = ("experiment", "replicate", "train_seed")
+    exps = replicates.aggregate(
+        runs, _aggregated_keys(runs, fixed), ("experiment",), descriptive=DESCRIPTIVE
+    )
+    io.write_tsv(table, exps)
+    per_sampler = replicates.aggregate(
+        long, _aggregated_keys(long, (*fixed, "sampler")), ("experiment", "sampler")
+    )
+    io.write_tsv(samplers, per_sampler)
+    order = list(dict.fromkeys(groups))
+    rates = {}
+    for e, lab, v in zip(
+        per_sampler["experiment"], per_sampler["sampler"], per_sampler["face_rate"]
+    ):
+        rates.setdefault(lab, {})[e] = v
     io.write_tsv(
         faces,
         {
-            "sampler": labels,
-            **{n: [rates[lab].get(n, float("nan")) for lab in labels] for n in names},
+            "sampler": list(rates),
+            **{n: [rates[lab].get(n, float("nan")) for lab in rates] for n in order},
         },
     )
-    return rows
+    base = order[0]
+    top = replicates.differences(runs, list(EXPERIMENT_DIFFERENCES), "experiment", base)
+    per = replicates.differences(long, list(SAMPLER_DIFFERENCES), "experiment", base, ("sampler",))
+    top = {"sampler": ["-"] * len(top["metric"]), **top}
+    io.write_tsv(differences, {k: list(top[k]) + list(per[k]) for k in per})
+    return exps
 
 
-def compare_plots(*, names, eigenvalues, faces, table, samplers, fig, heatmaps, tradeoff) -> None:
-    """Each experiment's eigenvalue spectrum and face rates (``fig``); a heat map of experiment x
-    sampler for every metric (``heatmaps``); reconstruction against sampling (``tradeoff``)."""
-    spectra = {n: io.read_tsv(e)["explained"] for n, e in zip(names, eigenvalues, strict=True)}
-    t = io.read_tsv(faces)
-    rates = {lab: {n: float(t[n][k]) for n in names} for k, lab in enumerate(t["sampler"])}
-    io.save_figure(plots.experiments(spectra, rates, names), fig)
+def compare_plots(*, groups, eigenvalues, table, samplers, fig, heatmaps, tradeoff) -> None:
+    """Each experiment's eigenvalue spectrum (its first replicate's) and face rates (``fig``); a
+    heat map of experiment x sampler for every metric (``heatmaps``); reconstruction against
+    sampling (``tradeoff``); every value with its 95 % interval."""
     long, exps = io.read_tsv(samplers), io.read_tsv(table)
-    labels = list(dict.fromkeys(long["sampler"]))
+    names = [str(n) for n in exps["experiment"]]
+    spectra = {}
+    for group, path in zip(
+        groups, eigenvalues, strict=True
+    ):  # the first run stands for its experiment
+        spectra.setdefault(group, io.read_tsv(path)["explained"])
+    labels = list(dict.fromkeys(str(s) for s in long["sampler"]))
     grids = {}
     for metric in SAMPLER_METRICS:
-        values = {
-            (e, s): float(v) for e, s, v in zip(long["experiment"], long["sampler"], long[metric])
-        }
-        grid = [[values.get((n, lab), float("nan")) for lab in labels] for n in names]
-        grids[metric] = grid
+        if metric.startswith("gap_") or metric not in long:
+            continue
+        cells = {}
+        for k, (e, s) in enumerate(zip(long["experiment"], long["sampler"])):
+            cells[(str(e), str(s))] = tuple(
+                float(long[c][k]) if c in long else float("nan")
+                for c in (metric, f"{metric}_lo", f"{metric}_hi")
+            )
+        nan3 = (float("nan"),) * 3
+        grids[metric] = [[cells.get((n, lab), nan3) for lab in labels] for n in names]
+    io.save_figure(plots.experiments(spectra, grids["face_rate"], names, labels), fig)
     io.save_figure(plots.heatmaps(grids, names, labels), heatmaps)
-    recon = dict(zip(exps["experiment"], (float(v) for v in exps["reconstruction_loss"])))
+    recon = {
+        str(e): (float(v), float(lo), float(hi))
+        for e, v, lo, hi in zip(
+            exps["experiment"],
+            exps["reconstruction_loss"],
+            exps["reconstruction_loss_lo"],
+            exps["reconstruction_loss_hi"],
+        )
+    }
     io.save_figure(plots.tradeoff(recon, best_cloud_sampler(grids, names, labels)), tradeoff)
 
 
@@ -134,14 +195,16 @@ CLOUD_SAMPLERS = ("mnd", "gmm", "pca_ellipsoid", "independent", "prior")
 
 
 def best_cloud_sampler(grids: dict, names, labels) -> dict:
-    """{metric: {experiment: its best cloud sampler's value}} for the lowest pixel-PCA distance
-    and the highest face rate; an experiment without a finite value is left out."""
+    """{metric: {experiment: its best cloud sampler's (value, lo, hi)}} for the lowest pixel-PCA
+    distance and the highest face rate; an experiment without a finite value is left out. A grid
+    cell is a value or a (value, lo, hi) triple."""
     cloud = [k for k, lab in enumerate(labels) if lab.split()[0] in CLOUD_SAMPLERS]
     out = {}
     for metric, best in (("fd_pixels", min), ("face_rate", max)):
         out[metric] = {}
         for name, row in zip(names, grids[metric]):
-            vals = [row[k] for k in cloud if math.isfinite(row[k])]
-            if vals:
-                out[metric][name] = best(vals)
+            cells = [row[k] if isinstance(row[k], tuple) else (row[k],) * 3 for k in cloud]
+            cells = [c for c in cells if math.isfinite(c[0])]
+            if cells:
+                out[metric][name] = best(cells, key=lambda c: c[0])
     return out

@@ -30,6 +30,7 @@ def evaluate(
     min_confidence: float,
     fid_inception_weights,
     realism: dict,
+    intervals: dict,
     seed: int,
     device: dict | None = None,
     threads: int | None = None,
@@ -51,6 +52,7 @@ def evaluate(
         fid_weights=str(fid_inception_weights) if fid_inception_weights else None,
         seed=seed,
         **realism,
+        **intervals,
     )
     index = io.read_json(samples / "index.json")
     rows = []

@@ -39,13 +39,16 @@ def generate(
     samples,
     samplers: dict,
     n_samples: int,
-    n_reference: int,
+    n_reference: int | None,
     seed: int,
+    sampler_seed: int | None = None,
     device: dict | None = None,
     threads: int | None = None,
 ) -> list[str]:
     """Fit every sampler on the training latents, draw ``n_samples`` vectors each and decode them;
-    write them with the real references (``samples/``, see :mod:`caelatent.generate`)."""
+    write them with the real references (``samples/``, see :mod:`caelatent.generate`). ``seed``
+    picks the real rows (the same for every replicate), ``sampler_seed`` (default ``seed``) the
+    samplers' fits and draws."""
     use_device(device, threads)
     from ..encode import decode, load_model
 
@@ -55,6 +58,7 @@ def generate(
     split = lat["split"][:]
     z_train = stats.take_rows(lat["z"], np.flatnonzero(split == 0))
     top = [int(c) for c in io.read_tsv(dominant)["component"]]
+    n_reference = n_samples if n_reference is None else n_reference
     rows = pick_rows(split, n_samples, n_reference, seed, source=str(images))
     pixels = open_zarr(images)["images"]
     with atomic_path(samples) as tmp:
@@ -68,8 +72,9 @@ def generate(
         for name, imgs in zip(REFERENCES, (real, recon)):
             _save(tmp / name, z_hold, imgs, reference_meta(name, len(z_hold)))
         ids = []
-        for k, s in enumerate(build_samplers(samplers, top, seed)):
-            z, meta = draw(s, k, z_train, n_samples, seed)
+        drawn = seed if sampler_seed is None else sampler_seed
+        for k, s in enumerate(build_samplers(samplers, top, drawn)):
+            z, meta = draw(s, k, z_train, n_samples, drawn)
             _save(tmp / sampler_id(s), z, decode(net, z, batch), meta)
             ids.append(sampler_id(s))
         io.write_json(tmp / "index.json", {"references": list(REFERENCES), "samplers": ids})

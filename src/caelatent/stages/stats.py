@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from .. import io, normality, stats
+from .. import io, normality, stats, tails
 from ..plots import stats as plots
 from ..store import atomic_path
 
@@ -261,8 +261,38 @@ def mnd(
     io.write_tsv(tests, {k: [t[k] for t in found] for k in found[0]})
     io.write_npz(qq, **normality.qq_band(verdict, dim))
     result = normality.report(verdict, mom.mean, mom.cov, core_sigma, seed)
+    three = next(s for s in shell if s["sigma"] == 3.0)
+    result |= tail_measure(z, len(d2), max_test_n, seed, three["observed_fraction"])
     io.write_json(summary, result)
     return result
+
+
+def tail_measure(z, n: int, max_test_n: int, seed: int, observed_3sigma: float) -> dict:
+    """The multivariate t's degrees of freedom nu with its interval, fitted to the tested vectors
+    (all, or the same seeded subsample as the tests), and the 3-sigma fraction it predicts at the
+    data's p and n (:mod:`caelatent.tails`)."""
+    sample = normality.subsample(z, min(n, max_test_n), seed)
+    fit = tails.fit_t(sample)
+    lo, hi = tails.nu_interval(sample, fit)
+    p = sample.shape[1]
+    log.info("multivariate t: nu %.3g [%.3g, %.3g] on %d vectors", fit.nu, lo, hi, len(sample))
+    return {
+        "nu": fit.nu,
+        "nu_lo": lo,
+        "nu_hi": hi,
+        "tails": {
+            "nu_means": f"degrees of freedom of a multivariate t fitted by maximum likelihood; "
+            f"searched in [{tails.NU_MIN:g}, {tails.NU_MAX:g}], so nu_hi = {tails.NU_MAX:g} means "
+            "the data cannot tell the tails from a normal's; 95 % profile-likelihood interval",
+            "n_fitted": len(sample),
+            "converged": fit.converged,
+            "inside_3sigma_observed": observed_3sigma,
+            "inside_3sigma_predicted_by_t": tails.predicted_fraction(fit.nu, p, n, seed=seed),
+            "inside_3sigma_predicted_by_normal": tails.predicted_fraction(
+                float("inf"), p, n, seed=seed
+            ),
+        },
+    }
 
 
 def mnd_plots(

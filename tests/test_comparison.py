@@ -18,14 +18,14 @@ from caelatent.stages.compare import SAMPLER_METRICS
 from conftest import snakemake, workflow_copy
 
 TWO = {
-    "data": {"synthetic": {"n_images": 1200}},
-    "train": {"epochs": 3},
+    "data": {"synthetic": {"n_images": 1000}},
+    "train": {"epochs": 2},
     "experiments": {
         "demo": {"train_seeds": [1, 2]},
         "demo_vae": {"model": {"kind": "vae"}, "generate": {"samplers": {"prior": {}}}},
     },
     "run": ["demo", "demo_vae"],
-    "generate": {"n_samples": 200},
+    "generate": {"n_samples": 120},
 }
 RUNS = ["demo-s1", "demo-s2", "demo_vae"]
 

@@ -57,7 +57,10 @@ def test_rae_terms_are_half_the_squared_norm_and_decoder_weight_decay():
     assert got == pytest.approx(rec + 2.0 * (12.5 + 0.5) / 2 / (64 * 64 * 3))
     decoder = build_decoder(spec)
     kernels = [w for w in decoder.trainable_weights if "kernel" in w.path]
-    decay = sum(1e-3 * float(np.sum(keras.ops.convert_to_numpy(w) ** 2)) for w in kernels)
+    # per pixel, like the other terms: decoder_l2 weighs the decay against the summed loss
+    decay = sum(
+        1e-3 / (64 * 64 * 3) * float(np.sum(keras.ops.convert_to_numpy(w) ** 2)) for w in kernels
+    )
     decoder(np.zeros((1, 8), np.float32))
     assert float(sum(keras.ops.convert_to_numpy(v) for v in decoder.losses)) == pytest.approx(
         decay, rel=1e-4

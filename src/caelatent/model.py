@@ -7,8 +7,10 @@ the two generative autoencoders it is compared with, on the same encoder and dec
   weight decay ``decoder_l2`` on the decoder (RAE-L2 of Ghosh et al., ICLR 2020).
 
 Every loss term is per pixel: the reconstruction loss is a mean over pixels, so the KL and z terms
-are divided by the pixels of an image, which keeps ``beta`` the textbook weight relative to the
-summed reconstruction loss.
+and the decoder's weight decay are divided by the pixels of an image (H * W * 3). ``beta`` and
+``decoder_l2`` are therefore each term's weight relative to the reconstruction loss summed over an
+image's pixels (the training loss times the pixel count is recon_sum + beta * term +
+decoder_l2 * ||decoder kernels||^2).
 """
 
 from __future__ import annotations
@@ -106,8 +108,11 @@ def build_heads(spec: ModelSpec) -> tuple[keras.Model, keras.Model | None]:
 
 def build_decoder(spec: ModelSpec) -> keras.Model:
     h, w, c = spec.bottleneck
+    # per pixel like every other term (module doc): decoder_l2 is relative to the summed loss
     decay = (
-        {"kernel_regularizer": keras.regularizers.L2(spec.decoder_l2)} if spec.decoder_l2 else {}
+        {"kernel_regularizer": keras.regularizers.L2(spec.decoder_l2 / spec.pixels)}
+        if spec.decoder_l2
+        else {}
     )
     z = keras.Input((spec.z_dim,), name="z")
     x = layers.Dense(h * w * c, name="dense", **decay)(z)

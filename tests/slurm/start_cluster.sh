@@ -75,8 +75,12 @@ pgrep -x slurmdbd >/dev/null || slurmdbd
 for _ in $(seq 60); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 1; done
 sacctmgr -i add cluster caelatent >/dev/null 2>&1 || true
 sacctmgr -i add qos cpuonly >/dev/null 2>&1 || true
-sacctmgr -i modify qos cpuonly set MaxTRESPerJob=gres/gpu=0 Flags=DenyOnLimit >/dev/null
 pgrep -x slurmctld >/dev/null || slurmctld
+# a new accounting database knows the gres/gpu TRES only once slurmctld has registered
+# AccountingStorageTRES with slurmdbd: limit the QOS after that, or sacctmgr refuses the limit
+# ("no TRES known by type gres/gpu") on a machine that never ran the cluster
+for _ in $(seq 60); do sacctmgr -n -P list tres 2>/dev/null | grep -q "^gres|gpu|" && break; sleep 1; done
+sacctmgr -i modify qos cpuonly set MaxTRESPerJob=gres/gpu=0 Flags=DenyOnLimit >/dev/null
 pgrep -x slurmd >/dev/null || slurmd
 for _ in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -qE "idle|mixed|alloc" && break; sleep 1; done
 sinfo

@@ -375,7 +375,9 @@ def test_demo_generate_and_evaluate(demo):
     assert len(fit_rows) == n_ref and (split[fit_rows] == 0).all() and (split[ref_rows] == 1).all()
     by = {
         (r["sampler"], r["setting"]): {
-            k: float(v) for k, v in r.items() if k not in ("sampler", "setting")
+            k: float(v)
+            for k, v in r.items()
+            if k not in ("sampler", "setting", "gmm_components", "gmm_converged")
         }
         for r in rows
     }

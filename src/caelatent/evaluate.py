@@ -135,10 +135,7 @@ class Scorer:
         found = int((c >= self.detector.min_confidence).sum())
         ranges = {"face_rate": intervals.proportion_interval(found, len(imgs), self.level)}
         for key, h in halves.items():
-            kind = key.split("_")[0]
-            bounds = intervals.BOUNDS.get(
-                kind, (0.0, np.inf) if key == "diversity" else (-np.inf, np.inf)
-            )
+            bounds = intervals.bounds_of(key)
             ranges[key] = intervals.normal_interval(values[key], h, self.level, bounds)
         fid = float("nan")
         if self.fid_weights:

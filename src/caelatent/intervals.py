@@ -63,13 +63,20 @@ def normal_interval(
     return float(max(value - half, bounds[0])), float(min(value + half, bounds[1]))
 
 
-#: the range each metric can take (its interval is clipped to it)
+#: the range each metric can take, by its name's first word (its interval is clipped to it);
+#: any other (a difference such as the latent gap) is unbounded
 BOUNDS = {
     "fd": (0.0, np.inf),
     "kid": (-np.inf, np.inf),
     "precision": (0.0, 1.0),
     "recall": (0.0, 1.0),
+    "diversity": (0.0, np.inf),
 }
+
+
+def bounds_of(metric: str) -> tuple[float, float]:
+    """The range of a summary column such as ``fd_pixels`` or ``diversity`` (:data:`BOUNDS`)."""
+    return BOUNDS.get(metric.split("_")[0], (-np.inf, np.inf))
 
 
 @dataclass(frozen=True)

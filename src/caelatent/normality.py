@@ -435,6 +435,7 @@ def test_core(
         "consistent_with_normal": bool(all(r["p_value"] >= per_test for r in rows)),
         "qq": qq,
         "null": null,
+        "sample": sample,  # the tested vectors (all of them, or the seeded subsample)
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from matplotlib.figure import Figure
 
 #: every figure's layout engine: titles, colour bars and axes labels never overlap
@@ -32,6 +33,13 @@ def grid(n: int, cols: int = 4, size=(3.2, 2.6)):
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes.flat
+
+
+def error_bars(value, lo, hi) -> np.ndarray:
+    """matplotlib's ``yerr``/``xerr`` [2, n] from values and their interval ends (0 where an end
+    is missing)."""
+    v, lo, hi = (np.asarray(a, float) for a in (value, lo, hi))
+    return np.nan_to_num(np.clip([v - lo, hi - v], 0, None))
 
 
 def overlaps(fig: Figure) -> list[str]:

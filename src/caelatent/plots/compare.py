@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import subplots
+from . import error_bars, subplots
 
 
 def _yerr(cells) -> np.ndarray:
     """Error bars [2, n] from (value, lo, hi) cells (0 where an end is missing)."""
-    v, lo, hi = np.asarray(cells, float).reshape(-1, 3).T
-    return np.nan_to_num(np.clip([v - lo, hi - v], 0, None))
+    return error_bars(*np.asarray(cells, float).reshape(-1, 3).T)
 
 
 def experiments(spectra: dict, faces: list, names: list[str], labels: list[str]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import subplots
+from . import error_bars, subplots
 
 
 def sample_grid(images, title: str, rows: int, cols: int, labels=None):
@@ -39,9 +39,7 @@ def _errors(table: dict, key: str):
     """Error bars from the ``<key>_lo`` / ``<key>_hi`` columns (None where there are none)."""
     if f"{key}_lo" not in table:
         return None
-    v = np.asarray(table[key], float)
-    lo, hi = np.asarray(table[f"{key}_lo"], float), np.asarray(table[f"{key}_hi"], float)
-    return np.nan_to_num(np.clip([v - lo, hi - v], 0, None))
+    return error_bars(table[key], table[f"{key}_lo"], table[f"{key}_hi"])
 
 
 def sampler_summary(table: dict, references):

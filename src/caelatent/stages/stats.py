@@ -262,16 +262,17 @@ def mnd(
     io.write_npz(qq, **normality.qq_band(verdict, dim))
     result = normality.report(verdict, mom.mean, mom.cov, core_sigma, seed)
     three = next(s for s in shell if s["sigma"] == 3.0)
-    result |= tail_measure(z, len(d2), max_test_n, seed, three["observed_fraction"])
+    result |= tail_measure(verdict["sample"], len(d2), seed, three)
     io.write_json(summary, result)
     return result
 
 
-def tail_measure(z, n: int, max_test_n: int, seed: int, observed_3sigma: float) -> dict:
+def tail_measure(sample, n: int, seed: int, three: dict) -> dict:
     """The multivariate t's degrees of freedom nu with its interval, fitted to the tested vectors
-    (all, or the same seeded subsample as the tests), and the 3-sigma fraction it predicts at the
-    data's p and n (:mod:`caelatent.tails`)."""
-    sample = normality.subsample(z, min(n, max_test_n), seed)
+    ``sample`` (those the normality tests saw), and the 3-sigma fraction it predicts at the data's
+    p and n (:mod:`caelatent.tails`) beside the observed and the normal law's (``three``: the
+    3-sigma row of the shell fractions)."""
+    sample = np.asarray(sample)
     fit = tails.fit_t(sample)
     lo, hi = tails.nu_interval(sample, fit)
     p = sample.shape[1]
@@ -286,11 +287,9 @@ def tail_measure(z, n: int, max_test_n: int, seed: int, observed_3sigma: float) 
             "the data cannot tell the tails from a normal's; 95 % profile-likelihood interval",
             "n_fitted": len(sample),
             "converged": fit.converged,
-            "inside_3sigma_observed": observed_3sigma,
+            "inside_3sigma_observed": three["observed_fraction"],
             "inside_3sigma_predicted_by_t": tails.predicted_fraction(fit.nu, p, n, seed=seed),
-            "inside_3sigma_predicted_by_normal": tails.predicted_fraction(
-                float("inf"), p, n, seed=seed
-            ),
+            "inside_3sigma_predicted_by_normal": three["expected_fraction"],
         },
     }
 

@@ -14,8 +14,8 @@ Two sources deliver those batches:
 
 Both give identical batches for a seed. Batches stay uint8 until the model scales them on the device.
 :meth:`Feed.keras_input` hands them to ``model.fit`` in the form the active Keras backend consumes
-fastest: a native ``tf.data`` pipeline (gathers in TensorFlow's runtime) for TensorFlow, a plain
-generator for jax and torch.
+fastest: a ``tf.data`` pipeline over stacks of batches gathered in NumPy for TensorFlow (the split
+is never copied into a tensor), a plain generator for jax and torch.
 """
 
 from __future__ import annotations
@@ -263,42 +263,38 @@ class Feed:
             yield rows, pixels, mats
 
     def _tf_dataset(self):
-        """The batches as a tf.data pipeline: Python hands over one index matrix per window, and
-        TensorFlow gathers every batch in its own runtime (from RAM, or from the window just read).
+        """The batches as a tf.data pipeline over a Python generator of stacks of batches gathered
+        in NumPy, from RAM or from the window just read.
+
+        Nothing captures the split as a tensor: a ``tf.constant`` of the in-memory images (what a
+        ``map(tf.gather)`` needs) is a second copy of the whole split, which at CelebA's scale is
+        gigabytes. Each stack stays under glibc's 32 MB mmap threshold so that its memory is
+        recycled rather than faulted in afresh.
         """
         import tensorflow as tf
 
         epochs = range(self.first_epoch, self.epochs)
-        index = tf.TensorSpec((None, None), tf.int64)
         # the number of batches, so that Keras knows when a pass ends (validation) without running dry
         known = tf.data.experimental.assert_cardinality(self.batches_per_epoch * len(epochs))
-        if isinstance(self.source, InMemory):
-            images = tf.constant(self.source.images)
-
-            def matrices():
-                for epoch in epochs:
-                    for _, _, mats in self._index_windows(epoch):
-                        yield from mats
-
-            ds = tf.data.Dataset.from_generator(matrices, output_signature=index)
-            ds = ds.flat_map(tf.data.Dataset.from_tensor_slices).map(lambda i: tf.gather(images, i))
-            return ds.prefetch(2).apply(known)
-
-        # stacks of batches gathered in NumPy, each under glibc's 32 MB mmap threshold so that its
-        # memory is recycled rather than faulted in afresh
-        per_batch = self.batch_size * int(np.prod(self.source.array.shape[1:]))
-        stack = max(1, (30 << 20) // per_batch)
+        shape = self.source_shape()
+        stack = max(1, (30 << 20) // (self.batch_size * int(np.prod(shape))))
 
         def stacks():
             for epoch in epochs:
                 for _, pixels, mats in self._index_windows(epoch):
+                    images = self.source.images if pixels is None else pixels
                     for m in mats:
                         for k in range(0, len(m), stack):
-                            yield pixels[m[k : k + stack]]
+                            yield images[m[k : k + stack]]
 
-        spec = tf.TensorSpec((None, None, *self.source.array.shape[1:]), tf.uint8)
+        spec = tf.TensorSpec((None, None, *shape), tf.uint8)
         ds = tf.data.Dataset.from_generator(stacks, output_signature=spec)
         return ds.flat_map(tf.data.Dataset.from_tensor_slices).prefetch(2).apply(known)
+
+    def source_shape(self) -> tuple[int, ...]:
+        """The shape of one image of the source."""
+        src = self.source
+        return tuple((src.images if isinstance(src, InMemory) else src.array).shape[1:])
 
 
 def open_source(

@@ -54,6 +54,7 @@ DISTRIBUTION = {
     "scipy": "scipy",
     "PIL": "pillow",
     "zarr": "zarr",
+    "google_crc32c": "google-crc32c",
     "matplotlib": "matplotlib",
     "sklearn": "scikit-learn",
     "threadpoolctl": "threadpoolctl",

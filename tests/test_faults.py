@@ -21,7 +21,14 @@ import zarr
 from caelatent import io
 from caelatent.attributes import load_labelled
 from caelatent.prepare import Split, prepare_synthetic
-from caelatent.store import DamagedChunk, DiskFull, checked_compressor, open_zarr
+from caelatent.store import (
+    DamagedChunk,
+    DiskFull,
+    check_chunks,
+    checked_compressor,
+    open_zarr,
+    seal,
+)
 from conftest import snakemake, workflow_copy
 
 # --- a small disk: tmpfs (CI runs as root) --------------------------------------------------
@@ -150,6 +157,7 @@ def latents_store(path: Path, n: int = 200, z_dim: int = 8) -> Path:
     g.create_array("split", data=np.zeros(n, np.int8), chunks=(n,), **kw)
     a = g.create_array("attributes", data=np.ones((n, 2), np.int8), chunks=(50, 2), **kw)
     a.attrs.update({"names": ["Smiling", "Male"], "missing_value": 0})
+    seal(path)
     return path
 
 
@@ -162,6 +170,46 @@ def test_a_damaged_latents_chunk_is_named_by_the_readers_of_latents(tmp_path, ho
     damage_chunk(store, "attributes", "c/1/0", how)
     with pytest.raises(DamagedChunk, match=r"array 'attributes', chunk \(1, 0\)"):
         load_labelled(store)
+
+
+def test_a_deleted_chunk_is_an_error_naming_it_not_zeros(faces, tmp_path):
+    """Zarr reads a chunk file that is not there as its fill value (zeros): the chunk manifest
+    that prepare and encode write last makes it an error naming the file, in images.zarr (through
+    train's and encode's reader) and in latents.zarr (through every reader of latents)."""
+    store = tmp_path / "images.zarr"
+    shutil.copytree(faces, store)
+    (store / "images" / "c/2/0/0/0").unlink()
+    with pytest.raises(DamagedChunk) as err:
+        open_zarr(store)["images"]
+    said = str(err.value)
+    assert "array 'images', chunk (2, 0, 0, 0)" in said and "is missing" in said, said
+    assert str(store / "images" / "c/2/0/0/0") in said
+    assert open_zarr(store)["split"][:].shape == (96,)  # the other arrays read as ever
+
+    latents = latents_store(tmp_path / "latents.zarr")
+    (latents / "z" / "c/1/0").unlink()
+    with pytest.raises(DamagedChunk, match=r"latents.zarr: array 'z', chunk \(1, 0\) .* missing"):
+        io.load_z(latents)
+    (latents / "attributes" / "c/3/0").unlink()
+    with pytest.raises(DamagedChunk, match=r"array 'attributes', chunk \(3, 0\)"):
+        load_labelled(latents)
+
+
+def test_chunks_never_written_are_not_missing_and_a_full_check_finds_changed_ones(tmp_path):
+    """Zarr does not write a chunk that is all fill value: the manifest lists only what was
+    written, so such a chunk reads as zeros without complaint; ``full`` compares sizes and CRCs."""
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    a = g.create_array("z", shape=(40, 4), chunks=(10, 4), dtype="float32", fill_value=0)
+    a[:10], a[30:] = 1.0, 2.0  # chunks 1 and 2 stay unwritten
+    seal(tmp_path / "s.zarr")
+    assert sorted(os.listdir(tmp_path / "s.zarr" / "z" / "c")) == ["0", "3"]
+    z = open_zarr(tmp_path / "s.zarr")["z"][:]
+    assert (z[10:30] == 0).all() and (z[:10] == 1).all()
+    check_chunks(tmp_path / "s.zarr", "z", full=True)  # as written
+    chunk = tmp_path / "s.zarr" / "z" / "c" / "3" / "0"
+    chunk.write_bytes((tmp_path / "s.zarr" / "z" / "c" / "0" / "0").read_bytes())  # same size
+    with pytest.raises(DamagedChunk, match=r"chunk \(3, 0\) .* changed since it was written"):
+        check_chunks(tmp_path / "s.zarr", "z", full=True)
 
 
 def test_errors_that_are_no_damage_pass_through(faces):

@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 
 from .model import scaled_input
-from .store import atomic_path, checked_compressor, open_zarr
+from .store import atomic_path, checked_compressor, open_zarr, seal
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ def encode_images(
                 "split_codes": dict(g.attrs.get("split_codes", {})),
             }
         )
+        seal(tmp)
     return n
 
 

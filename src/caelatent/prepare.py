@@ -31,7 +31,14 @@ from .images import (
     check_box,
     decode_crop_resize,
 )
-from .store import Outputs, atomic_path, compact_images, create_images_array, rename_array
+from .store import (
+    Outputs,
+    atomic_path,
+    compact_images,
+    create_images_array,
+    rename_array,
+    seal,
+)
 from .store import write_metadata, write_tables
 
 log = logging.getLogger(__name__)
@@ -253,6 +260,7 @@ def prepare_celeba(
             "skipped_items": [{"name": n, "reason": r, "detail": d} for n, r, d in skipped],
         }
         _check_accounting(counts)
+        seal(tmp_zarr)
     for name, reason, detail in skipped:
         log.warning("skipped %s (%s): %s", name, reason, detail)
     write_tables(
@@ -318,6 +326,7 @@ def prepare_synthetic(
             "split": _split_info(split, flags),
             "skipped_items": [],
         }
+        seal(tmp_zarr)
     write_tables(out, ids, flags, names, attrs, np.ones(n_images, bool), None, manifest)
     log.info("rendered %d synthetic faces to %s", n_images, out.images)
     return manifest

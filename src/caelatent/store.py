@@ -34,7 +34,64 @@ def checked_compressor() -> tuple:
 
 
 class DamagedChunk(RuntimeError):
-    """A chunk of a Zarr store that cannot be decoded (truncated, overwritten, bit flips)."""
+    """A chunk of a Zarr store that cannot be decoded (truncated, overwritten, bit flips), or one
+    that the store's chunk manifest lists and that is missing or of another size."""
+
+
+#: the group attribute of a store written by the workflow that lists every chunk file it holds
+MANIFEST = "chunk_manifest"
+
+
+def _chunk_files(array_dir: Path) -> dict[str, list[int]]:
+    """``{key: [size, crc32c]}`` of every chunk file under an array's directory (keys relative to
+    it, such as ``c/3/0/0/0``)."""
+    import google_crc32c  # Zarr's own CRC-32C (its Crc32cCodec)
+
+    files = {}
+    for f in sorted((array_dir / "c").rglob("*")) if (array_dir / "c").is_dir() else []:
+        if f.is_file():
+            files[f.relative_to(array_dir).as_posix()] = [
+                f.stat().st_size,
+                int(google_crc32c.value(f.read_bytes())),
+            ]
+    return files
+
+
+def seal(path: str | os.PathLike) -> None:
+    """Record which chunk files a finished store holds (size and CRC-32C each) in its
+    :data:`MANIFEST` attribute, written last, so that a reader can tell a deleted chunk (which
+    Zarr would read back as its fill value, zeros) from one never written (all fill value)."""
+    path = Path(path)
+    group = zarr.open_group(path, mode="r+")
+    arrays = {name: _chunk_files(path / name) for name, _ in group.arrays()}
+    group.attrs[MANIFEST] = arrays
+
+
+def check_chunks(path: str | os.PathLike, array: str, full: bool = False) -> None:
+    """Raise :class:`DamagedChunk` naming the first chunk file of ``array`` that the store's
+    manifest (:func:`seal`) lists and that is missing; with ``full``, also one whose size or
+    CRC-32C changed (reads find those anyway, through each chunk's own CRC-32C codec). A store
+    without a manifest (not written by the workflow) is not checked."""
+    path = Path(path)
+    listed = zarr.open_group(path, mode="r").attrs.get(MANIFEST, {}).get(array)
+    if listed is None:
+        return
+    on_disk = _chunk_files(path / array) if full else {}
+    for key, written in listed.items():
+        f = path / array / key
+        problem = None
+        if not f.is_file():
+            problem = "is missing (a reader would have got zeros in its place)"
+        elif full and on_disk.get(key) != written:
+            problem = (
+                f"changed since it was written (size, CRC-32C {on_disk.get(key)} != {written})"
+            )
+        if problem:
+            coords = tuple(int(c) for c in key.split("/")[1:])
+            raise DamagedChunk(
+                f"{path}: array {array!r}, chunk {coords} (file {f}) {problem}. The store is "
+                "damaged: delete it and rerun the rule that wrote it"
+            )
 
 
 class CheckedArray:
@@ -96,6 +153,7 @@ class CheckedGroup:
         node = self._group[name]
         if isinstance(node, zarr.Group):
             return CheckedGroup(node, self._store)
+        check_chunks(self._store, node.path)
         return CheckedArray(node, self._store)
 
     def __contains__(self, name: str) -> bool:
@@ -106,7 +164,8 @@ class CheckedGroup:
 
 
 def open_zarr(path: str | os.PathLike) -> CheckedGroup:
-    """A Zarr store opened read-only; reads of a damaged chunk raise :class:`DamagedChunk`."""
+    """A Zarr store opened read-only; reads of a damaged chunk raise :class:`DamagedChunk`, and so
+    does taking an array whose chunk files are not all those its manifest lists (:func:`seal`)."""
     return CheckedGroup(zarr.open_group(path, mode="r"), Path(path))
 
 

@@ -18,6 +18,7 @@ import yaml
 import zarr
 
 from conftest import snakemake, workflow_copy
+from test_workflow import dry_run_jobs
 
 SMALL = {
     "data": {"synthetic": {"n_images": 600}},
@@ -33,19 +34,17 @@ SMALL = {
 }
 
 
-def fit_profile_to_node(wf: Path, cpus: int = 2, mem_mb: int = 4000) -> None:
-    """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu and memory requests
-    (and the figure group's parallel jobs) down to it, keeping everything else (partition choice,
-    gpu requests, runtimes, groups) as the project ships it.
+def fit_profile_to_node(wf: Path, cpus: int = 2) -> None:
+    """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu requests (and the
+    figure group's parallel jobs) down to it, keeping everything else (partition choice, gpu
+    requests, groups; the rules' own memory and runtimes) as the project ships it.
     """
     path = wf / "profiles" / "slurm" / "config.yaml"
     prof = yaml.safe_load(path.read_text())
     for res in prof["set-resources"].values():
-        for key, cap in (("cpus_per_gpu", cpus), ("mem_mb", mem_mb)):
-            if key in res:
-                res[key] = min(res[key], cap)
+        if "cpus_per_gpu" in res:
+            res["cpus_per_gpu"] = min(res["cpus_per_gpu"], cpus)
     prof["set-threads"] = {rule: min(n, cpus) for rule, n in prof["set-threads"].items()}
-    prof["default-resources"]["mem_mb"] = min(prof["default-resources"]["mem_mb"], mem_mb)
     prof["resources"]["figure_jobs"] = min(prof["resources"]["figure_jobs"], cpus)
     path.write_text(yaml.safe_dump(prof))
 
@@ -131,6 +130,17 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
         if not row[1].startswith(("rule_train", "rule_encode", "rule_generate", "rule_evaluate")):
             if not row[1].startswith(("rule_arithmetic_w", "rule_innermost_maps_w")):
                 assert row[2] == "cpu" and "gres/gpu" not in row[4], row
+    # each job asked SLURM for the memory its rule declares (the profile overrides none)
+    args = ["--configfile", "config/demo.yaml", "small.yaml"]
+    planned = dry_run_jobs(
+        snakemake(
+            slurm, "-n", "--forceall", "--executor", "slurm", "--profile", "profiles/slurm", *args
+        ).stdout
+    )
+    for rule, row in by_rule.items():
+        if rule in planned and not rule.startswith("figures"):
+            mem = re.search(r"mem=(\d+)M", row[4])
+            assert mem and int(mem.group(1)) == planned[rule]["resources"]["mem_mb"], (rule, row)
     # the local rules ran on the submit host: no sbatch job, and their outputs are there
     assert not {"provenance", "experiment_tables", "comparison_tables", "all"} & set(by_rule)
     assert (slurm / "results/demo/provenance.json").exists()

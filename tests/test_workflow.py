@@ -178,6 +178,31 @@ def test_the_slurm_profile_asks_for_what_the_config_says(wf, gpus):
         assert (job["group"] == "figures") == rule.endswith("_plots"), (rule, job)
 
 
+def test_every_rule_declares_its_memory_and_the_profile_overrides_none(wf):
+    """Every job asks for the mem_mb its rule declares (workflow/rules/common.smk, MEMORY_MB), the
+    same locally and under profiles/slurm (one source); memory that grows with the latents grows
+    with the images and the latent size; prepare and the figures declare their runtime too."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    args = ["-n", "--configfile", "config/config.yaml"]
+    local = dry_run_jobs(snakemake(wf, "--cores", "2", *args).stdout)
+    slurm = dry_run_jobs(
+        snakemake(wf, "--executor", "slurm", "--profile", "profiles/slurm", *args).stdout
+    )
+    rules = set(local) - {"all"}
+    assert MODEL_RULES | {"prepare", "moments", "mnd", "compare", "mnd_plots"} <= rules, rules
+    for rule in rules:
+        want = local[rule]["resources"].get("mem_mb")
+        assert isinstance(want, int) and want >= 500, (rule, local[rule])
+        assert slurm[rule]["resources"]["mem_mb"] == want, (rule, slurm[rule], want)
+    for rule in ("prepare", "mnd_plots"):
+        assert slurm[rule]["resources"]["runtime"] == local[rule]["resources"]["runtime"] < 600
+    (wf / "small.yaml").write_text("data: {max_images: 20000}\nmodel: {z_dim: 512}\n")
+    small = dry_run_jobs(snakemake(wf, "--cores", "2", *args, "small.yaml").stdout)
+    seed = local["moments"]["resources"]["mem_mb"]
+    assert small["moments"]["resources"]["mem_mb"] < seed  # a tenth of the images, twice the z
+    assert small["evaluate"]["resources"]["mem_mb"] == local["evaluate"]["resources"]["mem_mb"]
+
+
 def test_fid_weights_are_an_input_of_evaluate(wf):
     """Other weights rerun the evaluation: the weights file is an input, so a missing one is named
     before anything runs, and an existing one is listed among evaluate's inputs."""

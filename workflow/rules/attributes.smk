@@ -11,8 +11,12 @@ rule attributes:
         summary="results/{exp}/stats/attributes.json",
     log:
         "logs/{exp}/attributes/attributes.log",
+    benchmark:
+        "benchmarks/results/{exp}/attributes.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("attributes"),
     params:
         library=library("attributes.attributes"),
         settings=exp_param("attributes/stats"),
@@ -47,8 +51,13 @@ rule attribute_plots:
         ),
     log:
         "logs/{exp}/attributes/attribute_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/attribute_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("attributes.attribute_plots"),
         settings=exp_param("attributes/plots"),
@@ -75,6 +84,7 @@ rule arithmetic:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
+        mem_mb=memory_mb("arithmetic"),
         gpu=gpus,
     params:
         library=library("attributes.arithmetic"),
@@ -100,8 +110,13 @@ rule arithmetic_plots:
         ),
     log:
         "logs/{exp}/attributes/arithmetic_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/arithmetic_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("attributes.arithmetic_plots"),
     script:
@@ -122,6 +137,7 @@ rule innermost_maps:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
+        mem_mb=memory_mb("innermost_maps"),
         gpu=gpus,
     params:
         library=library("attributes.innermost_maps"),
@@ -150,8 +166,13 @@ rule innermost_maps_plots:
         ),
     log:
         "logs/{exp}/attributes/innermost_maps_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/innermost_maps_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("attributes.innermost_maps_plots"),
     script:

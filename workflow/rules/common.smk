@@ -110,6 +110,58 @@ wildcard_constraints:
     exp="|".join(re.escape(e) for e in EXPERIMENTS),
 
 
+#: the memory each rule declares (mem_mb), from every rule's peak RSS at CelebA's scale (202,599
+#: images of 96x96, docs/memory.md, benchmarks/memory.py) with headroom: a base in MB, plus MB per
+#: 1,000 images of the dataset for the rules whose memory grows with it, per image of 96x96
+#: ("images") or per latent vector of 256 dimensions ("latents"). train asks for train.mem_mb.
+MEMORY_MB = {
+    "download_celeba": (1000, 0, None),
+    "prepare": (3000, 0, None),
+    "encode": (3000, 0, None),
+    "generate": (3500, 0, None),
+    "evaluate": (4000, 0, None),
+    "arithmetic": (3500, 0, None),
+    "innermost_maps": (3500, 0, None),
+    "moments": (1500, 2, "latents"),
+    "components": (1500, 2, "latents"),
+    "radius": (1500, 2, "latents"),
+    "correlations": (1500, 3, "latents"),
+    "pca": (1500, 3, "latents"),
+    "mnd": (2000, 2, "latents"),
+    "origin": (1500, 2, "latents"),
+    "attributes": (1500, 2, "latents"),
+    "compare": (2000, 0, None),
+    "figures": (2000, 0, None),  # every *_plots rule
+    "tables": (1000, 0, None),  # experiment_tables, comparison_tables
+    "provenance": (500, 0, None),
+}
+#: CelebA's aligned faces: the most images a celeba dataset can hold
+CELEBA_IMAGES = 202_599
+
+
+def n_images(data):
+    """The most images a data block's dataset holds (before prepare has run)."""
+    n = data["synthetic"]["n_images"] if data["source"] == "synthetic" else CELEBA_IMAGES
+    return min(n, data["max_images"]) if data["max_images"] else n
+
+
+def memory_mb(rule):
+    """Resource ``mem_mb`` of a rule (an entry of MEMORY_MB), scaled with its experiment's data."""
+    base, per_1000, scale = MEMORY_MB[rule]
+
+    def mb(wildcards):
+        if not per_1000:
+            return base
+        exp = EXPERIMENTS[wildcards.exp]
+        if scale == "images":
+            grows = (exp["data"]["size"] / 96) ** 2
+        else:
+            grows = exp["model"]["z_dim"] / 256
+        return int(base + per_1000 * grows * n_images(exp["data"]) / 1000)
+
+    return mb
+
+
 def dataset_of(exp):
     """Wildcards of an experiment's prepared data: images are keyed by dataset and size only."""
     data = EXPERIMENTS[exp]["data"]

@@ -17,8 +17,12 @@ rule compare:
         differences="results/comparison/differences.tsv",
     log:
         "logs/comparison.log",
+    benchmark:
+        "benchmarks/results/comparison/compare.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("compare"),
     params:
         library=library("compare.compare"),
         names=RUN,
@@ -52,8 +56,13 @@ rule compare_plots:
         ),
     log:
         "logs/comparison_plots.log",
+    benchmark:
+        "benchmarks/results/comparison/compare_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("compare.compare_plots"),
         groups=[GROUP[r] for r in RUN],

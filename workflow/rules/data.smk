@@ -6,8 +6,12 @@ rule download_celeba:
         path="resources/celeba/{file}",
     log:
         "logs/download_celeba/{file}.log",
+    benchmark:
+        "benchmarks/results/download_celeba/{file}.tsv"
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=memory_mb("download_celeba"),
     params:
         library=library("data.download_celeba"),
         file=lambda wc: wc.file,
@@ -37,7 +41,8 @@ rule prepare:
         "../../envs/data.yaml"
     threads: config["threads"]["prepare"]
     resources:
-        mem_mb=4000,
+        mem_mb=memory_mb("prepare"),
+        runtime=120,
     params:
         library=library("data.prepare"),
         settings=prepare_params(),

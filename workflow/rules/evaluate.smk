@@ -20,6 +20,7 @@ rule evaluate:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
+        mem_mb=memory_mb("evaluate"),
         gpu=gpus,
     params:
         library=library("evaluate.evaluate"),
@@ -42,8 +43,13 @@ rule evaluate_plots:
         ),
     log:
         "logs/{exp}/evaluate_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/evaluate_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("evaluate.evaluate_plots"),
     script:

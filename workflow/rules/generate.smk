@@ -17,6 +17,7 @@ rule generate:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
+        mem_mb=memory_mb("generate"),
         gpu=gpus,
     params:
         library=library("generate.generate"),
@@ -41,8 +42,13 @@ rule generate_plots:
         ),
     log:
         "logs/{exp}/generate_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/generate_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("generate.generate_plots"),
         grid=exp_param("generate/grid"),

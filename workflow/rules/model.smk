@@ -50,8 +50,13 @@ rule train_plots:
         ),
     log:
         "logs/{exp}/train_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/train_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("model.train_plots"),
         loss=exp_param("train/loss"),
@@ -73,8 +78,8 @@ rule encode:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
+        mem_mb=memory_mb("encode"),
         gpu=gpus,
-        mem_mb=4000,
     params:
         library=library("model.encode"),
         z_dim=exp_param("model/z_dim"),

@@ -8,8 +8,12 @@ rule provenance:
         record="results/{exp}/provenance.json",
     log:
         "logs/{exp}/provenance.log",
+    benchmark:
+        "benchmarks/results/{exp}/provenance.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("provenance"),
     params:
         config=lambda wc: EXPERIMENTS[wc.exp] | {"replicate_train_seed": TRAIN_SEED[wc.exp]},
         experiment=lambda wc: wc.exp,

@@ -14,8 +14,12 @@ rule experiment_tables:
         ),
     log:
         "logs/{exp}/experiment_tables.log",
+    benchmark:
+        "benchmarks/results/{exp}/experiment_tables.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("tables"),
     params:
         library=library("report.tables"),
         title=lambda wc: f"experiment {wc.exp}",
@@ -40,8 +44,12 @@ rule comparison_tables:
         ),
     log:
         "logs/comparison_tables.log",
+    benchmark:
+        "benchmarks/results/comparison/comparison_tables.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("tables"),
     params:
         library=library("report.tables"),
         title="comparison of experiments",

@@ -9,8 +9,12 @@ rule moments:
         moments="results/{exp}/stats/moments.npz",
     log:
         "logs/{exp}/stats/moments.log",
+    benchmark:
+        "benchmarks/results/{exp}/moments.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("moments"),
     params:
         library=library("stats.moments"),
     script:
@@ -27,8 +31,12 @@ rule components:
         histograms="results/{exp}/stats/component_histograms.npz",
     log:
         "logs/{exp}/stats/components.log",
+    benchmark:
+        "benchmarks/results/{exp}/components.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("components"),
     params:
         library=library("stats.components"),
         settings=exp_param("stats/components"),
@@ -62,8 +70,13 @@ rule component_plots:
         ),
     log:
         "logs/{exp}/stats/component_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/component_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("stats.component_plots"),
         settings=exp_param("stats/component_plots"),
@@ -81,8 +94,12 @@ rule radius:
         radii="results/{exp}/stats/radii.npz",
     log:
         "logs/{exp}/stats/radius.log",
+    benchmark:
+        "benchmarks/results/{exp}/radius.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("radius"),
     params:
         library=library("stats.radius"),
         settings=exp_param("stats/radius"),
@@ -104,8 +121,13 @@ rule radius_plots:
         ),
     log:
         "logs/{exp}/stats/radius_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/radius_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("stats.radius_plots"),
     script:
@@ -121,8 +143,12 @@ rule correlations:
         pairs="results/{exp}/stats/correlated_pairs.tsv",
     log:
         "logs/{exp}/stats/correlations.log",
+    benchmark:
+        "benchmarks/results/{exp}/correlations.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("correlations"),
     params:
         library=library("stats.correlations"),
         settings=exp_param("stats/correlations"),
@@ -149,8 +175,13 @@ rule correlation_plots:
         ),
     log:
         "logs/{exp}/stats/correlation_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/correlation_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("stats.correlation_plots"),
         settings=exp_param("stats/correlation_plots"),
@@ -167,8 +198,12 @@ rule pca:
         summary="results/{exp}/stats/pca.json",
     log:
         "logs/{exp}/stats/pca.log",
+    benchmark:
+        "benchmarks/results/{exp}/pca.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("pca"),
     params:
         library=library("stats.pca"),
     script:
@@ -195,8 +230,13 @@ rule pca_plots:
         ),
     log:
         "logs/{exp}/stats/pca_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/pca_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("stats.pca_plots"),
         settings=exp_param("stats/pca_plots"),
@@ -215,8 +255,12 @@ rule mnd:
         qq="results/{exp}/stats/mnd_core_qq.npz",
     log:
         "logs/{exp}/stats/mnd.log",
+    benchmark:
+        "benchmarks/results/{exp}/mnd.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("mnd"),
     params:
         library=library("stats.mnd"),
         settings=exp_param("stats/mnd"),
@@ -262,8 +306,13 @@ rule mnd_plots:
         ),
     log:
         "logs/{exp}/stats/mnd_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/mnd_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("stats.mnd_plots"),
         settings=exp_param("stats/mnd_plots"),
@@ -280,8 +329,12 @@ rule origin:
         distances="results/{exp}/stats/origin_distances.npz",
     log:
         "logs/{exp}/stats/origin.log",
+    benchmark:
+        "benchmarks/results/{exp}/origin.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("origin"),
     params:
         library=library("stats.origin"),
     script:
@@ -301,8 +354,13 @@ rule origin_plots:
         ),
     log:
         "logs/{exp}/stats/origin_plots.log",
+    benchmark:
+        "benchmarks/results/{exp}/origin_plots.tsv"
     conda:
         "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("figures"),
+        runtime=10,
     params:
         library=library("stats.origin_plots"),
     script:

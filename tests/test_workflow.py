@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -484,6 +485,7 @@ def test_demo_provenance(demo):
     assert prov["library_sha256_16"] == provenance.library_hash(wf / "src" / "caelatent")
     assert prov["git"]["commit"] is None  # the workflow copy is no git checkout
     assert "results/demo/latents.zarr" in prov["outputs"]
+    assert prov["host"]["cpus"] == os.cpu_count() and prov["host"]["machine"]
 
 
 @pytest.mark.slow

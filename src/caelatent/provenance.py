@@ -14,6 +14,7 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -177,6 +178,12 @@ def record(cwd: str | Path = ".") -> dict:
         "library_sha256_16": library_hash(),
         "library_path": str(package_dir()),
         "python": platform.python_version(),
+        "host": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "gpus_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        },
         "snakemake": _version("snakemake"),
         "keras": _version("keras"),
         "numpy": _version("numpy"),

@@ -36,15 +36,29 @@ def config(images: int, size: int, max_batches: int) -> dict:
     return {
         "data": {"source": "synthetic", "size": size, "synthetic": {"n_images": images}},
         "train": {"max_batches_per_epoch": max_batches, "epochs": 1, "gpus": 0},
+        "run": ["seed"],
     }
 
 
 def declared(workdir: Path, env: dict) -> dict[str, int]:
     """Each rule's ``mem_mb`` as Snakemake plans it (a dry run of the same DAG)."""
     out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile",
-         "config/config.yaml", "memory.yaml"],
-        cwd=workdir, env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "2",
+            "--configfile",
+            "config/config.yaml",
+            "memory.yaml",
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     mem = {}
     for rule, res in re.findall(r"rule (\w+):\n(?:.*\n)*?\s+resources: (.*)", out):
@@ -94,9 +108,19 @@ def main(argv=None) -> int:
     env = dict(os.environ, PYTHONPATH=str(wd / "src"))
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--configfile",
-         "config/config.yaml", "memory.yaml"],
-        cwd=wd, env=env, check=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            str(args.cores),
+            "--configfile",
+            "config/config.yaml",
+            "memory.yaml",
+        ],
+        cwd=wd,
+        env=env,
+        check=True,
     )
     wall = time.perf_counter() - t0
     rows, mem = measured(wd), declared(wd, env)

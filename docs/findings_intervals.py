@@ -1,9 +1,9 @@
-"""Intervals for the single-seed sweep in docs/findings/ (2026-11-22), which predates them:
+"""Intervals for the single-seed sweep in docs/findings/single_seed_2026-11-22/, which predates them:
 Wilson's 95 % interval of every face rate (200 images per sampler) and of every 3-sigma fraction
 (10,000 vectors), and the 3-sigma fraction that one and the same heavy-tailed law (a multivariate t
 with nu = 5) keeps at each latent size, to show what the fall with z_dim alone is worth.
 
-    .venv/bin/python docs/findings_intervals.py   # writes docs/findings/intervals.tsv
+    .venv/bin/python docs/findings_intervals.py   # writes docs/findings/single_seed_2026-11-22/intervals.tsv
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 from caelatent import io, tails
 from caelatent.intervals import proportion_interval
 
-HERE = Path(__file__).parent / "findings"
+HERE = Path(__file__).parent / "findings" / "single_seed_2026-11-22"
 N_IMAGES, N_VECTORS = (
     200,
     10000,

@@ -7,6 +7,7 @@ through sbatch (sacct lists them, completed) and that the outputs match a local 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,7 +38,9 @@ SMALL = {
 def fit_profile_to_node(wf: Path, cpus: int = 2) -> None:
     """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu requests (and the
     figure group's parallel jobs) down to it, keeping everything else (partition choice, gpu
-    requests, groups; the rules' own memory and runtimes) as the project ships it.
+    requests, groups; the rules' own memory and runtimes) as the project ships it. On a one-node
+    test cluster whose jobs take seconds, the executor polls sacct after 5 s instead of 40 (its
+    default, right for a real cluster): the DAG runs in a fraction of the time, with the same jobs.
     """
     path = wf / "profiles" / "slurm" / "config.yaml"
     prof = yaml.safe_load(path.read_text())
@@ -46,6 +49,7 @@ def fit_profile_to_node(wf: Path, cpus: int = 2) -> None:
             res["cpus_per_gpu"] = min(res["cpus_per_gpu"], cpus)
     prof["set-threads"] = {rule: min(n, cpus) for rule, n in prof["set-threads"].items()}
     prof["resources"]["figure_jobs"] = min(prof["resources"]["figure_jobs"], cpus)
+    prof["slurm-init-seconds-before-status-checks"] = 5
     path.write_text(yaml.safe_dump(prof))
 
 
@@ -55,13 +59,21 @@ def cluster_up() -> bool:
     return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
 
 
+#: under CI (CI=true, where .ci/run starts the cluster) a cluster that does not answer fails the
+#: run; elsewhere the cluster tests skip and say why
+CI = os.environ.get("CI") == "true"
+UP = cluster_up()
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not cluster_up(),
+        not UP and not CI,
         reason="no SLURM cluster answers (run tests/slurm/start_cluster.sh as root)",
     ),
 ]
+
+
+def test_the_cluster_answers():
+    assert UP, "CI=true but no SLURM cluster answers: tests/slurm/start_cluster.sh did not start it"
 
 
 def run_both(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:

@@ -48,6 +48,7 @@ def declared(workdir: Path, env: dict) -> dict[str, int]:
             "-m",
             "snakemake",
             "-n",
+            "--forceall",
             "--cores",
             "2",
             "--configfile",
@@ -91,41 +92,58 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--workdir", default="/tmp/caelatent-memory")
     ap.add_argument("--keep", action="store_true", help="keep the workdir (its results)")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --workdir (Snakemake keeps the jobs that finished)",
+    )
+    ap.add_argument(
+        "--collect-only",
+        action="store_true",
+        help="tabulate the benchmark files already in --workdir, running nothing",
+    )
+    ap.add_argument("--note", default="", help="a paragraph on the conditions, for --doc")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "memory.json"))
     ap.add_argument("--doc", default=str(ROOT / "docs" / "memory.md"))
     args = ap.parse_args(argv)
 
     wd = Path(args.workdir)
-    shutil.rmtree(wd, ignore_errors=True)
-    wd.mkdir(parents=True)
-    for item in COPY:
-        src = ROOT / item
-        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    if not (args.resume or args.collect_only):
+        shutil.rmtree(wd, ignore_errors=True)
+        wd.mkdir(parents=True)
+        (wd / "memory.yaml").write_text(
+            yaml.safe_dump(config(args.images, args.size, args.max_batches))
+        )
+    for item in COPY:  # the workflow as checked out now (its declared memory included)
+        src, ignore = ROOT / item, shutil.ignore_patterns("__pycache__", "*.egg-info")
+        shutil.rmtree(wd / item, ignore_errors=True)
         shutil.copytree(src, wd / item, ignore=ignore) if src.is_dir() else shutil.copy(src, wd)
-    (wd / "memory.yaml").write_text(
-        yaml.safe_dump(config(args.images, args.size, args.max_batches))
-    )
     env = dict(os.environ, PYTHONPATH=str(wd / "src"))
     t0 = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--cores",
-            str(args.cores),
-            "--configfile",
-            "config/config.yaml",
-            "memory.yaml",
-        ],
-        cwd=wd,
-        env=env,
-        check=True,
-    )
+    finished = True
+    if not args.collect_only:
+        finished = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "--cores",
+                    str(args.cores),
+                    "--configfile",
+                    "config/config.yaml",
+                    "memory.yaml",
+                ],
+                cwd=wd,
+                env=env,
+            ).returncode
+            == 0
+        )
     wall = time.perf_counter() - t0
     rows, mem = measured(wd), declared(wd, env)
     for rule, r in rows.items():
         r["mem_mb"] = mem.get(rule)
+    not_measured = sorted(set(mem) - set(rows) - {"all"})
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -136,8 +154,10 @@ def main(argv=None) -> int:
         "cores": args.cores,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "commit": commit,
-        "wall_s": round(wall, 1),
+        "wall_s": None if args.collect_only else round(wall, 1),
+        "finished": finished and not not_measured,
         "rules": rows,
+        "not_measured": {rule: mem[rule] for rule in not_measured},
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
@@ -145,8 +165,7 @@ def main(argv=None) -> int:
     lines = [
         f"Peak memory and time of every rule: the seed config on {args.images:,} generated faces "
         f"of {args.size}x{args.size}, training capped at {args.max_batches} batches, "
-        f"`snakemake --cores {args.cores}` on {result['machine']} (commit {commit}, "
-        f"{wall / 60:.1f} minutes in all). Measured with "
+        f"`snakemake --cores {args.cores}` on {result['machine']} (commit {commit}). Measured with "
         f"`python benchmarks/memory.py --images {args.images} --size {args.size}`; peak RSS and "
         "seconds are the largest over a rule's jobs (Snakemake's `benchmark:` files); mem_mb is "
         "what the rule declares.",
@@ -159,9 +178,18 @@ def main(argv=None) -> int:
             f"| {rule} | {r['jobs']} | {r['seconds']:.0f} | {r['max_rss_mb']:.0f} | "
             f"{r['mem_mb'] if r['mem_mb'] is not None else '-'} |"
         )
+    for rule in not_measured:
+        lines.append(f"| {rule} | - | not measured | not measured | {mem[rule]} |")
+    if not_measured:
+        lines += [
+            "",
+            f"Not measured: {', '.join(not_measured)} (the run did not reach them; "
+            "`python benchmarks/memory.py --resume` continues it).",
+        ]
     table = "\n".join(lines) + "\n"
     Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.doc).write_text("# Memory and time per rule\n\n" + table)
+    note = f"\n{args.note}\n" if args.note else ""
+    Path(args.doc).write_text("# Memory and time per rule\n\n" + table + note)
     print(table)
     if not args.keep:
         shutil.rmtree(wd, ignore_errors=True)

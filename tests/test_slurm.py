@@ -42,9 +42,8 @@ def fit_profile_to_node(wf: Path, cpus: int = 2, first_poll_s: int | None = 5) -
     test cluster whose jobs take seconds, the executor polls sacct after ``first_poll_s`` (5 s)
     instead of 40 (its default, right for a real cluster): the DAG runs in less time, with the same
     jobs. ``None`` keeps the 40 s: where a job is killed at its time limit, a quick poll probably
-    resubmits it
-    while SLURM still waits for the killed process to end, so that the two share the node (and the
-    checkpoint folder); the time-limit test measured 533 s that way against 234 s.
+    resubmits it while SLURM still waits for the killed process to end, so that the two share the
+    node (and the checkpoint folder); the time-limit test measured 533 s that way against 234 s.
     """
     path = wf / "profiles" / "slurm" / "config.yaml"
     prof = yaml.safe_load(path.read_text())

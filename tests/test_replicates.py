@@ -75,3 +75,16 @@ def test_differences_are_judged_against_the_baseline_only_with_replicates():
     assert by["z512"][0] == pytest.approx(-0.11) and by["z512"][1] == "yes"
     assert math.isnan(by["bn"][0]) and by["bn"][1] == "-"  # one replicate: not judged
     assert "seed" not in by
+
+
+def test_the_interval_over_replicates_stays_inside_the_quantity_s_range():
+    """Three face rates near 0 have a t interval reaching below 0: it is clipped to the rate's
+    range, the mean and SD untouched (the latent gap, a difference, is not clipped)."""
+    rows = [
+        {"run": "a", "face_rate": v, "gap_fd_onet": g}
+        for v, g in ((0.0, -1.0), (0.004, 0.5), (0.004, 2.0))
+    ]
+    out = rp.aggregate(rows, ["face_rate", "gap_fd_onet"], by=("run",))
+    assert out["face_rate_lo"][0] == 0.0 and out["face_rate"][0] == pytest.approx(0.008 / 3)
+    assert out["face_rate_hi"][0] < 1 and out["face_rate_sd"][0] > 0
+    assert out["gap_fd_onet_lo"][0] < -1.0

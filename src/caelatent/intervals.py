@@ -66,6 +66,8 @@ def normal_interval(
 #: the range each metric can take, by its name's first word (its interval is clipped to it);
 #: any other (a difference such as the latent gap) is unbounded
 BOUNDS = {
+    "face": (0.0, 1.0),  # face_rate
+    "inside": (0.0, 1.0),  # inside_3sigma and its prediction
     "fd": (0.0, np.inf),
     "kid": (-np.inf, np.inf),
     "precision": (0.0, 1.0),

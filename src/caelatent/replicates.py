@@ -19,6 +19,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from . import intervals
+
 
 def _numeric(v) -> float | None:
     if isinstance(v, (bool, np.bool_)):
@@ -30,11 +32,17 @@ def _numeric(v) -> float | None:
     return x
 
 
-def summarise(values, own: tuple[float, float] | None = None, level: float = 0.95) -> dict:
+def summarise(
+    values,
+    own: tuple[float, float] | None = None,
+    level: float = 0.95,
+    bounds=(-math.inf, math.inf),
+) -> dict:
     """mean, sd, lo, hi and n of the replicates' ``values`` (NaNs left out). One replicate: sd is
     NaN and (lo, hi) is ``own`` (the run's own interval) or NaN. Replicates that all agree (a
     number the replicates share, such as a score of the fixed real reference rows) have no spread
-    between trainings either: their interval is ``own`` too."""
+    between trainings either: their interval is ``own`` too. The t interval is clipped to the
+    quantity's ``bounds`` (a rate cannot fall below 0)."""
     x = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
     n = len(x)
     if n == 0:
@@ -47,7 +55,8 @@ def summarise(values, own: tuple[float, float] | None = None, level: float = 0.9
     if x.max() == x.min() and own is not None:
         return {"mean": mean, "sd": sd, "lo": float(own[0]), "hi": float(own[1]), "n": n}
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    return {"mean": mean, "sd": sd, "lo": mean - half, "hi": mean + half, "n": n}
+    lo, hi = max(mean - half, bounds[0]), min(mean + half, bounds[1])
+    return {"mean": mean, "sd": sd, "lo": lo, "hi": hi, "n": n}
 
 
 def aggregate(
@@ -81,7 +90,7 @@ def aggregate(
             if f"{k}_lo" in members[0]:
                 own = (_numeric(members[0][f"{k}_lo"]), _numeric(members[0][f"{k}_hi"]))
                 own = None if None in own else own
-            s = summarise(vals, own, level)
+            s = summarise(vals, own, level, intervals.bounds_of(k))
             for suffix, field in (("", "mean"), ("_sd", "sd"), ("_lo", "lo"), ("_hi", "hi")):
                 out.setdefault(k + suffix, []).append(s[field])
     return out

@@ -32,3 +32,30 @@ def test_check_mode_reports_a_stale_file(tmp_path):
     assert configdoc.main(args) == 0 and configdoc.main(["--check", *args]) == 0
     out.write_text(out.read_text().replace("max_test_n", "max_null_n"))
     assert configdoc.main(["--check", *args]) == 1
+
+
+def test_each_documented_default_is_what_a_config_without_the_key_gets():
+    """Every value key left out of its block (the block given empty, as in `uniform_box: {}`)
+    gets, after the workflow's validation, exactly the default config/README.md documents."""
+    import copy
+
+    from snakemake.utils import validate
+
+    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    checked = 0
+    for key, node, default in configdoc.rows(schema()):
+        parts = key.split(".")
+        if node.get("type") == "object" or len(parts) < 2 or default is configdoc.rows.NONE:
+            continue
+        cfg = copy.deepcopy(demo)
+        block = cfg
+        for part in parts[:-2]:
+            block = block.setdefault(part, {})
+        block[parts[-2]] = {}
+        validate(cfg, str(ROOT / "config" / "schema.yaml"))
+        got = cfg
+        for part in parts:
+            got = got[part]
+        assert got == default, (key, got, default)
+        checked += 1
+    assert checked > 50

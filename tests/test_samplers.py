@@ -147,6 +147,22 @@ def test_gaussian_mixture_selection_finds_the_true_number_of_components(true_k):
     assert set(s.selection["gmm_candidates"]) == {"1", "2", "4", "8"}
 
 
+def test_gaussian_mixture_screens_each_candidate_once_and_refits_the_chosen_size():
+    """The cost cap: candidates get one EM start each, the chosen size n_init starts in all, and
+    the kept fit is the best of them (never worse than the screening start)."""
+    rng = np.random.default_rng(11)
+    means = rng.normal(size=(5, 8)) * 3
+    z = np.vstack([rng.normal(m, 1.0, size=(600, 8)) for m in means])
+    one = smp.GaussianMixtureSampler(candidates=[2, 5], max_fit=3000, seed=3, n_init=1).fit(z)
+    four = smp.GaussianMixtureSampler(candidates=[2, 5], max_fit=3000, seed=3, n_init=4).fit(z)
+    k = four.selection["gmm_components"]
+    assert k == one.selection["gmm_components"] == 5
+    starts = {c: v["starts"] for c, v in four.selection["gmm_candidates"].items()}
+    assert starts == {"2": 1, "5": 4}
+    assert four.gmm_.lower_bound_ >= one.gmm_.lower_bound_
+    assert four.selection["gmm_candidates"]["2"] == one.selection["gmm_candidates"]["2"]
+
+
 def test_gaussian_mixture_that_does_not_converge_is_a_warning(caplog):
     rng = np.random.default_rng(9)
     z = rng.standard_normal((600, 5)) / np.sqrt(rng.chisquare(2, 600) / 2)[:, None]
@@ -158,7 +174,7 @@ def test_gaussian_mixture_that_does_not_converge_is_a_warning(caplog):
 def test_build_samplers_from_config():
     spec = {
         "uniform_box": {"b": [1.5, 4]},
-        "plane_path": {"axes": None, "angles": [0, 45]},
+        "plane_path": {"axes": None, "angles": [0, 45], "extent": 3.0},
         "mnd": {"k": [3]},
         "origin_to_centre": {},
     }
@@ -173,3 +189,5 @@ def test_build_samplers_from_config():
     ]
     with pytest.raises(ValueError, match="generate.samplers.vae: unknown sampler"):
         smp.build_samplers({"vae": {}}, dominant=[])
+    with pytest.raises(ValueError, match="generate.samplers.mnd.k: missing"):
+        smp.build_samplers({"mnd": {}}, dominant=[])

@@ -288,3 +288,30 @@ def test_short_real_data_run(sample, tmp_path):
         and lat["attributes"].shape == (558, 40)
     )
     assert np.isfinite(lat["z"][:]).all() and lat["z"][:].std(axis=0).min() > 0
+
+
+def test_rule_train_writes_tensorboard_logs_when_asked(faces, tmp_path):
+    """train.tensorboard: the rule's runner hands Keras's TensorBoard callback the experiment's
+    log folder, which then holds the run's event files (the losses per epoch)."""
+    from caelatent.stages.model import train
+
+    out, board = tmp_path / "model", tmp_path / "logs" / "tensorboard"
+    hist = train(
+        images=faces,
+        encoder=out / "encoder.keras",
+        decoder=out / "decoder.keras",
+        history=out / "history.tsv",
+        reconstructions=out / "holdout_reconstructions.npz",
+        model={"image_size": 64, "filters": [8, 16, 16, 32], "z_dim": 16},
+        loss="bce",
+        learning_rate=1e-3,
+        batch_size=32,
+        epochs=1,
+        max_batches_per_epoch=2,
+        seed=0,
+        fit={},
+        checkpoint=tmp_path / "checkpoint",
+        tensorboard=str(board),
+    )
+    assert hist["epoch"] == [0]
+    assert list(board.rglob("events.out.tfevents.*")), sorted(board.rglob("*"))

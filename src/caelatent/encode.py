@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import zarr
 
+from .logs import Eta
 from .model import scaled_input
 from .store import atomic_path, checked_compressor, open_zarr, seal
 
@@ -53,6 +54,7 @@ def encode_images(
         )
     n = arr.shape[0]
     t0 = time.perf_counter()
+    eta = Eta(n)
     with atomic_path(out) as tmp:
         lg = zarr.open_group(tmp, mode="w")
         z = lg.create_array(
@@ -70,10 +72,11 @@ def encode_images(
                 on_uint8.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32
             )
             log.info(
-                "encoded %d/%d images (%.0f images/s)",
+                "encoded %d/%d images (%.0f images/s); %s",
                 s + len(x),
                 n,
                 (s + len(x)) / (time.perf_counter() - t0),
+                eta.line(s + len(x)),
             )
         for name in ("ids", "split", "attributes", "identity"):
             if name in g:

@@ -96,3 +96,44 @@ def run_rule(smk, runner: str):
     if "threads" in inspect.signature(func).parameters:  # runners of Keras models
         kwargs["threads"] = smk.threads
     return func(**kwargs)
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as ``1h 02m``, ``3m 05s`` or ``42s``."""
+    s = int(round(max(seconds, 0)))
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s}s"
+
+
+class Eta:
+    """Progress of ``total`` units of work (images, batches, epochs) for the logs: what is done, the
+    time elapsed and the time left at the mean rate so far. ``done_before`` units were done before
+    this run started (a resumed training): they count as done but not towards the rate. ``clock``
+    is for tests."""
+
+    def __init__(self, total: float, done_before: float = 0, clock=None):
+        import time
+
+        self.total, self.before = float(total), float(done_before)
+        self.clock = clock or time.perf_counter
+        self.t0 = self.clock()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.t0
+
+    def left(self, done: float) -> float | None:
+        """Seconds left at the rate so far; None before any work of this run is done."""
+        ran = done - self.before
+        if ran <= 0:
+            return None
+        return (self.total - done) * self.elapsed() / ran
+
+    def line(self, done: float) -> str:
+        """``37 % done, 1m 05s elapsed, ETA 1m 51s``."""
+        left = self.left(done)
+        share = 100 * done / self.total if self.total else 100.0
+        eta = "ETA unknown" if left is None else f"ETA {duration(left)}"
+        return f"{share:.0f} % done, {duration(self.elapsed())} elapsed, {eta}"

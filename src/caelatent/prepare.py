@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import zarr
 
 from . import celeba, synthetic
+from .logs import Eta
 from .celeba import SkipImage
 from .images import (
     DEFAULT_CROP_BOX,
@@ -118,13 +118,14 @@ def _run_batches(
     fn: Callable, jobs: list[tuple], workers: int, init_args: tuple, progress: str
 ) -> list[dict]:
     """Run ``fn(*job)`` for each job, in-process for one worker, else in a pool of processes."""
-    results, t0 = [], time.perf_counter()
+    results = []
     total = len(jobs)
     step = max(1, total // 10)
+    eta = Eta(total)
 
     def report(k: int) -> None:
         if k % step == 0 or k == total:
-            log.info("%s: %d/%d batches (%.1f s)", progress, k, total, time.perf_counter() - t0)
+            log.info("%s: %d/%d batches; %s", progress, k, total, eta.line(k))
 
     if workers <= 1:
         _init_worker(*init_args)

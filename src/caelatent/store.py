@@ -67,13 +67,17 @@ def seal(path: str | os.PathLike) -> None:
     group.attrs[MANIFEST] = arrays
 
 
-def check_chunks(path: str | os.PathLike, array: str, full: bool = False) -> None:
+def check_chunks(
+    path: str | os.PathLike, array: str, full: bool = False, manifest: dict | None = None
+) -> None:
     """Raise :class:`DamagedChunk` naming the first chunk file of ``array`` that the store's
-    manifest (:func:`seal`) lists and that is missing; with ``full``, also one whose size or
-    CRC-32C changed (reads find those anyway, through each chunk's own CRC-32C codec). A store
-    without a manifest (not written by the workflow) is not checked."""
+    manifest (:func:`seal`; read from the store unless given) lists and that is missing; with
+    ``full``, also one whose size or CRC-32C changed (reads find those anyway, through each chunk's
+    own CRC-32C codec). A store without a manifest (not written by the workflow) is not checked."""
     path = Path(path)
-    listed = zarr.open_group(path, mode="r").attrs.get(MANIFEST, {}).get(array)
+    if manifest is None:
+        manifest = zarr.open_group(path, mode="r").attrs.get(MANIFEST, {})
+    listed = manifest.get(array)
     if listed is None:
         return
     on_disk = _chunk_files(path / array) if full else {}
@@ -144,16 +148,17 @@ class CheckedArray:
 
 
 class CheckedGroup:
-    """A Zarr group whose arrays are :class:`CheckedArray`."""
+    """A Zarr group whose arrays are :class:`CheckedArray`; ``manifest`` is the store's chunk
+    manifest, read once when the store is opened."""
 
-    def __init__(self, group: zarr.Group, store: Path):
-        self._group, self._store = group, store
+    def __init__(self, group: zarr.Group, store: Path, manifest: dict):
+        self._group, self._store, self._manifest = group, store, manifest
 
     def __getitem__(self, name: str):
         node = self._group[name]
         if isinstance(node, zarr.Group):
-            return CheckedGroup(node, self._store)
-        check_chunks(self._store, node.path)
+            return CheckedGroup(node, self._store, self._manifest)
+        check_chunks(self._store, node.path, manifest=self._manifest)
         return CheckedArray(node, self._store)
 
     def __contains__(self, name: str) -> bool:
@@ -166,7 +171,8 @@ class CheckedGroup:
 def open_zarr(path: str | os.PathLike) -> CheckedGroup:
     """A Zarr store opened read-only; reads of a damaged chunk raise :class:`DamagedChunk`, and so
     does taking an array whose chunk files are not all those its manifest lists (:func:`seal`)."""
-    return CheckedGroup(zarr.open_group(path, mode="r"), Path(path))
+    group = zarr.open_group(path, mode="r")
+    return CheckedGroup(group, Path(path), dict(group.attrs.get(MANIFEST, {})))
 
 
 def create_images_array(

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from .feed import Feed, open_source
+from .logs import Eta
 from .model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
 from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
 from .store import atomic_path, open_zarr
@@ -39,33 +40,44 @@ class RaiseOnNaN(keras.callbacks.Callback):
 
 
 class Progress(keras.callbacks.Callback):
-    def __init__(self, every_s: float = 30.0):
+    """Log each epoch's end and, within an epoch, a line every ``every_s`` seconds, each with the
+    share of the run's batches done, the time elapsed and the time left (:class:`logs.Eta`; a
+    resumed run counts the epochs done before it, ``first_epoch``, as done)."""
+
+    def __init__(self, every_s: float = 30.0, first_epoch: int = 0, clock=None):
         super().__init__()
-        self.every_s = every_s
+        self.every_s, self.first, self.clock = every_s, first_epoch, clock or time.perf_counter
+
+    def on_train_begin(self, logs=None):
+        self.steps = self.params.get("steps") or 1
+        total = self.params.get("epochs", 1) * self.steps
+        self.eta = Eta(total, done_before=self.first * self.steps, clock=self.clock)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.t0, self.last = epoch, time.perf_counter(), time.perf_counter()
+        self.epoch, self.t0, self.last = epoch, self.clock(), self.clock()
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self.last > self.every_s:
-            self.last = time.perf_counter()
+        if self.clock() - self.last > self.every_s:
+            self.last = self.clock()
             log.info(
-                "epoch %d: batch %d/%s, loss %.4f",
+                "epoch %d: batch %d/%s, loss %.4f; %s",
                 self.epoch + 1,
                 batch + 1,
                 self.params.get("steps"),
                 (logs or {}).get("loss", float("nan")),
+                self.eta.line(self.epoch * self.steps + batch + 1),
             )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         log.info(
-            "epoch %d/%d done in %.1f s: loss %.5f, val_loss %.5f",
+            "epoch %d/%d done in %.1f s: loss %.5f, val_loss %.5f; %s",
             epoch + 1,
             self.params.get("epochs"),
-            time.perf_counter() - self.t0,
+            self.clock() - self.t0,
             logs.get("loss", float("nan")),
             logs.get("val_loss", float("nan")),
+            self.eta.line((epoch + 1) * self.steps),
         )
 
 
@@ -243,7 +255,7 @@ def train_autoencoder(
             callbacks=[
                 EpochCheckpoint(ckpt, history),
                 RaiseOnNaN(),
-                Progress(),
+                Progress(first_epoch=first),
                 *(callbacks or []),
             ],
             verbose=verbose,

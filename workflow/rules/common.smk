@@ -268,6 +268,12 @@ def train_params(wildcards):
     return {**{k: e["train"][k] for k in keys}, "seed": TRAIN_SEED[wildcards.exp]}
 
 
+def tensorboard_dir(wildcards):
+    """Where train writes TensorBoard logs (train.tensorboard), else None."""
+    on = EXPERIMENTS[wildcards.exp]["train"]["tensorboard"]
+    return f"logs/{wildcards.exp}/tensorboard" if on else None
+
+
 def sampler_seed(wildcards):
     """The samplers' draws vary with the replicate (its training seed); the real rows stay fixed."""
     return TRAIN_SEED[wildcards.exp]

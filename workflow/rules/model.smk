@@ -27,6 +27,7 @@ rule train:
         fit=fit_options,
         device=device_params,
         checkpoint=lambda wc: f"results/{wc.exp}/checkpoint",
+        tensorboard=tensorboard_dir,
     script:
         "../scripts/train.py"
 

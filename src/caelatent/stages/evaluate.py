@@ -14,6 +14,7 @@ import numpy as np
 from .. import io, stats
 from ..backend import use_device
 from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES
+from ..logs import Eta
 from ..plots import generate as plots
 from ..store import open_zarr
 
@@ -55,12 +56,13 @@ def evaluate(
         **intervals,
     )
     index = io.read_json(samples / "index.json")
-    rows = []
-    for name in index["references"] + index["samplers"]:
+    rows, names = [], index["references"] + index["samplers"]
+    eta = Eta(len(names))
+    for k, name in enumerate(names, 1):
         d = samples / name
         z, imgs = np.load(d / "z.npy"), np.load(d / "images.npy")
         rows.append(scorer.score(name, io.read_json(d / "meta.json"), z, imgs))
-        log.info("%s: %s", name, rows[-1])
+        log.info("set %d/%d, %s: %s; %s", k, len(names), name, rows[-1], eta.line(k))
     io.write_tsv(summary, {k: [r[k] for r in rows] for k in rows[0]})
     notes = {"rows": rows, "face_min_confidence": min_confidence, "ranking": rank_first(rows)}
     io.write_json(details, notes | scorer.notes(len(pca_fit)))

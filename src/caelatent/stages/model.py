@@ -31,10 +31,22 @@ def train(
     checkpoint,
     device: dict | None = None,
     threads: int | None = None,
+    tensorboard: str | None = None,
 ) -> dict:
     """Train (resuming from ``checkpoint``), write the float32 networks and ``history``, and the
-    first holdout images with their reconstructions for rule train_plots."""
+    first holdout images with their reconstructions for rule train_plots; with ``tensorboard`` (a
+    folder), TensorBoard logs there too."""
     use_device(device, threads)
+    import importlib.util
+
+    import keras
+
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise RuntimeError(
+            "train.tensorboard: true needs the tensorboard package: "
+            "pip install -e '.[tensorboard]' (not in envs/model.yaml)"
+        )
+
     from ..encode import load_model, reconstruct_holdout
     from ..model import ModelSpec
     from ..train import FitOptions, train_autoencoder
@@ -55,6 +67,7 @@ def train(
         checkpoint_dir=checkpoint,
         max_batches_per_epoch=max_batches_per_epoch,
         options=FitOptions(**fit),
+        callbacks=[keras.callbacks.TensorBoard(tensorboard)] if tensorboard else None,
     )
     batch = device["predict_batch_size"] if device else 256
     recs = reconstruct_holdout(images, load_model(encoder), load_model(decoder), batch_size=batch)

@@ -1,4 +1,4 @@
-"""Draw the README's grid of synthetic faces with their attributes: python docs/make_synthetic_grid.py"""
+"""Draw the grid of synthetic faces with their attributes: python docs/make_synthetic_grid.py"""
 
 from pathlib import Path
 

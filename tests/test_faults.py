@@ -1,6 +1,6 @@
 """Faults during a run, injected: a full disk, damaged Zarr chunks, a second Snakemake on the same
 folder. Each test checks what the user sees (an error naming the path, key or chunk) and that
-nothing is left that Snakemake or a later rule would take as complete. README's table "fault or
+nothing is left that Snakemake or a later rule would take as complete. docs/faults.md's table "fault or
 bad input -> what happens" lists these cases; the kills of running jobs are in
 tests/test_interrupts.py."""
 

@@ -89,8 +89,45 @@ def wf(tmp_path_factory):
     return workflow_copy(tmp_path_factory.mktemp("wf"))
 
 
-def test_dry_run_resolves_for_both_configs(wf):
-    seed = snakemake(wf, "-n").stdout
+def readme_commands() -> list[str]:
+    """Every command of README's bash blocks (a line of `a && b` gives two; comments dropped)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
+    lines = [line.split(" #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [c.strip() for line in lines if line for c in line.split("&&")]
+
+
+def test_every_readme_command_is_run_or_dry_run(wf):
+    """Each command in README is checked: Snakemake commands by a dry run here (the seed config
+    plans its download, the demo none), `--report` by test_report_renders_every_figure_in_chromium, pip's
+    extras against pyproject.toml, the venv and the tests by CI itself."""
+    import shlex
+    import tomllib
+
+    extras = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    planned = {}
+    for cmd in readme_commands():
+        args = shlex.split(cmd)
+        if args[0] == ".venv/bin/snakemake" and "--report" not in args:
+            if "slurm" in args and shutil.which("sbatch") is None:
+                continue  # the plugin runs sbatch's checks; tests/test_slurm.py covers it
+            planned[cmd] = snakemake(wf, *args[1:], "-n").stdout
+        elif args[0] == ".venv/bin/pip":
+            asked = re.search(r"\.\[([\w,]+)\]", cmd)
+            assert asked and set(asked.group(1).split(",")) <= extras, cmd
+        else:
+            assert (
+                cmd
+                in {
+                    "python3 -m venv .venv",
+                    ".venv/bin/python -m pytest",
+                    "unzip report.zip",
+                }
+                or "--report" in args
+            ), f"README command not checked by any test: {cmd}"
+    seed = planned[".venv/bin/snakemake --cores all"]
     assert re.search(r"download_celeba\s+3", seed) and re.search(r"prepare\s+1", seed)
     assert (
         re.search(r"train\s+1", seed)
@@ -98,8 +135,9 @@ def test_dry_run_resolves_for_both_configs(wf):
         and "results/seed/latents.zarr" in seed
     )
     assert "results/data/celeba_96/images.zarr" in seed
-    demo = snakemake(wf, "-n", "--configfile", "config/demo.yaml").stdout
+    demo = planned[".venv/bin/snakemake --cores all --configfile config/demo.yaml"]
     assert "download_celeba" not in demo and "results/data/synthetic_64/images.zarr" in demo
+    assert len(planned) >= 4, list(planned)
 
 
 MODEL_RULES = {"train", "encode", "generate", "evaluate", "arithmetic", "innermost_maps"}

@@ -67,6 +67,7 @@ def test_prepare_each_shared_tar(sample, tmp_path, tar, size):
         "train_size": 0.9,
         "shuffle": True,
         "seed": 1,
+        "partitions": None,
     }
     assert (split == 0).sum() == m["split"]["train"]
     assert m["attribute_file"]["declared_count"] == 202599 and m["attribute_file"]["rows"] == 20000
@@ -363,3 +364,44 @@ def test_prepare_synthetic(tmp_path):
     table = celeba.read_attributes(tmp_path / "list_attr.txt")
     assert table.declared_count == 40 and table.names == g["attributes"].attrs["names"]
     assert (table.ids == g["ids"][:]).all() and (table.values == g["attributes"][:]).all()
+
+
+def test_the_official_split_comes_from_the_partition_file_by_id(sample, tmp_path):
+    """data.split.partitions: CelebA's list_eval_partition.txt decides train and holdout by id, so
+    a corrupt image in between shifts nothing; images of a partition in neither list, or without a
+    row, are skipped with their reason and counted."""
+    good = read_jpegs(ORIGINALS_TAR, 12)
+    members = {f"img_align_celeba/{n}": good[n] for n in sorted(good)}
+    members["img_align_celeba/000005.jpg"] = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+    tar = make_tar(tmp_path / "celeba.tar", members)
+    rows = {i: 0 for i in range(1, 7)} | {7: 1, 8: 1, 9: 1, 10: 2, 11: 2}  # 12: no row
+    part_file = tmp_path / "list_eval_partition.txt"
+    part_file.write_text("".join(f"{i:06d}.jpg {p}\n" for i, p in rows.items()))
+    split = Split(partition=celeba.read_partition(part_file), train_parts=(0,), holdout_parts=(1,))
+    m = prepare_celeba(tar, tmp_path / "out", size=64, split=split, workers=2, chunk=4)
+    g, _, _ = load(tmp_path / "out")
+    flags = dict(zip(g["ids"][:].tolist(), g["split"][:].tolist()))
+    assert flags == {1: 0, 2: 0, 3: 0, 4: 0, 6: 0, 7: 1, 8: 1, 9: 1}
+    c = m["counts"]
+    assert c["skipped"] == {"corrupt": 1, "outside_split": 2, "no_partition_row": 1}
+    assert c["inputs"] == 12 and accounted(c) == 12
+    assert m["split"]["partitions"] == {"train": [0], "holdout": [1]}
+    assert (m["split"]["train"], m["split"]["holdout"]) == (5, 3)
+    # the papers' split: holdout = validation and test
+    both = Split(partition=celeba.read_partition(part_file))
+    assert both.assign(4, np.array([1, 7, 10, 11])).tolist() == [0, 1, 1, 1]
+
+
+def test_a_bad_partition_file_or_split_is_an_error_naming_it(tmp_path):
+    bad = tmp_path / "list_eval_partition.txt"
+    bad.write_text("000001.jpg 0\n000002.jpg 3\n")
+    with pytest.raises(celeba.AnnotationError, match="partitions must be 0, 1 or 2"):
+        celeba.read_partition(bad)
+    bad.write_text("000001.jpg zero\n")
+    with pytest.raises(celeba.AnnotationError, match="line 1: expected"):
+        celeba.read_partition(bad)
+    with pytest.raises(ValueError, match="both train and holdout"):
+        Split(partition={1: 0}, train_parts=(0, 1), holdout_parts=(1, 2))
+    only_train = Split(partition={1: 0, 2: 0})
+    with pytest.raises(ValueError, match="data.split.partitions"):
+        only_train.assign(2, np.array([1, 2]))

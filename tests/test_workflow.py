@@ -904,3 +904,21 @@ def test_report_renders_every_figure_in_chromium(demo, tmp_path):
         }};</script></body></html>""")
     dom = chromium_dom(page.as_uri(), tmp_path / "profile2")
     assert f"rendered {len(pngs)} of {len(pngs)}" in dom
+
+
+def test_the_official_split_plans_the_partition_file_only_when_asked(wf):
+    """data.split.by: partition: prepare reads data.celeba.partition, downloaded with CelebA's other
+    files at its default path; without it the file is neither read nor fetched, and partitions
+    without a file is an error naming both keys."""
+    (wf / "official.yaml").write_text("data:\n  split:\n    by: partition\n")
+    out = snakemake(wf, "-n", "--configfile", "config/config.yaml", "official.yaml").stdout
+    assert "resources/celeba/list_eval_partition.txt" in out
+    assert re.search(r"download_celeba\s+4", out), out[-2000:]
+    plain = snakemake(wf, "-n").stdout
+    assert "list_eval_partition" not in plain
+    (wf / "nofile.yaml").write_text(
+        "data:\n  split:\n    by: partition\n  celeba:\n    partition: null\n"
+    )
+    proc = snakemake(wf, "-n", "--configfile", "config/config.yaml", "nofile.yaml", check=False)
+    assert proc.returncode != 0
+    assert "data.celeba.partition must name" in proc.stdout + proc.stderr

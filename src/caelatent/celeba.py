@@ -129,8 +129,8 @@ def read_attributes(path: str | os.PathLike) -> AttributeTable:
     return AttributeTable(names, np.asarray(ids, dtype=np.int64), values, declared, str(path))
 
 
-def read_identities(path: str | os.PathLike) -> dict[int, int]:
-    """Parse ``identity_CelebA.txt`` (``000001.jpg 2880`` per line) into {image id: identity}."""
+def _read_id_values(path: str | os.PathLike, what: str) -> dict[int, int]:
+    """Parse a CelebA file of ``NNNNNN.jpg <integer>`` lines into {image id: integer}."""
     path = Path(path)
     out: dict[int, int] = {}
     for lineno, line in enumerate(_lines(path), start=1):
@@ -140,12 +140,27 @@ def read_identities(path: str | os.PathLike) -> dict[int, int]:
         iid = image_id(parts[0])
         if iid is None or len(parts) != 2 or not parts[1].lstrip("-").isdigit():
             raise AnnotationError(
-                f"{path}, line {lineno}: expected '<NNNNNN>.jpg <identity>', found {line[:60]!r}"
+                f"{path}, line {lineno}: expected '<NNNNNN>.jpg <{what}>', found {line[:60]!r}"
             )
         if iid in out:
-            raise AnnotationError(f"{path}, line {lineno}: duplicate identity row for {parts[0]}")
+            raise AnnotationError(f"{path}, line {lineno}: duplicate {what} row for {parts[0]}")
         out[iid] = int(parts[1])
     return out
+
+
+def read_identities(path: str | os.PathLike) -> dict[int, int]:
+    """Parse ``identity_CelebA.txt`` (``000001.jpg 2880`` per line) into {image id: identity}."""
+    return _read_id_values(path, "identity")
+
+
+def read_partition(path: str | os.PathLike) -> dict[int, int]:
+    """Parse CelebA's official split, ``list_eval_partition.txt`` (``000001.jpg 0`` per line: 0
+    train, 1 validation, 2 test), into {image id: partition}."""
+    table = _read_id_values(path, "partition")
+    bad = sorted({v for v in table.values() if v not in (0, 1, 2)})
+    if bad:
+        raise AnnotationError(f"{path}: partitions must be 0, 1 or 2, found {bad}")
+    return table
 
 
 def write_attributes(

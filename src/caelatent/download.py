@@ -52,6 +52,11 @@ CELEBA_FILES = {
             "32bd1bd63d3c78cd57e08160ec5ed1e2",
             "1_ee_0u7vcNLOfNLegJRHmolfH5ICW-XS",
         ),
+        RemoteFile(
+            "list_eval_partition.txt",
+            "d32c9cbf5e040fd4025c592c306e6668",
+            "0B7EVK8r0v71pY0NSMzRuSXJEVkk",
+        ),
     )
 }
 

@@ -14,7 +14,7 @@ import multiprocessing as mp
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -46,14 +46,50 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Split:
-    """Train/holdout split. ``train_size``: a fraction in (0, 1) or a count >= 1 (as scikit-learn)."""
+    """Train/holdout split. ``train_size``: a fraction in (0, 1) or a count >= 1 (as scikit-learn),
+    drawn at random (seeded) or the lowest ids. With ``partition`` ({image id: partition}, as in
+    CelebA's ``list_eval_partition.txt``) the split is that file's instead: images of
+    ``train_parts`` train, those of ``holdout_parts`` are held out."""
 
     train_size: float = 0.9
     shuffle: bool = True
     seed: int = 0
+    partition: dict | None = field(default=None, repr=False)
+    train_parts: tuple = (0,)
+    holdout_parts: tuple = (1, 2)
 
-    def assign(self, n: int) -> np.ndarray:
-        """Split flags for ``n`` images: 0 = train, 1 = holdout."""
+    def __post_init__(self):
+        both = set(self.train_parts) & set(self.holdout_parts)
+        if self.partition is not None and both:
+            raise ValueError(f"data.split.partitions: {sorted(both)} both train and holdout")
+
+    def outside(self, iid: int) -> tuple[str, str] | None:
+        """Why image ``iid`` takes no part in a partition split (a skip reason and its detail)."""
+        if self.partition is None:
+            return None
+        part = self.partition.get(int(iid))
+        if part is None:
+            return "no_partition_row", "no row in the partition file"
+        if part not in self.train_parts + self.holdout_parts:
+            return "outside_split", (
+                f"partition {part} is in neither data.split.partitions.train nor .holdout"
+            )
+        return None
+
+    def assign(self, n: int, ids: np.ndarray | None = None) -> np.ndarray:
+        """Split flags for ``n`` images (with ``ids``, for a partition split): 0 train, 1 holdout."""
+        if self.partition is not None:
+            if ids is None or len(ids) != n:
+                raise ValueError("a partition split needs the ids of the images")
+            parts = np.array([self.partition.get(int(i), -1) for i in ids])
+            flags = np.where(np.isin(parts, self.train_parts), 0, 1).astype(np.uint8)
+            if not 1 <= int((flags == 0).sum()) < n:
+                raise ValueError(
+                    f"data.split.partitions: partitions {list(self.train_parts)} give "
+                    f"{int((flags == 0).sum())} training images of {n}: both the train and the "
+                    "holdout part need at least one image"
+                )
+            return flags
         t = self.train_size
         n_train = int(round(t * n)) if 0 < t < 1 else int(t)
         if t <= 0 or (t >= 1 and t != int(t)):
@@ -174,7 +210,8 @@ def prepare_celeba(
 
     Every entry of ``images`` is written or skipped with a reason (not_image, duplicate_id,
     no_attribute_row, corrupt, unreadable, not_a_file, too_small: a side under ``min_side``,
-    too_large: more than ``max_pixels`` pixels), or counted beyond ``max_images``."""
+    too_large: more than ``max_pixels`` pixels; with a partition split, no_partition_row and
+    outside_split), or counted beyond ``max_images``."""
     if on_missing_attributes not in ("keep", "skip", "error"):
         raise ValueError(
             f"on_missing_attributes={on_missing_attributes!r}: expected keep, skip or error"
@@ -189,9 +226,18 @@ def prepare_celeba(
     names, ids, skipped, beyond = celeba.select_images(
         members, attr_table, on_missing_attributes, max_images
     )
+    if split.partition is not None:  # the official split: images outside it are skipped
+        keep = []
+        for k, (name, iid) in enumerate(zip(names, ids)):
+            why = split.outside(iid)
+            if why:
+                skipped.append((name, *why))
+            else:
+                keep.append(k)
+        names, ids = [names[k] for k in keep], ids[keep]
     if not names:
         raise ValueError(f"{images}: no usable CelebA images among {len(members)} entries")
-    split.assign(len(names))  # fail before decoding if the split cannot fit
+    split.assign(len(names), ids)  # fail before decoding if the split cannot fit
     log.info("%s: %d entries, %d to decode at %dx%d", images, len(members), len(names), size, size)
 
     out = Outputs.in_dir(out_dir)
@@ -222,7 +268,7 @@ def prepare_celeba(
             attr_table.lookup(ids) if attr_table else (None, np.zeros(len(ids), bool))
         )
         identity = np.array([ident.get(int(i), -1) for i in ids], np.int64) if ident else None
-        flags = split.assign(len(ids))
+        flags = split.assign(len(ids), ids)
         write_metadata(
             group, ids, flags, attr_table.names if attr_table else [], attr_vals, identity, chunk
         )
@@ -343,6 +389,11 @@ def _split_info(split: Split, flags: np.ndarray) -> dict:
         "train_size": split.train_size,
         "shuffle": split.shuffle,
         "seed": split.seed,
+        "partitions": (
+            None
+            if split.partition is None
+            else {"train": list(split.train_parts), "holdout": list(split.holdout_parts)}
+        ),
     }
 
 

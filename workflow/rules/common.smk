@@ -27,7 +27,12 @@ def check_config(cfg, where=""):
 check_config(config)
 
 DATA = config["data"]
-CELEBA_FILES = ("img_align_celeba.zip", "list_attr_celeba.txt", "identity_CelebA.txt")
+CELEBA_FILES = (
+    "img_align_celeba.zip",
+    "list_attr_celeba.txt",
+    "identity_CelebA.txt",
+    "list_eval_partition.txt",
+)
 
 
 def _merged(base, override):
@@ -313,12 +318,19 @@ def compared(pattern):
 
 
 def celeba_input(key):
-    """Input function for one of CelebA's files (images, attributes, identities)."""
+    """Input function for one of CelebA's files (images, attributes, identities, partition)."""
 
     def _input(wildcards):
         if wildcards.dataset != "celeba":
             return []
+        if key == "partition" and DATA["split"]["by"] != "partition":
+            return []  # read only for the official split
         path = lookup(dpath=f"data/celeba/{key}", within=config, default=None)
+        if path is None and key == "partition":
+            raise WorkflowError(
+                "data.split.by is partition: data.celeba.partition must name CelebA's "
+                "list_eval_partition.txt"
+            )
         if path is None:
             return []
         downloadable = (

@@ -28,6 +28,7 @@ rule prepare:
         celeba_images=celeba_input("images"),
         celeba_attributes=celeba_input("attributes"),
         celeba_identities=celeba_input("identities"),
+        celeba_partition=celeba_input("partition"),
     output:
         images=directory("results/data/{dataset}_{size}/images.zarr"),
         attributes="results/data/{dataset}_{size}/attributes.tsv",

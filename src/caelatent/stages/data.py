@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..celeba import read_partition
 from ..download import download_celeba_file
 from ..prepare import Split, prepare_celeba, prepare_synthetic
 from ..store import Outputs
@@ -24,6 +25,7 @@ def prepare(
     celeba_images,
     celeba_attributes,
     celeba_identities,
+    celeba_partition,
     images,
     attributes,
     manifest,
@@ -43,12 +45,22 @@ def prepare(
 ) -> dict:
     """A dataset's ``images`` (images.zarr), ``attributes`` (a row per image), ``list_attr`` (CelebA's
     format) and ``manifest``: from CelebA's files (``celeba_images``: a folder, zip or tar; the
-    attribute and identity files, or empty) or ``n_images`` synthetic faces. Returns the manifest.
+    attribute, identity and partition files, or empty) or ``n_images`` synthetic faces. Returns the manifest.
     """
     out_dir = Path(manifest).parent
     if Outputs(*map(Path, (images, attributes, manifest, list_attr))) != Outputs.in_dir(out_dir):
         raise ValueError(f"rule prepare: outputs must be {Outputs.in_dir(out_dir)}")
-    how = Split(train_size=split["train_size"], shuffle=split["shuffle"], seed=seed)
+    official = split["by"] == "partition" and dataset != "synthetic"
+    if official and not celeba_partition:
+        raise ValueError("data.split.by is partition: data.celeba.partition must name the file")
+    how = Split(
+        train_size=split["train_size"],
+        shuffle=split["shuffle"],
+        seed=seed,
+        partition=read_partition(celeba_partition) if official else None,
+        train_parts=tuple(split["partitions"]["train"]),
+        holdout_parts=tuple(split["partitions"]["holdout"]),
+    )
     common = dict(size=int(size), split=how, workers=threads, chunk=chunk_size)
     if dataset == "synthetic":
         return prepare_synthetic(out_dir, n_images=n_images, seed=seed, **common)

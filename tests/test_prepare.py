@@ -405,3 +405,68 @@ def test_a_bad_partition_file_or_split_is_an_error_naming_it(tmp_path):
     only_train = Split(partition={1: 0, 2: 0})
     with pytest.raises(ValueError, match="data.split.partitions"):
         only_train.assign(2, np.array([1, 2]))
+
+
+def _picture(w: int, h: int, fmt: str, left=(255, 0, 0), right=(0, 0, 255)) -> bytes:
+    """A w x h image, its left half one colour and its right half another (the middle column of a
+    wide image falls inside a centred square crop)."""
+    a = np.zeros((h, w, 3), np.uint8)
+    a[:, : w // 2], a[:, w // 2 :] = left, right
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_a_folder_of_ones_own_images_any_names_formats_and_sizes(tmp_path):
+    """data.source: folder. A messy folder (nested, spaces in names, JPEG/PNG/WebP/BMP of several
+    sizes, a text file, a corrupt PNG) and an attribute CSV that misses some files and names one
+    that is not there: ids follow the sorted paths, the manifest maps them back, every file is
+    written or skipped with a reason, the crop is the centred square."""
+    from caelatent.prepare import prepare_folder
+
+    root = tmp_path / "my photos"
+    (root / "holiday 2024" / "day one").mkdir(parents=True)
+    files = {
+        "a.jpg": _picture(120, 80, "JPEG"),
+        "b face.PNG": _picture(90, 150, "PNG"),
+        "holiday 2024/c.webp": _picture(200, 100, "WEBP"),
+        "holiday 2024/day one/d.bmp": _picture(64, 64, "BMP"),
+        "holiday 2024/day one/e.jpeg": _picture(300, 300, "JPEG"),
+        "notes.txt": b"not a picture\n",
+        "holiday 2024/broken.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    csv_path = tmp_path / "attrs.csv"
+    csv_path.write_text(
+        "file,Smiling,Eyeglasses\n"
+        "a.jpg,1,0\n"
+        "holiday 2024/c.webp,-1,1\n"
+        "holiday 2024/day one/e.jpeg,0,-1\n"
+        "gone.jpg,1,1\n"
+    )
+    m = prepare_folder(root, tmp_path / "out", size=32, attributes=csv_path, split=Split(0.5))
+    g, _, rows = load(tmp_path / "out")
+    images = sorted(n for n in files if n != "notes.txt")
+    written = [n for n in images if n != "holiday 2024/broken.png"]
+    assert m["id_to_path"] == {str(images.index(n) + 1): n for n in written}
+    assert g["ids"][:].tolist() == [images.index(n) + 1 for n in written]
+    c = m["counts"]
+    assert c["inputs"] == 7 and accounted(c) == 7
+    assert c["skipped"] == {"not_image": 1, "corrupt": 1}
+    assert c["missing_attributes"] == 2 and m["attribute_rows_without_image"] == 1
+    attrs = dict(zip(g["ids"][:].tolist(), g["attributes"][:].tolist()))
+    assert attrs[images.index("a.jpg") + 1] == [1, -1]
+    assert attrs[images.index("holiday 2024/c.webp") + 1] == [-1, 1]
+    assert attrs[images.index("b face.PNG") + 1] == [0, 0]  # no row: kept, counted
+    assert g["images"].shape == (5, 32, 32, 3)
+    # the centred square of a 200x100 image (red | blue) shows both halves, red on the left
+    c_img = g["images"][g["ids"][:].tolist().index(images.index("holiday 2024/c.webp") + 1)]
+    assert c_img[16, 2, 0] > 200 > c_img[16, 2, 2] and c_img[16, 29, 2] > 200 > c_img[16, 29, 0]
+    # a box in fractions of the image: the left quarter of the wide image is all red
+    prepare_folder(root, tmp_path / "left", size=32, crop_box=[0, 0, 0.25, 1], split=Split(0.5))
+    g2, _, _ = load(tmp_path / "left")
+    left = g2["images"][g2["ids"][:].tolist().index(images.index("holiday 2024/c.webp") + 1)]
+    assert left[..., 0].min() > 200 and left[..., 2].max() < 60
+    with pytest.raises(ValueError, match="data.folder.crop_box"):
+        prepare_folder(root, tmp_path / "bad", crop_box=[0.5, 0, 0.2, 1])

@@ -107,6 +107,7 @@ def test_every_readme_command_is_run_or_dry_run(wf):
     extras = set(
         tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     )
+    (wf / "my_photos").mkdir(exist_ok=True)  # the folder README's own-images command names
     planned = {}
     for cmd in readme_commands():
         args = shlex.split(cmd)
@@ -922,3 +923,42 @@ def test_the_official_split_plans_the_partition_file_only_when_asked(wf):
     proc = snakemake(wf, "-n", "--configfile", "config/config.yaml", "nofile.yaml", check=False)
     assert proc.returncode != 0
     assert "data.celeba.partition must name" in proc.stdout + proc.stderr
+
+
+def test_a_folder_source_prepares_and_runs_the_attribute_rules_only_with_attributes(wf, tmp_path):
+    """data.source: folder through the workflow: prepare writes the folder's images with the
+    manifest's id-to-path map; the attribute rules are planned with an attribute CSV and left out,
+    saying so, without one."""
+    from PIL import Image
+
+    pics = tmp_path / "pics"
+    (pics / "nested dir").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        arr = (rng.random((70 + i, 90, 3)) * 255).astype(np.uint8)
+        sub = "nested dir/" if i % 2 else ""
+        Image.fromarray(arr).save(pics / f"{sub}photo {i}.{'png' if i % 3 else 'jpg'}")
+    (tmp_path / "attrs.csv").write_text(
+        "file,Smiling\n" + "".join(f"photo {i}.png,{i % 2}\n" for i in (2, 4))
+    )
+    cfg = {"data": {"source": "folder", "size": 64, "folder": {"images": str(pics)}}}
+    (wf / "folder.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["--configfile", "config/demo.yaml", "folder.yaml"]
+    plain = snakemake(wf, "-n", *args)
+    assert not re.search(r"^arithmetic\s+1", plain.stdout, re.M)
+    assert "no attributes" in plain.stdout + plain.stderr
+    cfg["data"]["folder"]["attributes"] = str(tmp_path / "attrs.csv")
+    (wf / "folder.yaml").write_text(yaml.safe_dump(cfg))
+    assert re.search(r"^arithmetic\s+1", snakemake(wf, "-n", *args).stdout, re.M)
+    snakemake(wf, "--cores", "2", "results/data/folder_64/manifest.json", *args)
+    m = json.loads((wf / "results/data/folder_64/manifest.json").read_text())
+    assert m["counts"]["written"] == 8 and m["source"]["kind"] == "folder"
+    assert sorted(m["id_to_path"].values()) == sorted(
+        str(p.relative_to(pics)) for p in pics.rglob("*.*")
+    )
+    assert zarr.open_group(wf / "results/data/folder_64/images.zarr")["images"].shape == (
+        8,
+        64,
+        64,
+        3,
+    )

@@ -29,6 +29,21 @@ def scaled_box(width: int, height: int, box: Sequence[float]) -> tuple[float, fl
     return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
+def pixel_box(width: int, height: int, box) -> tuple[float, float, float, float]:
+    """The crop of an image of ``width`` x ``height`` in pixels. ``box`` is a box in CelebA's
+    178x218 reference frame (``[l, t, r, b]`` or ``("celeba", [l, t, r, b])``), or
+    ``("fraction", [l, t, r, b])`` in fractions of the image's width and height, or
+    ``("fraction", None)``: the largest square about the centre."""
+    frame, b = box if isinstance(box[0], str) else ("celeba", box)
+    if frame == "celeba":
+        return scaled_box(width, height, b)
+    if b is None:
+        side = min(width, height)
+        left, top = (width - side) / 2, (height - side) / 2
+        return (left, top, left + side, top + side)
+    return (b[0] * width, b[1] * height, b[2] * width, b[3] * height)
+
+
 def decode_crop_resize(
     data: bytes,
     size: int,
@@ -37,7 +52,8 @@ def decode_crop_resize(
     min_side: int = DEFAULT_MIN_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[np.ndarray, str | None]:
-    """JPEG (or other image) bytes -> uint8 [size, size, 3] and the converted-from mode, if any.
+    """JPEG (or other image) bytes -> uint8 [size, size, 3] and the converted-from mode, if any,
+    cropped to ``box`` (:func:`pixel_box`) and resized.
 
     The size is read from the header first: an image with a side under ``min_side`` or more than
     ``max_pixels`` pixels is never decoded. Raises :class:`SkipImage` with reason ``not_image``,
@@ -76,7 +92,7 @@ def decode_crop_resize(
         converted = im.mode
         im = im.convert("RGB")
     out = im.resize(
-        (size, size), Image.Resampling.BILINEAR, box=scaled_box(im.width, im.height, box)
+        (size, size), Image.Resampling.BILINEAR, box=pixel_box(im.width, im.height, box)
     )
     return np.asarray(out, dtype=np.uint8), converted
 

@@ -235,19 +235,141 @@ def prepare_celeba(
             else:
                 keep.append(k)
         names, ids = [names[k] for k in keep], ids[keep]
+    source = {
+        "kind": "celeba",
+        "images": str(images),
+        "attributes": str(attributes) if attributes else None,
+        "identities": str(identities) if identities else None,
+    }
+    return _prepare_files(
+        images,
+        out_dir,
+        n_members=len(members),
+        names=names,
+        ids=ids,
+        skipped=skipped,
+        beyond=beyond,
+        attr_table=attr_table,
+        ident=ident,
+        box=("celeba", tuple(crop_box)),
+        source=source,
+        size=size,
+        limits=limits,
+        split=split,
+        workers=workers,
+        chunk=chunk,
+        dataset=dataset,
+    )
+
+
+def prepare_folder(
+    images: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    size: int = 96,
+    crop_box: Sequence[float] | None = None,
+    attributes: str | os.PathLike | None = None,
+    min_side: int = DEFAULT_MIN_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    split: Split = Split(),
+    workers: int = 1,
+    chunk: int = 256,
+    dataset: str = "folder",
+) -> dict:
+    """Prepare one's own images from a folder (searched recursively), zip or tar: JPEG, PNG, WebP
+    or BMP of any name and size, cropped to ``crop_box`` (fractions of width and height; None: the
+    largest centred square) and resized to ``size``. Ids are 1..N in sorted order of the paths, and
+    the manifest's ``id_to_path`` maps each written id to its file. ``attributes``: a CSV with a
+    ``file`` column (relative to the folder) and one column per attribute (0/1 or -1/1); images
+    without a row are kept and counted. Skip reasons as for CelebA (not_image, corrupt,
+    unreadable, not_a_file, too_small, too_large). Returns the manifest (also written)."""
+    from . import folder
+
+    if crop_box is not None and not (
+        len(crop_box) == 4
+        and 0 <= crop_box[0] < crop_box[2] <= 1
+        and 0 <= crop_box[1] < crop_box[3] <= 1
+    ):
+        raise ValueError(
+            f"data.folder.crop_box={list(crop_box)}: expected [left, top, right, bottom] as "
+            "fractions of the image (0 <= left < right <= 1, 0 <= top < bottom <= 1)"
+        )
+    container = celeba.open_container(images)
+    members = container.members()
+    container.close()
+    names, ids, skipped = folder.select_files(members)
+    by_file = {os.path.normpath(n): int(i) for n, i in zip(names, ids)}
+    attr_table = folder.read_attribute_csv(attributes, by_file) if attributes else None
+    source = {
+        "kind": "folder",
+        "images": str(images),
+        "attributes": str(attributes) if attributes else None,
+    }
+    manifest = _prepare_files(
+        images,
+        out_dir,
+        n_members=len(members),
+        names=names,
+        ids=ids,
+        skipped=skipped,
+        beyond=0,
+        attr_table=attr_table,
+        ident=None,
+        box=("fraction", tuple(crop_box) if crop_box is not None else None),
+        source=source,
+        size=size,
+        limits={"min_side": int(min_side), "max_pixels": int(max_pixels)},
+        split=split,
+        workers=workers,
+        chunk=chunk,
+        dataset=dataset,
+        record_paths=True,
+        extra={
+            "attribute_rows_without_image": (
+                attr_table.declared_count - len(attr_table) if attr_table else None
+            ),
+        },
+    )
+    return manifest
+
+
+def _prepare_files(
+    images,
+    out_dir,
+    *,
+    n_members: int,
+    names: list[str],
+    ids: np.ndarray,
+    skipped: list,
+    beyond: int,
+    attr_table,
+    ident: dict | None,
+    box: tuple,
+    source: dict,
+    size: int,
+    limits: dict,
+    split: Split,
+    workers: int,
+    chunk: int,
+    dataset: str,
+    extra: dict | None = None,
+    record_paths: bool = False,
+) -> dict:
+    """Decode, crop and resize the chosen members ``names`` (with their ``ids``) of the container
+    ``images`` into ``out_dir`` with the attributes, identities and split, and write the manifest
+    (``extra`` keys added to it; with ``record_paths``, ``id_to_path`` too). Every member is
+    written or skipped with a reason."""
+
     if not names:
-        raise ValueError(f"{images}: no usable CelebA images among {len(members)} entries")
+        raise ValueError(f"{images}: no usable images among {n_members} entries")
     split.assign(len(names), ids)  # fail before decoding if the split cannot fit
-    log.info("%s: %d entries, %d to decode at %dx%d", images, len(members), len(names), size, size)
+    log.info("%s: %d entries, %d to decode at %dx%d", images, n_members, len(names), size, size)
 
     out = Outputs.in_dir(out_dir)
     with atomic_path(out.images) as tmp_zarr:
         group = zarr.open_group(tmp_zarr, mode="w")
         raw = create_images_array(group, len(names), size, chunk, name="images_unfiltered")
-        jobs = [
-            (s, names[s : s + c], size, tuple(crop_box), limits)
-            for s, c in _batches(len(names), chunk)
-        ]
+        jobs = [(s, names[s : s + c], size, box, limits) for s, c in _batches(len(names), chunk)]
         init = (str(images), str(Path(tmp_zarr) / "images_unfiltered"))
         results = _run_batches(_decode_batch, jobs, workers, init, "prepare")
         valid = np.concatenate([r["valid"] for r in results])
@@ -259,6 +381,7 @@ def prepare_celeba(
         else:
             arr = compact_images(raw, valid, group, chunk)
             del group["images_unfiltered"]
+        written_names = [n for n, ok in zip(names, valid) if ok]
         ids = ids[valid]
         if len(ids) < 2:
             raise ValueError(
@@ -272,9 +395,10 @@ def prepare_celeba(
         write_metadata(
             group, ids, flags, attr_table.names if attr_table else [], attr_vals, identity, chunk
         )
-        arr.attrs.update({"size": size, "crop_box": list(crop_box), "dataset": dataset})
+        crop = list(box[1]) if box[1] is not None else None
+        arr.attrs.update({"size": size, "crop_box": crop, "dataset": dataset})
         counts = {
-            "inputs": len(members),
+            "inputs": n_members,
             "read": len(names),
             "written": int(len(ids)),
             "skipped": dict(Counter(s[1] for s in skipped)),
@@ -284,14 +408,10 @@ def prepare_celeba(
         }
         manifest = {
             "dataset": dataset,
-            "source": {
-                "kind": "celeba",
-                "images": str(images),
-                "attributes": str(attributes) if attributes else None,
-                "identities": str(identities) if identities else None,
-            },
+            "source": source,
             "size": size,
-            "crop_box": list(crop_box),
+            "crop_box": crop,
+            "crop_frame": box[0],
             "limits": limits,
             "counts": counts,
             "attribute_file": (
@@ -305,7 +425,10 @@ def prepare_celeba(
             ),
             "split": _split_info(split, flags),
             "skipped_items": [{"name": n, "reason": r, "detail": d} for n, r, d in skipped],
+            **(extra or {}),
         }
+        if record_paths:
+            manifest["id_to_path"] = {str(int(i)): n for i, n in zip(ids, written_names)}
         _check_accounting(counts)
         seal(tmp_zarr)
     for name, reason, detail in skipped:

@@ -109,7 +109,7 @@ def exp_param(dpath):
 
 
 wildcard_constraints:
-    dataset="synthetic|celeba",
+    dataset="synthetic|celeba|folder",
     size="64|96|128",
     file="|".join(CELEBA_FILES).replace(".", r"\."),
     exp="|".join(re.escape(e) for e in EXPERIMENTS),
@@ -242,10 +242,26 @@ def experiment_rules(exp):
     return EXPERIMENT_RULES + (ATTRIBUTE_RULES if has_attributes(exp) else ())
 
 
+def _say_which_skip_attributes():
+    """Name the experiments whose data have no attributes: their attribute rules do not run."""
+    from snakemake.logging import logger
+
+    for exp in RUN:
+        if not has_attributes(exp):
+            source = EXPERIMENTS[exp]["data"]["source"]
+            logger.info(
+                f"experiment {exp}: no attributes (data.{source}.attributes is null), so "
+                "the rules attributes, attribute_plots, arithmetic and arithmetic_plots do not run"
+            )
+
+
 def has_attributes(exp):
-    """Synthetic faces always carry attributes; CelebA when an attribute file is configured."""
+    """Synthetic faces always carry attributes; CelebA and a folder when an attribute file is
+    configured (without one the attribute rules do not run, and the log says so)."""
     data = EXPERIMENTS[exp]["data"]
-    return data["source"] == "synthetic" or data["celeba"]["attributes"] is not None
+    if data["source"] == "synthetic":
+        return True
+    return data[data["source"]]["attributes"] is not None
 
 
 def all_outputs():
@@ -347,6 +363,22 @@ def celeba_input(key):
     return _input
 
 
+def folder_input(key):
+    """Input function for a folder source's images or attribute CSV (data.folder)."""
+
+    def _input(wildcards):
+        if wildcards.dataset != "folder":
+            return []
+        path = DATA["folder"][key]
+        if path is None and key == "images":
+            raise WorkflowError("data.source is folder: set data.folder.images to your images")
+        if path is not None and not Path(path).exists():
+            raise WorkflowError(f"data.folder.{key}: {path} does not exist")
+        return path or []
+
+    return _input
+
+
 def prepare_params():
     """Everything besides the wildcards that decides the prepared data (so edits rerun prepare)."""
     return {
@@ -359,6 +391,7 @@ def prepare_params():
         "on_missing_attributes": DATA["on_missing_attributes"],
         "split": DATA["split"],
         "n_images": DATA["synthetic"]["n_images"],
+        "folder_crop_box": DATA["folder"]["crop_box"],
     }
 
 
@@ -374,3 +407,6 @@ def summary_tables(wildcards):
     if has_attributes(wildcards.exp):
         tables["attributes"] = rules.attributes.output.table
     return {k: v.format(exp=wildcards.exp) for k, v in tables.items()}
+
+
+_say_which_skip_attributes()

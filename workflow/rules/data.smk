@@ -29,6 +29,8 @@ rule prepare:
         celeba_attributes=celeba_input("attributes"),
         celeba_identities=celeba_input("identities"),
         celeba_partition=celeba_input("partition"),
+        folder_images=folder_input("images"),
+        folder_attributes=folder_input("attributes"),
     output:
         images=directory("results/data/{dataset}_{size}/images.zarr"),
         attributes="results/data/{dataset}_{size}/attributes.tsv",

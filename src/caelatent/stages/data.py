@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..celeba import read_partition
 from ..download import download_celeba_file
-from ..prepare import Split, prepare_celeba, prepare_synthetic
+from ..prepare import Split, prepare_celeba, prepare_folder, prepare_synthetic
 from ..store import Outputs
 
 
@@ -26,6 +26,8 @@ def prepare(
     celeba_attributes,
     celeba_identities,
     celeba_partition,
+    folder_images,
+    folder_attributes,
     images,
     attributes,
     manifest,
@@ -41,16 +43,18 @@ def prepare(
     on_missing_attributes: str,
     split: dict,
     n_images: int,
+    folder_crop_box: list[float] | None,
     threads: int = 1,
 ) -> dict:
     """A dataset's ``images`` (images.zarr), ``attributes`` (a row per image), ``list_attr`` (CelebA's
     format) and ``manifest``: from CelebA's files (``celeba_images``: a folder, zip or tar; the
-    attribute, identity and partition files, or empty) or ``n_images`` synthetic faces. Returns the manifest.
+    attribute, identity and partition files, or empty), a folder of one's own (``folder_images``,
+    ``folder_attributes``) or ``n_images`` synthetic faces. Returns the manifest.
     """
     out_dir = Path(manifest).parent
     if Outputs(*map(Path, (images, attributes, manifest, list_attr))) != Outputs.in_dir(out_dir):
         raise ValueError(f"rule prepare: outputs must be {Outputs.in_dir(out_dir)}")
-    official = split["by"] == "partition" and dataset != "synthetic"
+    official = split["by"] == "partition" and dataset == "celeba"
     if official and not celeba_partition:
         raise ValueError("data.split.by is partition: data.celeba.partition must name the file")
     how = Split(
@@ -64,6 +68,16 @@ def prepare(
     common = dict(size=int(size), split=how, workers=threads, chunk=chunk_size)
     if dataset == "synthetic":
         return prepare_synthetic(out_dir, n_images=n_images, seed=seed, **common)
+    if dataset == "folder":
+        return prepare_folder(
+            folder_images,
+            out_dir,
+            crop_box=folder_crop_box,
+            attributes=folder_attributes or None,
+            min_side=min_side,
+            max_pixels=max_pixels,
+            **common,
+        )
     return prepare_celeba(
         celeba_images,
         out_dir,

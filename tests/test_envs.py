@@ -25,6 +25,7 @@ def test_every_dependency_is_pinned_exactly():
 
 
 def test_conda_envs_match_pyproject():
+    """Every pin of envs/*.yaml is pyproject.toml's; the envs take matplotlib-base (no GUI)."""
     expected = {k.lower(): v for k, v in pins().items()}
     envs = sorted((ROOT / "envs").glob("*.yaml"))
     assert envs
@@ -36,6 +37,7 @@ def test_conda_envs_match_pyproject():
                 if entry.startswith(("-e", "python=", "pip")) or "=" not in entry:
                     continue
                 name, version = entry.split("==", 1) if "==" in entry else entry.split("=", 1)
+                name = CONDA_NAMES.get(name.lower(), name)
                 assert (
                     name.lower() in expected
                 ), f"{env.name}: {name} is not pinned in pyproject.toml"
@@ -44,6 +46,8 @@ def test_conda_envs_match_pyproject():
                 ), f"{env.name}: {name}={version}, pyproject has {expected[name.lower()]}"
                 checked += 1
         assert checked >= 3, f"{env.name}: no pinned packages found"
+        plain = [d for d in yaml.safe_load(env.read_text())["dependencies"] if isinstance(d, str)]
+        assert not [d for d in plain if d.startswith("matplotlib=")], f"{env.name}: matplotlib-base"
 
 
 # --- what each env must hold: the imports of the rules that use it ---------------------------------
@@ -66,15 +70,20 @@ DISTRIBUTION = {
 OPTIONAL = {"jax", "torch", "yaml", "jsonschema", "snakemake"}
 
 
+#: conda-forge packages whose PyPI distribution has another name: matplotlib-base is matplotlib
+#: without the GUI toolkits, what headless jobs want
+CONDA_NAMES = {"matplotlib-base": "matplotlib"}
+
+
 def env_packages(env) -> dict[str, str]:
-    """{distribution: version} an env file lists (python and pip left out)."""
+    """{distribution (PyPI's name): version} an env file lists (python and pip left out)."""
     out = {}
     for dep in yaml.safe_load(env.read_text())["dependencies"]:
         for entry in dep["pip"] if isinstance(dep, dict) else [dep]:
             assert not entry.startswith("-"), f"{env.name}: {entry!r} (a path or option in an env)"
             name, _, version = entry.replace("==", "=").partition("=")
             if name not in ("python", "pip"):
-                out[name.lower()] = version
+                out[CONDA_NAMES.get(name.lower(), name.lower())] = version
     return out
 
 

@@ -141,19 +141,27 @@ def test_every_readme_command_is_run_or_dry_run(wf):
     assert len(planned) >= 4, list(planned)
 
 
-MODEL_RULES = {"train", "encode", "generate", "evaluate", "arithmetic", "innermost_maps"}
+#: the rules that run a Keras model on the training backend (evaluate's TensorFlow detectors run on
+#: TensorFlow's CPU build and ask for evaluate.gpus, 0 by default)
+MODEL_RULES = {"train", "encode", "generate", "arithmetic", "innermost_maps"}
 
 
 def test_every_rule_that_runs_a_model_asks_for_the_configured_gpus(wf):
     """`gpu` (what the SLURM executor maps to --gpus, and what --resources gpu=N queues locally)
-    is train.gpus on every rule that loads a model, and absent elsewhere."""
+    is train.gpus on every rule that runs a Keras model, evaluate.gpus on evaluate, and absent
+    elsewhere."""
     (wf / "gpus.yaml").write_text("train:\n  gpus: 2\n  mem_mb: 9000\n  runtime_min: 77\n")
     out = snakemake(wf, "-n", "--configfile", "config/demo.yaml", "gpus.yaml").stdout
     jobs = dict(re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+resources: (.*)$", out, re.M))
     assert MODEL_RULES <= set(jobs) and len(jobs) > len(MODEL_RULES) + 5, jobs
     for rule, res in jobs.items():
         assert ("gpu=2" in res) == (rule in MODEL_RULES), (rule, res)
+    assert "gpu=0" in jobs["evaluate"], jobs["evaluate"]
     assert "mem_mb=9000" in jobs["train"] and "runtime=77" in jobs["train"], jobs["train"]
+    (wf / "gpus.yaml").write_text("evaluate:\n  gpus: 1\n")
+    out = snakemake(wf, "-n", "--configfile", "config/demo.yaml", "gpus.yaml").stdout
+    jobs = dict(re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+resources: (.*)$", out, re.M))
+    assert "gpu=1" in jobs["evaluate"], jobs["evaluate"]
 
 
 def dry_run_jobs(out: str) -> dict[str, dict]:
@@ -194,7 +202,9 @@ def test_the_slurm_profile_asks_for_what_the_config_says(wf, gpus):
     args = ["-n", "--executor", "slurm", "--profile", "profiles/slurm"]
     out = snakemake(wf, *args, "--configfile", "config/config.yaml", "long.yaml").stdout
     jobs = dry_run_jobs(out)
-    assert MODEL_RULES | {"prepare", "moments", "mnd_plots", "provenance"} <= set(jobs), out[-2000:]
+    assert MODEL_RULES | {"prepare", "evaluate", "mnd_plots", "provenance"} <= set(jobs), out[
+        -2000:
+    ]
     train = jobs["train"]["resources"]
     assert train["runtime"] == 600 and train["mem_mb"] == 64000, train
     assert train.get("gpu", 0) == gpus and "slurm_partition" not in train, train

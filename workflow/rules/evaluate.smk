@@ -21,10 +21,10 @@ rule evaluate:
     threads: config["threads"]["train"]
     resources:
         mem_mb=memory_mb("evaluate"),
-        gpu=gpus,
+        gpu=exp_param("evaluate/gpus"),
     params:
         library=library("evaluate.evaluate"),
-        settings=exp_block("evaluate", drop=("fid_inception_weights",)),
+        settings=exp_block("evaluate", drop=("fid_inception_weights", "gpus")),
         device=device_params,
         seed=exp_param("seed"),
     script:

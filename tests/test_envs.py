@@ -176,11 +176,13 @@ from caelatent.logs import cap_threads
 from caelatent.stages.data import prepare
 cap_threads(1)
 d = OUT / "data"
-m = prepare(celeba_images=[], celeba_attributes=[], celeba_identities=[],
+m = prepare(celeba_images=[], celeba_attributes=[], celeba_identities=[], celeba_partition=[],
+            folder_images=[], folder_attributes=[], folder_crop_box=None,
             images=d / "images.zarr", attributes=d / "attributes.tsv", manifest=d / "manifest.json",
             list_attr=d / "list_attr.txt", dataset="synthetic", size=64, seed=0, crop_box=[0, 20, 178, 198],
             max_images=None, min_side=32, max_pixels=40_000_000, chunk_size=32, on_missing_attributes="keep",
-            split={"train_size": 0.75, "shuffle": True}, n_images=64, threads=1)
+            split={"train_size": 0.75, "shuffle": True, "by": "train_size",
+                   "partitions": {"train": [0], "holdout": [1, 2]}}, n_images=64, threads=1)
 assert m["counts"]["written"] == 64, m
 """,
     "model.yaml": """

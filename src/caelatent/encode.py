@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 import keras
 import numpy as np
@@ -53,8 +52,7 @@ def encode_images(
             f"{encoder_path} expects {encoder.input_shape[1:3]} images, {images} holds {arr.shape[1:3]}"
         )
     n = arr.shape[0]
-    t0 = time.perf_counter()
-    eta = Eta(n)
+    eta = Eta(n)  # its clock also gives the rate
     with atomic_path(out) as tmp:
         lg = zarr.open_group(tmp, mode="w")
         z = lg.create_array(
@@ -75,7 +73,7 @@ def encode_images(
                 "encoded %d/%d images (%.0f images/s); %s",
                 s + len(x),
                 n,
-                (s + len(x)) / (time.perf_counter() - t0),
+                (s + len(x)) / eta.elapsed(),
                 eta.line(s + len(x)),
             )
         for name in ("ids", "split", "attributes", "identity"):

@@ -305,7 +305,7 @@ def prepare_folder(
         "images": str(images),
         "attributes": str(attributes) if attributes else None,
     }
-    manifest = _prepare_files(
+    return _prepare_files(
         images,
         out_dir,
         n_members=len(members),
@@ -330,7 +330,6 @@ def prepare_folder(
             ),
         },
     )
-    return manifest
 
 
 def _prepare_files(

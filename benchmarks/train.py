@@ -1,20 +1,26 @@
 """Feed, training and encoding throughput, and the projected seed run (170k images x 24 epochs).
 
 Usage: python benchmarks/train.py [--backend auto] [--feed-images 8192] [--feed-size 96]
-                                  [--train-images 2048] [--size 96] [--epochs 3] [--batch-size 64]
+                                  [--train-images 2048] [--size 96] [--epochs 3]
+                                  [--batch-size 64 256] [--path host device]
                                   [--jit-compile auto false] [--precision float32 mixed_bfloat16]
                                   [--steps-per-execution 1 8] [--predict-batch-size 256 1024]
-                                  [--shuffle-window 8192]
+                                  [--shuffle-window 8192] [--profile]
                                   [--skip-feed] [--skip-train] [--out benchmarks/results/train.json]
 
 1. The feed alone: uint8 batches at --feed-size, --batch-size, in the seeded shuffled order, iterated
    through the very adapter ``model.fit`` uses for the backend (Keras's own data adapter; for
    TensorFlow the tf.data pipeline), with no model: from RAM and streamed from Zarr.
-2. Training: the seed network at --size on synthetic faces through the workflow's feed, for every
-   combination of --jit-compile x --precision x --steps-per-execution (each from scratch); images/s
-   is the median of epochs 2.. (the first includes compilation), the projected seed-run time, and
-   the last epoch's holdout loss (to compare devices at equal settings).
-3. Encoding: images/s of ``encode_images`` for each --predict-batch-size.
+2. Training: the seed network at --size on synthetic faces, for every combination of --path x
+   --batch-size x --jit-compile x --precision x --steps-per-execution (each from scratch). --path
+   host: ``fit`` fed from the host (train.device_mb: 0); device: the splits on the device, steps per
+   compiled call (jax only; :mod:`caelatent.devicefit`). images/s is the median of epochs 2.. (the
+   first includes compilation), with the projected seed-run time and the last epoch's holdout loss
+   (to compare paths and devices at equal settings).
+3. --profile (jax): a wall-clock breakdown of one training step at the first batch size and
+   precision: the host feed's gather and copy of a batch, the dispatch of a compiled call, and the
+   step's device time, for one step per call and --steps-per-execution's largest per call.
+4. Encoding: images/s of ``encode_images`` for each --predict-batch-size.
 
 Generates synthetic faces (no download). Prints a table; writes JSON (--out).
 """
@@ -48,7 +54,9 @@ def main() -> None:
     ap.add_argument("--train-images", type=int, default=2048)
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, nargs="+", default=[64])
+    ap.add_argument("--path", nargs="+", default=["host"], choices=["host", "device"])
+    ap.add_argument("--profile", action="store_true")
     ap.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 128])
     ap.add_argument("--z-dim", type=int, default=256)
     ap.add_argument("--learning-rate", type=float, default=5e-4)
@@ -59,6 +67,9 @@ def main() -> None:
     ap.add_argument("--jit-compile", type=flag, nargs="+", default=["auto"])
     ap.add_argument("--precision", nargs="+", default=["float32"])
     ap.add_argument("--steps-per-execution", type=int, nargs="+", default=[8])
+    ap.add_argument(
+        "--unroll", type=int, nargs="+", default=[8], help="device path: steps unrolled per loop"
+    )
     ap.add_argument("--predict-batch-size", type=int, nargs="+", default=[1024])
     ap.add_argument(
         "--shuffle-window", type=int, default=8192, help="train.shuffle_window of the feed"
@@ -89,12 +100,13 @@ def main() -> None:
         "device": device,
         "host": platform.node(),
         "cpus": os.cpu_count(),
-        "batch_size": args.batch_size,
+        "versions": versions(name),
         "feed": [],
         "train": [],
+        "profile": [],
         "encode": [],
     }
-    print(f"backend {name} on {device}, {os.cpu_count()} CPUs, batch {args.batch_size}")
+    print(f"backend {name} on {device}, {os.cpu_count()} CPUs; {result['versions']}")
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_feed:
             d = Path(tmp) / "feed"
@@ -129,19 +141,34 @@ def main() -> None:
                 f"median of epochs 2..{args.epochs}"
             )
             print(
-                f"{'jit_compile':<12} {'precision':<15} {'steps/exec':>10} {'images/s':>10} "
-                f"{'seed run (min)':>15} {'holdout loss':>13}"
+                f"{'path':<7} {'batch':>6} {'jit_compile':<12} {'precision':<15} {'steps/exec':>10} "
+                f"{'unroll':>6} {'images/s':>10} {'seed run (min)':>15} {'holdout loss':>13}"
             )
-            for jit, prec, spe in itertools.product(
-                args.jit_compile, args.precision, args.steps_per_execution
-            ):
+            combos = itertools.product(
+                args.path,
+                args.batch_size,
+                args.jit_compile,
+                args.precision,
+                args.steps_per_execution,
+                args.unroll,
+            )
+            for path, bs, jit, prec, spe, unroll in combos:
+                if path == "host" and unroll != args.unroll[0]:
+                    continue  # the host feed does not unroll
+                if unroll > spe:
+                    continue
                 # a fresh folder per combination: a checkpoint would otherwise be resumed
-                model_dir = Path(tmp) / f"m-{jit}-{prec}-{spe}"
-                rate, val_loss = train_rate(images, model_dir, args, jit, prec, spe)
+                model_dir = Path(tmp) / f"m-{path}-{bs}-{jit}-{prec}-{spe}-{unroll}"
+                rate, val_loss = train_rate(
+                    images, model_dir, args, path, bs, jit, prec, spe, unroll
+                )
                 row = {
+                    "path": path,
+                    "batch_size": bs,
                     "jit_compile": jit,
                     "precision": prec,
                     "steps_per_execution": spe,
+                    "unroll": unroll if path == "device" else None,
                     "size": args.size,
                     "images_per_s": round(rate, 1),
                     "projected_seed_run_min": round(SEED_IMAGES / rate / 60, 2),
@@ -149,18 +176,46 @@ def main() -> None:
                 }
                 result["train"].append(row)
                 print(
-                    f"{str(jit):<12} {prec:<15} {spe:>10} {rate:>10.0f} "
+                    f"{path:<7} {bs:>6} {str(jit):<12} {prec:<15} {spe:>10} "
+                    f"{unroll if path == 'device' else '-':>6} {rate:>10.0f} "
                     f"{row['projected_seed_run_min']:>15.1f} {val_loss:>13.5f}"
                 )
+                write(result, args.out)  # what has run survives a later failure or time limit
+            if args.profile:
+                result["profile"] = profile(images, args)
+                print("\nprofile of one step (ms), batch", args.batch_size[0], args.precision[0])
+                for r in result["profile"]:
+                    print(f"{r['part']:<55} {r['ms']:>9.3f}")
+                write(result, args.out)
             result["encode"] = encode_rates(images, model_dir, args)
             print(f"\n{'encode batch':<12} {'images/s':>10}")
             for r in result["encode"]:
                 print(f"{r['predict_batch_size']:<12} {r['images_per_s']:>10.0f}")
-    out = Path(args.out)
+    write(result, args.out)
+    print(f"\nwrote {args.out}")
+    del np, zarr
+
+
+def write(result: dict, path: str) -> None:
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {out}")
-    del np, zarr
+
+
+def versions(backend_name: str) -> dict:
+    """The versions the numbers were measured at."""
+    import importlib.metadata as md
+
+    names = ["keras", "numpy", {"jax": "jax", "torch": "torch"}.get(backend_name, "tensorflow")]
+    if backend_name == "jax":
+        names.append("jaxlib")
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = md.version(n)
+        except md.PackageNotFoundError:
+            out[n] = md.version("tensorflow-cpu") if n == "tensorflow" else "?"
+    return out
 
 
 def feed_rates(images: Path, args) -> list[dict]:
@@ -181,7 +236,7 @@ def feed_rates(images: Path, args) -> list[dict]:
             source,
             rows,
             arr.chunks[0],
-            args.batch_size,
+            args.batch_size[0],
             seed=0,
             epochs=args.repeats + 1,
             window=args.shuffle_window,
@@ -214,7 +269,17 @@ def feed_rates(images: Path, args) -> list[dict]:
     return out
 
 
-def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> tuple[float, float]:
+def train_rate(
+    images: Path,
+    out: Path,
+    args,
+    path: str,
+    batch_size: int,
+    jit,
+    precision: str,
+    spe: int,
+    unroll: int = 1,
+) -> tuple[float, float]:
     """Images/s (median of epochs 2..) and the last epoch's holdout loss."""
     import keras
     import numpy as np
@@ -233,12 +298,18 @@ def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> 
 
     Timer.times = []
     spec = ModelSpec(image_size=args.size, filters=tuple(args.filters), z_dim=args.z_dim)
-    opts = FitOptions(jit_compile=jit, precision=precision, steps_per_execution=spe)
+    opts = FitOptions(
+        jit_compile=jit,
+        precision=precision,
+        steps_per_execution=spe,
+        unroll=unroll,
+        device_mb=1e9 if path == "device" else 0,
+    )
     h = train_autoencoder(
         images,
         out,
         spec,
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         seed=args.seed,
@@ -249,6 +320,74 @@ def train_rate(images: Path, out: Path, args, jit, precision: str, spe: int) -> 
     assert all(np.isfinite(h["loss"])), h
     n_train = int((__import__("zarr").open_group(images, mode="r")["split"][:] == 0).sum())
     return n_train / float(np.median(Timer.times[1:])), float(h["val_loss"][-1])
+
+
+def profile(images: Path, args, calls: int = 20) -> list[dict]:
+    """Milliseconds per step of the parts of a training step (jax backend), at the first batch size
+    and precision: the host feed's gather and host-to-device copy of one batch, the dispatch of a
+    compiled call (the time until it returns, before the device finishes), and the device time of
+    a step, with one step per call and with the largest --steps-per-execution per call."""
+    import jax
+    import keras
+    import numpy as np
+    import zarr
+
+    from caelatent.devicefit import DeviceFit
+    from caelatent.feed import Feed, InMemory
+    from caelatent.model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
+
+    if keras.backend.backend() != "jax":
+        print("--profile needs the jax backend; skipped")
+        return []
+    bs, k = args.batch_size[0], max(args.steps_per_execution)
+    g = zarr.open_group(images, mode="r")
+    arr, split = g["images"], g["split"][:]
+    train, hold = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
+    spec = ModelSpec(image_size=args.size, filters=tuple(args.filters), z_dim=args.z_dim)
+    keras.config.set_dtype_policy(args.precision[0])
+    ae = UInt8Autoencoder(*build_heads(spec)[:1], build_decoder(spec), spec, "bce")
+    keras.config.set_dtype_policy("float32")
+    ae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    ae.optimizer.build(ae.trainable_variables)
+    rows = Feed(None, train, arr.chunks[0], bs, seed=0).batch_rows(0)
+    rows = [r for r in rows if len(r) == bs]
+    out = []
+
+    def timed(steps: int, unroll: int) -> tuple[float, float]:
+        fit = DeviceFit(ae, arr, train, hold, steps=steps, unroll=unroll)
+        pos = [p for p in fit._positions(rows, fit.train_rows) if p.shape[0] == steps]
+        state = fit._state()
+        state, loss = fit._train(state, fit.train_images, pos[0])  # compiles
+        loss.block_until_ready()
+        n = min(calls, len(pos) - 1)
+        dispatch, t0 = 0.0, time.perf_counter()
+        for p in pos[1 : n + 1]:
+            t = time.perf_counter()
+            state, loss = fit._train(state, fit.train_images, p)
+            dispatch += time.perf_counter() - t
+        loss.block_until_ready()
+        total = time.perf_counter() - t0
+        return 1e3 * dispatch / n, 1e3 * total / (n * steps)
+
+    for steps, unroll in sorted({(1, 1), (k, 1), (k, max(args.unroll))}):
+        dispatch, per_step = timed(steps, unroll)
+        label = f"{steps} step(s) per call, unroll {unroll}"
+        out.append({"part": f"dispatch of one compiled call, {label}", "ms": dispatch})
+        out.append({"part": f"step, device-resident, {label}", "ms": per_step})
+    source = InMemory(arr, train)
+    t0 = time.perf_counter()
+    for r in rows[:calls]:
+        jax.device_put(source.window(r)).block_until_ready()
+    out.append(
+        {
+            "part": "host feed: gather one batch and copy it to the device",
+            "ms": 1e3 * (time.perf_counter() - t0) / min(calls, len(rows)),
+        }
+    )
+    return [
+        {**r, "ms": round(r["ms"], 4), "batch_size": bs, "precision": args.precision[0]}
+        for r in out
+    ]
 
 
 def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:

@@ -148,14 +148,15 @@ MODEL_RULES = {"train", "encode", "generate", "arithmetic", "innermost_maps"}
 
 def test_every_rule_that_runs_a_model_asks_for_the_configured_gpus(wf):
     """`gpu` (what the SLURM executor maps to --gpus, and what --resources gpu=N queues locally)
-    is train.gpus on every rule that runs a Keras model, evaluate.gpus on evaluate, and absent
-    elsewhere."""
+    is train.gpus on train (which trains on all of them), one on every other rule that runs a
+    Keras model (they use one device), evaluate.gpus on evaluate, and absent elsewhere."""
     (wf / "gpus.yaml").write_text("train:\n  gpus: 2\n  mem_mb: 9000\n  runtime_min: 77\n")
     out = snakemake(wf, "-n", "--configfile", "config/demo.yaml", "gpus.yaml").stdout
     jobs = dict(re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+resources: (.*)$", out, re.M))
     assert MODEL_RULES <= set(jobs) and len(jobs) > len(MODEL_RULES) + 5, jobs
     for rule, res in jobs.items():
-        assert ("gpu=2" in res) == (rule in MODEL_RULES), (rule, res)
+        assert ("gpu=2" in res) == (rule == "train"), (rule, res)
+        assert ("gpu=1" in res) == (rule in MODEL_RULES - {"train"}), (rule, res)
     assert "gpu=0" in jobs["evaluate"], jobs["evaluate"]
     assert "mem_mb=9000" in jobs["train"] and "runtime=77" in jobs["train"], jobs["train"]
     (wf / "gpus.yaml").write_text("evaluate:\n  gpus: 1\n")

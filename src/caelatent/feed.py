@@ -297,11 +297,16 @@ class Feed:
         return tuple((src.images if isinstance(src, InMemory) else src.array).shape[1:])
 
 
+def split_mb(n_images: int, image_shape: tuple[int, ...], itemsize: int = 1) -> float:
+    """Megabytes (MiB) of ``n_images`` images of ``image_shape`` (uint8 by default)."""
+    return n_images * int(np.prod(image_shape)) * itemsize / 2**20
+
+
 def open_source(
     array, rows: np.ndarray, *, in_memory_mb: float, readers: int = 4
 ) -> InMemory | ZarrWindows:
     """:class:`InMemory` when ``rows`` fit ``in_memory_mb`` megabytes, else :class:`ZarrWindows`."""
-    need = len(rows) * int(np.prod(array.shape[1:])) * np.dtype(array.dtype).itemsize / 2**20
+    need = split_mb(len(rows), array.shape[1:], np.dtype(array.dtype).itemsize)
     if need <= in_memory_mb:
         log.info(
             "holding %d images (%.0f MB) in RAM (train.in_memory_mb=%s)",

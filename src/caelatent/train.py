@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .feed import Feed, open_source
+from .feed import Feed, open_source, split_mb
 from .logs import Eta
 from .model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
 from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
@@ -90,7 +90,11 @@ class FitOptions:
     steps per call into the compiled function; ``precision``: a Keras dtype policy (``float32``,
     ``mixed_bfloat16``, ``mixed_float16``); ``in_memory_mb``: hold the train split in RAM when it
     fits, else stream it from Zarr; ``readers``: threads reading Zarr chunks; ``window``: images
-    shuffled together (:func:`caelatent.feed.epoch_order`).
+    shuffled together (:func:`caelatent.feed.epoch_order`); ``device_mb``: on the jax backend, hold
+    the train and holdout splits on the device when they fit (:mod:`caelatent.devicefit`; 0:
+    never), ``steps_per_execution`` steps per compiled call, ``unroll`` of them unrolled per loop
+    iteration; ``devices``: devices training
+    data-parallel at the global ``batch_size`` (``train.gpus``; needs the device-resident splits).
     """
 
     jit_compile: bool | str = "auto"
@@ -99,6 +103,9 @@ class FitOptions:
     in_memory_mb: float = 8000
     readers: int = 4
     window: int = 8192
+    device_mb: float = 40000
+    unroll: int = 8
+    devices: int = 1
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -111,6 +118,10 @@ class FitOptions:
             )
         if self.steps_per_execution < 1:
             raise ValueError(f"train.steps_per_execution={self.steps_per_execution}: must be >= 1")
+        if self.unroll < 1:
+            raise ValueError(f"train.unroll={self.unroll}: must be >= 1")
+        if self.device_mb < 0:
+            raise ValueError(f"train.device_mb={self.device_mb}: must be >= 0")
 
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -125,6 +136,28 @@ def execution_steps(wanted: int, n_batches: int) -> int:
     feed's epoch, so that steps_per_execution changes speed and never which batches train.
     """
     return max(d for d in range(1, min(wanted, n_batches) + 1) if n_batches % d == 0)
+
+
+def feed_steps(wanted: int, n_train: int, batch_size: int, max_batches: int | None) -> int:
+    """``steps_per_execution`` for ``fit``'s host feed: a divisor of the epoch's batches
+    (:func:`execution_steps`), 1 on torch (whose trainer runs one step per call), saying why."""
+    n_batches = math.ceil(n_train / batch_size)
+    n_batches = min(n_batches, max_batches) if max_batches else n_batches
+    if wanted > 1 and keras.backend.backend() == "torch":
+        log.warning(
+            "train.steps_per_execution=%d: Keras's torch backend runs one step per call; using 1",
+            wanted,
+        )
+        return 1
+    spe = execution_steps(wanted, n_batches)
+    if spe != wanted:
+        log.warning(
+            "train.steps_per_execution=%d does not divide an epoch's %d batches; using %d",
+            wanted,
+            n_batches,
+            spe,
+        )
+    return spe
 
 
 def train_autoencoder(
@@ -186,23 +219,21 @@ def train_autoencoder(
         ae = UInt8Autoencoder(encoder, decoder, spec, loss, heads=heads, seed=seed)
     finally:
         keras.config.set_dtype_policy("float32")
-    spe = options.steps_per_execution
-    if spe > 1 and keras.backend.backend() == "torch":
-        log.warning(
-            "train.steps_per_execution=%d: Keras's torch backend runs one step per call; using 1",
-            spe,
+    need_mb = split_mb(len(train_idx) + len(hold_idx), arr.shape[1:])
+    on_device = keras.backend.backend() == "jax" and need_mb <= options.device_mb
+    if options.devices > 1 and not on_device:
+        raise ValueError(
+            f"train.gpus={options.devices}: data-parallel training needs Keras's jax backend "
+            f"(train.backend is {keras.backend.backend()}) and the splits on the devices "
+            f"({need_mb:.0f} MB, train.device_mb={options.device_mb})"
         )
-        spe = 1
-    n_batches = math.ceil(len(train_idx) / batch_size)
-    n_batches = min(n_batches, max_batches_per_epoch) if max_batches_per_epoch else n_batches
-    if n_batches % spe:
-        wanted, spe = spe, execution_steps(spe, n_batches)
-        log.warning(
-            "train.steps_per_execution=%d does not divide an epoch's %d batches; using %d",
-            wanted,
-            n_batches,
-            spe,
+    spe = (
+        1
+        if on_device
+        else feed_steps(
+            options.steps_per_execution, len(train_idx), batch_size, max_batches_per_epoch
         )
+    )
     ae.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         jit_compile=options.jit_compile,
@@ -212,24 +243,46 @@ def train_autoencoder(
     first, history = restored or (0, {"epoch": [], "loss": [], "val_loss": []})
     if restored:
         log.info("resuming from the checkpoint in %s after epoch %d", ckpt, first)
-    source = open_source(arr, train_idx, in_memory_mb=options.in_memory_mb, readers=options.readers)
-    train_feed = Feed(
-        source,
-        train_idx,
-        arr.chunks[0],
-        batch_size,
-        seed=seed,
-        window=options.window,
-        first_epoch=first,
-        epochs=epochs,
-        max_batches=max_batches_per_epoch,
-    )
-    val_source = open_source(
-        arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
-    )
-    val_feed = Feed(
-        val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window
-    )
+    plan = dict(seed=seed, window=options.window, first_epoch=first, epochs=epochs)
+    callbacks = [
+        EpochCheckpoint(ckpt, history),
+        RaiseOnNaN(),
+        Progress(first_epoch=first),
+        *(callbacks or []),
+    ]
+    if on_device:
+        from .devicefit import DeviceFit, devices_for
+
+        devices = devices_for(options.devices)
+        train_feed = Feed(
+            None, train_idx, arr.chunks[0], batch_size, **plan, max_batches=max_batches_per_epoch
+        )
+        val_feed = Feed(None, hold_idx, arr.chunks[0], batch_size, shuffle=False)
+        fitter = DeviceFit(
+            ae,
+            arr,
+            train_idx,
+            hold_idx,
+            steps=options.steps_per_execution,
+            unroll=options.unroll,
+            devices=devices,
+        )
+        kind = f"device ({need_mb:.0f} MB on {len(devices)} {devices[0].platform} device(s))"
+        spe = options.steps_per_execution
+    else:
+        source = open_source(
+            arr, train_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
+        )
+        train_feed = Feed(
+            source, train_idx, arr.chunks[0], batch_size, **plan, max_batches=max_batches_per_epoch
+        )
+        val_source = open_source(
+            arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
+        )
+        val_feed = Feed(
+            val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window
+        )
+        kind = source.kind
     log.info(
         "training %s on %d images (%d holdout), epochs %d..%d of %d batches, %s, jit_compile=%s, "
         "steps_per_execution=%d, %s feed",
@@ -242,9 +295,18 @@ def train_autoencoder(
         options.precision,
         options.jit_compile,
         spe,
-        source.kind,
+        kind,
     )
-    if first < epochs:
+    if first < epochs and on_device:
+        fitter.fit(
+            train_feed.batch_rows,
+            val_feed.batch_rows(0),
+            initial_epoch=first,
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    elif first < epochs:
         ae.fit(
             train_feed.keras_input(),
             steps_per_epoch=train_feed.batches_per_epoch,
@@ -252,12 +314,7 @@ def train_autoencoder(
             initial_epoch=first,
             epochs=epochs,
             shuffle=False,
-            callbacks=[
-                EpochCheckpoint(ckpt, history),
-                RaiseOnNaN(),
-                Progress(first_epoch=first),
-                *(callbacks or []),
-            ],
+            callbacks=callbacks,
             verbose=verbose,
         )
     if history["epoch"] != list(range(epochs)):

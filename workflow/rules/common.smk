@@ -308,9 +308,15 @@ def fit_options(wildcards):
         "steps_per_execution",
         "precision",
         "in_memory_mb",
+        "device_mb",
+        "unroll",
         "readers",
     )
-    return {**{k: t[k] for k in keys}, "window": t["shuffle_window"]}
+    return {
+        **{k: t[k] for k in keys},
+        "window": t["shuffle_window"],
+        "devices": max(1, t["gpus"]),
+    }
 
 
 def device_params(wildcards):
@@ -323,9 +329,16 @@ def device_params(wildcards):
     }
 
 
-def gpus(wildcards):
-    """The `gpu` resource of every rule that runs a model (SLURM's --gpus; locally, --resources gpu=N)."""
+def train_gpus(wildcards):
+    """The `gpu` resource of rule train (SLURM's --gpus; locally, --resources gpu=N): train.gpus,
+    all of which it trains on (data-parallel)."""
     return EXPERIMENTS[wildcards.exp]["train"]["gpus"]
+
+
+def gpus(wildcards):
+    """The `gpu` resource of the other rules that run a model: one GPU (0 with train.gpus: 0);
+    they apply a trained model and use a single device."""
+    return min(1, EXPERIMENTS[wildcards.exp]["train"]["gpus"])
 
 
 def compared(pattern):

@@ -17,7 +17,7 @@ rule train:
         "../../envs/model.yaml"
     threads: config["threads"]["train"]
     resources:
-        gpu=gpus,
+        gpu=train_gpus,
         mem_mb=exp_param("train/mem_mb"),
         runtime=exp_param("train/runtime_min"),
     params:

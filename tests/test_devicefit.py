@@ -63,10 +63,9 @@ EQUAL_SCRIPT = PREAMBLE + textwrap.dedent("""
     whole = train("whole", spec, steps_per_execution=4)
     np.testing.assert_allclose(resumed["loss"], whole["loss"], rtol=1e-5)
     np.testing.assert_allclose(resumed["val_loss"], whole["val_loss"], rtol=1e-5)
-    print("OK")
 """)
 
-PARALLEL_SCRIPT = PREAMBLE + textwrap.dedent("""
+PARALLEL_SCRIPT = textwrap.dedent("""
     assert len(jax.devices()) == 2, jax.devices()
     spec = ModelSpec(**SMALL, batch_norm=True)  # batch statistics must be the global batch's
     one = train("one", spec, devices=1, steps_per_execution=4)
@@ -115,20 +114,20 @@ def run(script: str, tmp_path, **env) -> None:
 
 @pytest.mark.slow
 @needs_jax
-def test_the_device_path_trains_on_the_host_feeds_batches_and_resumes(tmp_path):
-    """Same seed, same batches (a partial last one included), same losses and weights as ``fit``
-    fed from the host, for the CAE and the VAE (whose noise is seeded state); a run stopped after
-    an epoch resumes to the uninterrupted history."""
-    run(EQUAL_SCRIPT, tmp_path)
-
-
-@pytest.mark.slow
-@needs_jax
-def test_two_virtual_devices_train_like_one_at_the_same_global_batch(tmp_path):
-    """train.gpus: 2 on two virtual CPU devices: each step's batch is split between them (7 + 7 of
-    14) and the loss trajectory is one device's, batch norm included; asking for more devices
+def test_the_device_path_trains_on_the_host_feeds_batches_resumes_and_splits_across_devices(
+    tmp_path,
+):
+    """One fresh process with two virtual CPU devices. On one device: same seed, same batches (a
+    partial last one included), same losses and weights as ``fit`` fed from the host, for the CAE
+    and the VAE (whose noise is seeded state); a run stopped after an epoch resumes to the
+    uninterrupted history. train.gpus: 2: each step's batch is split between the devices (7 + 7
+    of 14) and the loss trajectory is one device's, batch norm included; asking for more devices
     than there are names the setting."""
-    run(PARALLEL_SCRIPT, tmp_path, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    run(
+        EQUAL_SCRIPT + PARALLEL_SCRIPT,
+        tmp_path,
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
 
 
 def test_data_parallel_training_off_the_jax_backend_names_the_setting(tmp_path):

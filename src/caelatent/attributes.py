@@ -15,7 +15,7 @@ import numpy as np
 
 from . import stats
 from .io import write_npz
-from .store import open_zarr
+from .store import TRAIN, open_zarr
 from .samplers import shell_d2
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def load_labelled(latents) -> Labelled:
     return Labelled(
         z=stats.take_rows(g["z"], rows),
         values=values[rows],
-        train=g["split"][:][rows] == 0,
+        train=g["split"][:][rows] == TRAIN,
         ids=g["ids"][:][rows],
         names=names,
         total=len(values),

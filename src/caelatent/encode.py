@@ -16,7 +16,7 @@ import zarr
 
 from .logs import Eta
 from .model import scaled_input
-from .store import atomic_path, checked_compressor, open_zarr, seal
+from .store import HOLDOUT, atomic_path, checked_compressor, open_zarr, seal
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def reconstruct_holdout(
 ) -> dict[str, np.ndarray]:
     """The first ``n`` holdout images (``originals``), their ``reconstructions`` and ``ids``."""
     g = open_zarr(images)
-    hold = np.flatnonzero(g["split"][:] == 1)[:n]
+    hold = np.flatnonzero(g["split"][:] == HOLDOUT)[:n]
     x = g["images"].get_orthogonal_selection((hold, slice(None), slice(None), slice(None)))
     z = encoder.predict(x.astype(np.float32) / 255, batch_size=batch_size, verbose=0)
     rec = np.asarray(decoder.predict(z, batch_size=batch_size, verbose=0), np.float32)

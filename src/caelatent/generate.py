@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import samplers as smp
+from .store import HOLDOUT, TRAIN
 
 log = logging.getLogger(__name__)
 ORDERED = (smp.OriginToCentre, smp.PlanePath)  # samplers whose vectors lie along a path
@@ -42,7 +43,7 @@ def pick_rows(
 ) -> Rows:
     """``n`` holdout rows for the real references, up to ``n_reference`` other holdout rows for the
     realism metrics, and as many training rows for the pixel PCA."""
-    train_idx, hold_idx = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
+    train_idx, hold_idx = np.flatnonzero(split == TRAIN), np.flatnonzero(split == HOLDOUT)
     both = np.random.default_rng(seed).choice(
         hold_idx, size=min(n + n_reference, len(hold_idx)), replace=False
     )

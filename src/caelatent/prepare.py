@@ -39,7 +39,7 @@ from .store import (
     rename_array,
     seal,
 )
-from .store import write_metadata, write_tables
+from .store import HOLDOUT, TRAIN, write_metadata, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +77,16 @@ class Split:
         return None
 
     def assign(self, n: int, ids: np.ndarray | None = None) -> np.ndarray:
-        """Split flags for ``n`` images (with ``ids``, for a partition split): 0 train, 1 holdout."""
+        """Split flags for ``n`` images (with ``ids``, for a partition split): TRAIN or HOLDOUT."""
         if self.partition is not None:
             if ids is None or len(ids) != n:
                 raise ValueError("a partition split needs the ids of the images")
             parts = np.array([self.partition.get(int(i), -1) for i in ids])
-            flags = np.where(np.isin(parts, self.train_parts), 0, 1).astype(np.uint8)
-            if not 1 <= int((flags == 0).sum()) < n:
+            flags = np.where(np.isin(parts, self.train_parts), TRAIN, HOLDOUT).astype(np.uint8)
+            if not 1 <= int((flags == TRAIN).sum()) < n:
                 raise ValueError(
                     f"data.split.partitions: partitions {list(self.train_parts)} give "
-                    f"{int((flags == 0).sum())} training images of {n}: both the train and the "
+                    f"{int((flags == TRAIN).sum())} training images of {n}: both the train and the "
                     "holdout part need at least one image"
                 )
             return flags
@@ -99,9 +99,9 @@ class Split:
                 f"split.train_size={t} gives {n_train} training images of {n}: "
                 "both the train and the holdout part need at least one image"
             )
-        flags = np.ones(n, dtype=np.uint8)
+        flags = np.full(n, HOLDOUT, dtype=np.uint8)
         order = np.random.default_rng(self.seed).permutation(n) if self.shuffle else np.arange(n)
-        flags[order[:n_train]] = 0
+        flags[order[:n_train]] = TRAIN
         return flags
 
 
@@ -506,8 +506,8 @@ def prepare_synthetic(
 
 def _split_info(split: Split, flags: np.ndarray) -> dict:
     return {
-        "train": int((flags == 0).sum()),
-        "holdout": int((flags == 1).sum()),
+        "train": int((flags == TRAIN).sum()),
+        "holdout": int((flags == HOLDOUT).sum()),
         "train_size": split.train_size,
         "shuffle": split.shuffle,
         "seed": split.seed,

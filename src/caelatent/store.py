@@ -39,6 +39,9 @@ class DamagedChunk(RuntimeError):
 
 
 #: the group attribute of a store written by the workflow that lists every chunk file it holds
+#: the ``split`` array's codes in images.zarr and latents.zarr (also stored as its ``split_codes``)
+TRAIN, HOLDOUT = 0, 1
+SPLIT_CODES = {"train": TRAIN, "holdout": HOLDOUT}
 MANIFEST = "chunk_manifest"
 
 
@@ -321,7 +324,7 @@ def write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) ->
         a.attrs["missing_value"] = 0
     if identity is not None:
         group.create_array("identity", data=identity, chunks=(min(n, 65536),), **checked)
-    group.attrs.update({"split_codes": {"train": 0, "holdout": 1}})
+    group.attrs.update({"split_codes": SPLIT_CODES})
 
 
 def write_tables(out: Outputs, ids, flags, names, vals, found, identity, manifest) -> None:

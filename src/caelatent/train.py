@@ -21,7 +21,7 @@ from .feed import Feed, open_source, split_mb
 from .logs import Eta
 from .model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
 from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
-from .store import atomic_path, open_zarr
+from .store import HOLDOUT, TRAIN, atomic_path, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def train_autoencoder(
         raise ValueError(
             f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {spec.image_size}"
         )
-    train_idx, hold_idx = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
+    train_idx, hold_idx = np.flatnonzero(split == TRAIN), np.flatnonzero(split == HOLDOUT)
     if len(hold_idx) == 0:
         raise ValueError(f"{images}: no holdout images for validation (data.split.train_size)")
     settings = {

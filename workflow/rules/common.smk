@@ -8,6 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from caelatent.configcheck import config_errors
+from caelatent.download import CELEBA_FILES
 
 SCHEMA = "../../config/schema.yaml"
 
@@ -27,12 +28,6 @@ def check_config(cfg, where=""):
 check_config(config)
 
 DATA = config["data"]
-CELEBA_FILES = (
-    "img_align_celeba.zip",
-    "list_attr_celeba.txt",
-    "identity_CelebA.txt",
-    "list_eval_partition.txt",
-)
 
 
 def _merged(base, override):

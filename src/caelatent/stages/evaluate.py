@@ -16,7 +16,7 @@ from ..backend import use_device
 from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES
 from ..logs import Eta
 from ..plots import generate as plots
-from ..store import open_zarr
+from ..store import TRAIN, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def evaluate(
         np.load(samples / REFERENCE_SET / "images.npy"),
         pca_fit,
         stats.Moments.load(moments),
-        stats.take_rows(lat["z"], np.flatnonzero(lat["split"][:] == 0)),
+        stats.take_rows(lat["z"], np.flatnonzero(lat["split"][:] == TRAIN)),
         min_confidence=min_confidence,
         fid_weights=str(fid_inception_weights) if fid_inception_weights else None,
         seed=seed,

@@ -16,7 +16,7 @@ from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES, draw, grid_rows, 
 from ..generate import reference_meta
 from ..plots import generate as plots
 from ..samplers import build_samplers, sampler_id
-from ..store import atomic_path, open_zarr
+from ..store import TRAIN, atomic_path, open_zarr
 
 
 def _save(d: Path, z, imgs, meta) -> None:
@@ -56,7 +56,7 @@ def generate(
     net = load_model(decoder)
     lat = open_zarr(latents)
     split = lat["split"][:]
-    z_train = stats.take_rows(lat["z"], np.flatnonzero(split == 0))
+    z_train = stats.take_rows(lat["z"], np.flatnonzero(split == TRAIN))
     top = [int(c) for c in io.read_tsv(dominant)["component"]]
     n_reference = n_samples if n_reference is None else n_reference
     rows = pick_rows(split, n_samples, n_reference, seed, source=str(images))

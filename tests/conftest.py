@@ -120,3 +120,14 @@ def uv() -> str:
             pytest.fail("PyPI cannot be reached from CI: the resolution test must run there")
         pytest.skip("PyPI cannot be reached (the resolution test needs the package index)")
     return exe
+
+
+def read_history(path) -> dict[str, list]:
+    """history.tsv as columns (what caelatent.checkpoint.write_history wrote)."""
+    lines = Path(path).read_text().splitlines()
+    header = lines[0].split("\t")
+    cols: dict[str, list] = {h: [] for h in header}
+    for line in lines[1:]:
+        for h, v in zip(header, line.split("\t")):
+            cols[h].append(int(v) if h == "epoch" else float(v))
+    return cols

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent.checkpoint import read_history
+from conftest import read_history
 from conftest import snakemake
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,17 @@ from caelatent import backend
 
 backend.use("tensorflow")
 
-from caelatent.model import ModelSpec, build_autoencoder  # noqa: E402
+import keras  # noqa: E402
+
+from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
+
+
+def build_autoencoder(spec: ModelSpec) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """(encoder, decoder, autoencoder): the two networks and a model chaining them."""
+    encoder, decoder = build_encoder(spec), build_decoder(spec)
+    x = keras.Input((spec.image_size, spec.image_size, spec.channels), name="image")
+    autoencoder = keras.Model(x, decoder(encoder(x)), name="autoencoder")
+    return encoder, decoder, autoencoder
 
 
 def expected_params(size, filters, k, z, bn, channels=3):

@@ -23,7 +23,7 @@ import keras  # noqa: E402
 from caelatent.model import ModelSpec  # noqa: E402
 from caelatent.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
 from caelatent.encode import encode_images, load_model  # noqa: E402
-from caelatent.checkpoint import read_history  # noqa: E402
+from conftest import read_history  # noqa: E402
 from caelatent.train import FitOptions, execution_steps, train_autoencoder  # noqa: E402
 from conftest import ATTR_FILE, ORIGINALS_TAR  # noqa: E402
 

@@ -83,13 +83,3 @@ def write_history(history: dict[str, list], path: str | os.PathLike) -> None:
         "\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))
     ]
     Path(path).write_text("\n".join(rows) + "\n")
-
-
-def read_history(path: str | os.PathLike) -> dict[str, list]:
-    lines = Path(path).read_text().splitlines()
-    header = lines[0].split("\t")
-    cols: dict[str, list] = {h: [] for h in header}
-    for line in lines[1:]:
-        for h, v in zip(header, line.split("\t")):
-            cols[h].append(int(v) if h == "epoch" else float(v))
-    return cols

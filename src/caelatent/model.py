@@ -135,14 +135,6 @@ def build_decoder(spec: ModelSpec) -> keras.Model:
     return keras.Model(z, out, name="decoder")
 
 
-def build_autoencoder(spec: ModelSpec) -> tuple[keras.Model, keras.Model, keras.Model]:
-    """(encoder, decoder, autoencoder); the autoencoder chains the two (for a VAE, the mean)."""
-    encoder, decoder = build_encoder(spec), build_decoder(spec)
-    x = keras.Input((spec.image_size, spec.image_size, spec.channels), name="image")
-    autoencoder = keras.Model(x, decoder(encoder(x)), name="autoencoder")
-    return encoder, decoder, autoencoder
-
-
 def kl_divergence(mean, log_var):
     """KL(N(mean, exp(log_var)) || N(0, I)) per sample: -1/2 sum(1 + log_var - mean^2 - exp(log_var))."""
     terms = 1.0 + log_var - keras.ops.square(mean) - keras.ops.exp(log_var)

@@ -15,8 +15,11 @@ from conftest import ROOT
 
 
 def pins() -> dict[str, str]:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return dict(re.match(r"([A-Za-z0-9_.-]+)==([^;\s]+)", d).groups() for d in deps)
+    """{distribution: version} of every pin of pyproject.toml, its extras' included."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
+    pairs = (re.match(r"([A-Za-z0-9_.-]+)(?:\[[\w,]+\])?==([^;\s]+)", d).groups() for d in deps)
+    return dict(pairs)
 
 
 def test_every_dependency_is_pinned_exactly():
@@ -37,7 +40,7 @@ def test_conda_envs_match_pyproject():
                 if entry.startswith(("-e", "python=", "pip")) or "=" not in entry:
                     continue
                 name, version = entry.split("==", 1) if "==" in entry else entry.split("=", 1)
-                name = CONDA_NAMES.get(name.lower(), name)
+                name = CONDA_NAMES.get(name.lower(), re.sub(r"\[[\w,]+\]$", "", name))
                 assert (
                     name.lower() in expected
                 ), f"{env.name}: {name} is not pinned in pyproject.toml"
@@ -82,8 +85,9 @@ def env_packages(env) -> dict[str, str]:
         for entry in dep["pip"] if isinstance(dep, dict) else [dep]:
             assert not entry.startswith("-"), f"{env.name}: {entry!r} (a path or option in an env)"
             name, _, version = entry.replace("==", "=").partition("=")
+            name = re.sub(r"\[[\w,]+\]$", "", name).lower()  # jax[cuda12]: the jax distribution
             if name not in ("python", "pip"):
-                out[CONDA_NAMES.get(name.lower(), name.lower())] = version
+                out[CONDA_NAMES.get(name, name)] = version
     return out
 
 
@@ -93,14 +97,17 @@ def rules_by_env() -> dict[str, list[tuple[str, str]]]:
     for smk in sorted((ROOT / "workflow/rules").glob("*.smk")):
         for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
             rule = block.split(":", 1)[0]
-            env = re.search(r'conda:\s*"\.\./\.\./envs/([\w.]+)"', block)
+            env = re.search(r'conda:\s*"\.\./\.\./envs/([\w.]+)"', block) or re.search(
+                r"conda:\s*(MODEL_ENV)", block
+            )
             script = re.search(r'script:\s*"\.\./scripts/([\w.]+)"', block)
             if not (env and script):
                 continue
             source = (ROOT / "workflow/scripts" / script.group(1)).read_text()
             runner = re.search(r'run_rule\(snakemake, "([\w.]+)"\)', source)
             assert runner, f"workflow/scripts/{script.group(1)}: no run_rule(snakemake, ...)"
-            out.setdefault(env.group(1), []).append((rule, runner.group(1)))
+            name = "model.yaml" if env.group(1) == "MODEL_ENV" else env.group(1)
+            out.setdefault(name, []).append((rule, runner.group(1)))
     return out
 
 
@@ -147,9 +154,25 @@ def imports_of(runner: str) -> tuple[set[str], set[str]]:
     return needed, possible
 
 
+#: envs that are another env plus packages (not built by the tests: JAX's CUDA wheels are GBs)
+VARIANTS = {"model-gpu.yaml": ("model.yaml", {"jax"})}
+
+
+def test_the_gpu_model_env_is_the_model_env_plus_jax_with_cuda():
+    """model-gpu.yaml (model_env: model-gpu) lists model.yaml's packages and JAX with its CUDA
+    12 wheels at pyproject's gpu extra's pin, nothing else; the model rules take their env from
+    model_env."""
+    for variant, (base, added) in VARIANTS.items():
+        got, want = env_packages(ROOT / "envs" / variant), env_packages(ROOT / "envs" / base)
+        assert set(got) - set(want) == added and all(got[k] == v for k, v in want.items()), got
+    assert "jax[cuda12]==" + pins()["jax"] in (ROOT / "envs/model-gpu.yaml").read_text()
+    for smk in (ROOT / "workflow/rules").glob("*.smk"):
+        assert '"../../envs/model.yaml"' not in smk.read_text(), smk  # MODEL_ENV instead
+
+
 def test_each_env_lists_what_its_rules_import_and_nothing_else():
     by_env = rules_by_env()
-    assert set(by_env) == {p.name for p in (ROOT / "envs").glob("*.yaml")}, by_env
+    assert set(by_env) == {p.name for p in (ROOT / "envs").glob("*.yaml")} - set(VARIANTS), by_env
     for env, rules in by_env.items():
         listed = set(env_packages(ROOT / "envs" / env))
         needed, possible = set(), set()
@@ -230,7 +253,7 @@ def test_each_env_builds_from_its_file_and_runs_its_rules(uv, tmp_path):
     """data prepares synthetic faces, model trains and encodes them (and loads MTCNN), stats
     computes moments, radii, a figure and a report table from those latents: each in a fresh venv
     with its env file's packages only."""
-    assert set(JOBS) == {p.name for p in (ROOT / "envs").glob("*.yaml")}
+    assert set(JOBS) == {p.name for p in (ROOT / "envs").glob("*.yaml")} - set(VARIANTS)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KERAS_BACKEND": "tensorflow"}
     env.pop("VIRTUAL_ENV", None)
     for name, job in JOBS.items():

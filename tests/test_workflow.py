@@ -297,6 +297,10 @@ def test_experiments_share_prepared_data_by_dataset_and_size(wf):
             "experiments.bad.data.max_images: an experiment may change",
         ),
         ("run: [nonesuch]\n", "run: experiment 'nonesuch' is not defined under experiments"),
+        (
+            "experiments:\n  bad: {model_env: model-gpu}\n",
+            "experiments.bad.model_env: model_env applies to the whole run",
+        ),
     ],
 )
 def test_bad_experiments_are_named(wf, body, message):

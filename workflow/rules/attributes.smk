@@ -81,7 +81,7 @@ rule arithmetic:
     benchmark:
         "benchmarks/results/{exp}/arithmetic.tsv"
     conda:
-        "../../envs/model.yaml"
+        MODEL_ENV
     threads: config["threads"]["train"]
     resources:
         mem_mb=memory_mb("arithmetic"),
@@ -134,7 +134,7 @@ rule innermost_maps:
     benchmark:
         "benchmarks/results/{exp}/innermost_maps.tsv"
     conda:
-        "../../envs/model.yaml"
+        MODEL_ENV
     threads: config["threads"]["train"]
     resources:
         mem_mb=memory_mb("innermost_maps"),

@@ -28,6 +28,8 @@ def check_config(cfg, where=""):
 check_config(config)
 
 DATA = config["data"]
+#: the conda env of the rules that run a model (config model_env), relative to workflow/rules
+MODEL_ENV = f"../../envs/{config['model_env']}.yaml"
 
 
 def _merged(base, override):
@@ -43,6 +45,11 @@ def _experiments():
     out = {}
     for name, override in config["experiments"].items():
         override = override or {}
+        for key in {"model_env"} & set(override):
+            raise WorkflowError(
+                f"experiments.{name}.{key}: {key} applies to the whole run (one conda env for "
+                "the model rules); set it at the top level"
+            )
         for key in set(override.get("data", {})) - {"source", "size"}:
             raise WorkflowError(
                 f"experiments.{name}.data.{key}: an experiment may change data.source and data.size only "

@@ -17,7 +17,7 @@ rule evaluate:
     benchmark:
         "benchmarks/results/{exp}/evaluate.tsv"
     conda:
-        "../../envs/model.yaml"
+        MODEL_ENV
     threads: config["threads"]["train"]
     resources:
         mem_mb=memory_mb("evaluate"),

@@ -14,7 +14,7 @@ rule generate:
     benchmark:
         "benchmarks/results/{exp}/generate.tsv"
     conda:
-        "../../envs/model.yaml"
+        MODEL_ENV
     threads: config["threads"]["train"]
     resources:
         mem_mb=memory_mb("generate"),

@@ -14,7 +14,7 @@ rule train:
     benchmark:
         "benchmarks/results/{exp}/train.tsv"
     conda:
-        "../../envs/model.yaml"
+        MODEL_ENV
     threads: config["threads"]["train"]
     resources:
         gpu=train_gpus,
@@ -76,7 +76,7 @@ rule encode:
     benchmark:
         "benchmarks/results/{exp}/encode.tsv"
     conda:
-        "../../envs/model.yaml"
+        MODEL_ENV
     threads: config["threads"]["train"]
     resources:
         mem_mb=memory_mb("encode"),

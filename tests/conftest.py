@@ -123,7 +123,7 @@ def uv() -> str:
 
 
 def read_history(path) -> dict[str, list]:
-    """history.tsv as columns (what caelatent.checkpoint.write_history wrote)."""
+    """history.tsv as columns (what caelatent.train writes through io.write_tsv)."""
     lines = Path(path).read_text().splitlines()
     header = lines[0].split("\t")
     cols: dict[str, list] = {h: [] for h in header}

@@ -75,11 +75,3 @@ def restore(ckpt: Path, model: keras.Model) -> tuple[int, dict[str, list]] | Non
             err,
         )
         return None
-
-
-def write_history(history: dict[str, list], path: str | os.PathLike) -> None:
-    keys = ("epoch", "loss", "val_loss")
-    rows = ["\t".join(keys)] + [
-        "\t".join(str(history[k][i]) for k in keys) for i in range(len(history["epoch"]))
-    ]
-    Path(path).write_text("\n".join(rows) + "\n")

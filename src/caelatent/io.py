@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import CheckedArray, atomic_path, open_zarr
+from . import celeba
+from .store import SPLIT_CODES, CheckedArray, atomic_path, open_zarr
+
+SPLIT_NAMES = {code: name for name, code in SPLIT_CODES.items()}
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,9 @@ def load_z(latents: PathLike, max_bytes: int = IN_MEMORY_BYTES):
     return z[:] if z.nbytes <= max_bytes else z
 
 
-def write_tsv(path: PathLike, columns: dict) -> None:
-    """Columns of equal length as a tab-separated table with a header row."""
+def write_tsv(path: PathLike, columns: dict, digits: int | None = 6) -> None:
+    """Columns of equal length as a tab-separated table with a header row, floats to ``digits``
+    significant digits (None: every digit, as Python prints them)."""
     keys = list(columns)
     n = len(columns[keys[0]])
     for k in keys:
@@ -45,7 +49,7 @@ def write_tsv(path: PathLike, columns: dict) -> None:
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write("\t".join(keys) + "\n")
         for i in range(n):
-            f.write("\t".join(_fmt(columns[k][i]) for k in keys) + "\n")
+            f.write("\t".join(_fmt(columns[k][i], digits) for k in keys) + "\n")
 
 
 def read_tsv(path: PathLike) -> dict[str, np.ndarray]:
@@ -120,13 +124,13 @@ def save_figure(fig, path: PathLike, dpi: int = 100) -> None:
         log.warning("%s: %s", path, what)
 
 
-def _fmt(v) -> str:
+def _fmt(v, digits: int | None = 6) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(int(v))
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):.6g}"
+        return f"{float(v):.{digits}g}" if digits else str(float(v))
     return str(v)
 
 
@@ -147,3 +151,31 @@ def _jsonable(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(type(o))
+
+
+def write_tables(out, ids, flags, names, vals, found, identity, manifest) -> None:
+    """prepare's tables: attributes.tsv (one row per written image), list_attr.txt (CelebA's
+    format, the images with attributes) and manifest.json (``out``: a store.Outputs), each
+    written atomically."""
+    cols = {
+        "index": list(range(len(ids))),
+        "image_id": [f"{int(i):06d}" for i in ids],
+        "split": [SPLIT_NAMES[int(f)] for f in flags],
+        "has_attributes": [int(f) for f in found],
+    }
+    if identity is not None:
+        cols["identity"] = [int(i) for i in identity]
+    for j, name in enumerate(names):
+        cols[name] = [int(v) for v in vals[:, j]]
+    write_tsv(out.attributes, cols)
+    # the same attributes in CelebA's file format, for the images that have them (it has no
+    # notation for a missing row, so those images are left out; its count line is exact)
+    with atomic_path(out.list_attr) as tmp:
+        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
+        celeba.write_attributes(
+            tmp,
+            list(names),
+            np.asarray(ids)[keep],
+            vals[keep] if names else np.zeros((0, 0), np.int8),
+        )
+    write_json(out.manifest, manifest)

@@ -39,7 +39,8 @@ from .store import (
     rename_array,
     seal,
 )
-from .store import HOLDOUT, TRAIN, write_metadata, write_tables
+from .io import write_tables
+from .store import HOLDOUT, TRAIN, write_metadata
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -15,8 +14,6 @@ from typing import Iterator
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
-
-from . import celeba
 
 
 def images_compressor() -> tuple:
@@ -325,35 +322,3 @@ def write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) ->
     if identity is not None:
         group.create_array("identity", data=identity, chunks=(min(n, 65536),), **checked)
     group.attrs.update({"split_codes": SPLIT_CODES})
-
-
-def write_tables(out: Outputs, ids, flags, names, vals, found, identity, manifest) -> None:
-    """attributes.tsv (one row per written image) and manifest.json, each written atomically."""
-    header = (
-        ["index", "image_id", "split", "has_attributes"]
-        + (["identity"] if identity is not None else [])
-        + list(names)
-    )
-    split_names = np.array(["train", "holdout"])[flags]
-    with atomic_path(out.attributes) as tmp:
-        with open(tmp, "w") as f:
-            f.write("\t".join(header) + "\n")
-            for k in range(len(ids)):
-                row = [str(k), f"{int(ids[k]):06d}", split_names[k], str(int(found[k]))]
-                if identity is not None:
-                    row.append(str(int(identity[k])))
-                if names:
-                    row.extend(str(int(v)) for v in vals[k])
-                f.write("\t".join(row) + "\n")
-    # the same attributes in CelebA's file format, for the images that have them (it has no
-    # notation for a missing row, so those images are left out; its count line is exact)
-    with atomic_path(out.list_attr) as tmp:
-        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
-        celeba.write_attributes(
-            tmp,
-            list(names),
-            np.asarray(ids)[keep],
-            vals[keep] if names else np.zeros((0, 0), np.int8),
-        )
-    with atomic_path(out.manifest) as tmp:
-        Path(tmp).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -20,8 +20,9 @@ import numpy as np
 from .feed import Feed, open_source, split_mb
 from .logs import Eta
 from .model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
-from .checkpoint import EpochCheckpoint, fingerprint, restore, write_history
-from .store import HOLDOUT, TRAIN, atomic_path, open_zarr
+from .checkpoint import EpochCheckpoint, fingerprint, restore
+from .io import write_tsv
+from .store import HOLDOUT, TRAIN, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -324,8 +325,7 @@ def train_autoencoder(
         tmp = out_dir / f"{name}.partial.keras"  # Keras insists on the .keras suffix
         as_float32(model).save(tmp)
         os.replace(tmp, out_dir / name)
-    with atomic_path(out_dir / "history.tsv") as tmp:
-        write_history(history, tmp)
+    write_tsv(out_dir / "history.tsv", history, digits=None)  # every digit: resume is exact
     shutil.rmtree(ckpt)
     return history
 

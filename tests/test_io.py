@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from caelatent import io
+from caelatent.plots import save_figure
 from caelatent.stages import report
 
 
@@ -49,12 +50,12 @@ def test_overlap_check_finds_a_title_on_the_axes_and_passes_a_laid_out_figure(tm
     fig.colorbar(im, ax=ax, label="Pearson r")
     fig.suptitle("Pearson correlation matrix of the latent components")
     ax.set_title("all encoded images")
-    io.save_figure(fig, tmp_path / "ok.png")
+    save_figure(fig, tmp_path / "ok.png")
     assert overlaps(fig) == [] and "overlaps" not in caplog.text
     bad = Figure(figsize=(4, 3))  # no layout engine: the title is drawn over the image
     bad.add_subplot().imshow(np.zeros((5, 5)))
     bad.suptitle("a title", y=0.5)
-    io.save_figure(bad, tmp_path / "bad.png")
+    save_figure(bad, tmp_path / "bad.png")
     assert (
         tmp_path / "bad.png"
     ).exists() and "bad.png: title 'a title' overlaps axes" in caplog.text

@@ -111,19 +111,6 @@ def write_html_table(path: PathLike, tsv: PathLike, title: str) -> None:
         Path(tmp).write_text(page)
 
 
-def save_figure(fig, path: PathLike, dpi: int = 100) -> None:
-    """A :class:`matplotlib.figure.Figure` as PNG (no pyplot state is involved or left behind)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from .plots import overlaps
-
-    FigureCanvasAgg(fig)  # PNG; and the layout it computes stays for the overlap check
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    for what in overlaps(fig):  # the layout could not make room (tested on the demo's figures)
-        log.warning("%s: %s", path, what)
-
-
 def _fmt(v, digits: int | None = 6) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(int(v))

@@ -1,13 +1,18 @@
 """Figures, drawn with matplotlib's object API: every function takes data and returns a
 :class:`matplotlib.figure.Figure`; none reads or writes files, none touches pyplot or the backend.
-Stage runners save the figures (:func:`caelatent.io.save_figure`)."""
+Stage runners save the figures (:func:`save_figure`)."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from ..store import atomic_path
+
+log = logging.getLogger(__name__)
 
 #: every figure's layout engine: titles, colour bars and axes labels never overlap
 LAYOUT = "constrained"
@@ -66,3 +71,14 @@ def overlaps(fig: Figure) -> list[str]:
             if inter is not None and inter.width > 1 and inter.height > 1:
                 found.append(f"axes {a.get_label() or a} overlaps axes {b.get_label() or b}")
     return found
+
+
+def save_figure(fig, path, dpi: int = 100) -> None:
+    """A :class:`matplotlib.figure.Figure` as PNG (no pyplot state is involved or left behind)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # PNG; and the layout it computes stays for the overlap check
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    for what in overlaps(fig):  # the layout could not make room (tested on the demo's figures)
+        log.warning("%s: %s", path, what)

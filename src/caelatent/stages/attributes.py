@@ -14,6 +14,7 @@ import numpy as np
 from .. import io, stats
 from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
 from ..attributes import PixelClassifier, check_names, load_labelled, scales
+from ..plots import save_figure
 from ..backend import use_device
 from ..plots import attributes as plots
 from ..samplers import shell_d2
@@ -232,7 +233,7 @@ def attribute_plots(
     w, vecs = stats.pca(mom)
     pcs = min(pcs, vecs.shape[1])
     labels = [f"{n}  (AUC {a:.2f})" for n, a in zip(tab["attribute"], tab["holdout_auc"])]
-    io.save_figure(plots.direction_cosines(dirs.unit @ vecs[:, :pcs], labels), fig_pcs)
+    save_figure(plots.direction_cosines(dirs.unit @ vecs[:, :pcs], labels), fig_pcs)
     radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
     column = {n: lab.values[:, lab.names.index(n)] for n in dirs.names}
     figure = plots.attribute_radii(
@@ -243,10 +244,10 @@ def attribute_plots(
         len(lab.z),
         lab.excluded,
     )
-    io.save_figure(figure, fig_radius)
+    save_figure(figure, fig_radius)
     proj = (lab.z - mom.mean) @ vecs[:, :histogram_pcs]
     shown = {n: column[n] for n in histogram_attributes}
-    io.save_figure(plots.attribute_histograms(proj, shown, w), fig_hist)
+    save_figure(plots.attribute_histograms(proj, shown, w), fig_hist)
 
 
 def arithmetic_plots(*, summary, images, grids) -> list[str]:
@@ -265,7 +266,7 @@ def arithmetic_plots(*, summary, images, grids) -> list[str]:
                 g["row_titles"],
                 g["title"],
             )
-            io.save_figure(figure, Path(tmp) / f"{name}.png")
+            save_figure(figure, Path(tmp) / f"{name}.png")
     return list(s["grids"])
 
 
@@ -273,5 +274,5 @@ def innermost_maps_plots(*, images, fig_grid, fig_trace) -> None:
     """The maximising inputs of the innermost maps, and their ascent traces."""
     a = io.read_npz(images)
     figure = plots.innermost_maps(a["images"], a["maps"], str(a["layer"]), int(a["steps"]))
-    io.save_figure(figure, fig_grid)
-    io.save_figure(plots.ascent_traces(a["trace"]), fig_trace)
+    save_figure(figure, fig_grid)
+    save_figure(plots.ascent_traces(a["trace"]), fig_trace)

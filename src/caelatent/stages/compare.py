@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .. import io, replicates, stats
+from .. import io
+from ..plots import save_figure, replicates, stats
 from ..evaluate import FID, WITH_INTERVALS
 from ..plots import compare as plots
 
@@ -176,8 +177,8 @@ def compare_plots(*, groups, eigenvalues, table, samplers, fig, heatmaps, tradeo
             )
         nan3 = (float("nan"),) * 3
         grids[metric] = [[cells.get((n, lab), nan3) for lab in labels] for n in names]
-    io.save_figure(plots.experiments(spectra, grids["face_rate"], names, labels), fig)
-    io.save_figure(plots.heatmaps(grids, names, labels), heatmaps)
+    save_figure(plots.experiments(spectra, grids["face_rate"], names, labels), fig)
+    save_figure(plots.heatmaps(grids, names, labels), heatmaps)
     recon = {
         str(e): (float(v), float(lo), float(hi))
         for e, v, lo, hi in zip(
@@ -187,7 +188,7 @@ def compare_plots(*, groups, eigenvalues, table, samplers, fig, heatmaps, tradeo
             exps["reconstruction_loss_hi"],
         )
     }
-    io.save_figure(plots.tradeoff(recon, best_cloud_sampler(grids, names, labels)), tradeoff)
+    save_figure(plots.tradeoff(recon, best_cloud_sampler(grids, names, labels)), tradeoff)
 
 
 #: samplers drawn from inside the cloud (or the prior): the generators the trade-off compares

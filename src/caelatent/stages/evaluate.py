@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io, stats
+from ..plots import save_figure
 from ..backend import use_device
 from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES
 from ..logs import Eta
@@ -71,4 +72,4 @@ def evaluate(
 
 def evaluate_plots(*, summary, chart) -> None:
     """The sampler summary: every metric of ``summary.tsv``, a bar per sampler and setting."""
-    io.save_figure(plots.sampler_summary(io.read_tsv(summary), REFERENCES), chart, dpi=90)
+    save_figure(plots.sampler_summary(io.read_tsv(summary), REFERENCES), chart, dpi=90)

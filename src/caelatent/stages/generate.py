@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io, stats
+from ..plots import save_figure
 from ..backend import use_device
 from ..generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES, draw, grid_rows, pick_rows
 from ..generate import reference_meta
@@ -97,5 +98,5 @@ def generate_plots(*, samples, grids, grid: list[int]) -> list[str]:
             if name in index["samplers"]:
                 title += f": {len(sel)} decoded latent vectors"
             figure = plots.sample_grid(np.asarray(images[sel]), title, rows, cols, labels)
-            io.save_figure(figure, tmp / f"samples_{name}.png", dpi=90)
+            save_figure(figure, tmp / f"samples_{name}.png", dpi=90)
     return names

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import io
+from ..plots import save_figure
 from ..backend import use_device
 from ..plots import train as plots
 
@@ -88,7 +89,7 @@ def encode(
 
 def train_plots(*, history, reconstructions, fig_loss_curve, fig_reconstructions, loss: str):
     """The loss curves of ``history.tsv``, and holdout images above their reconstructions."""
-    io.save_figure(plots.loss_curve(io.read_tsv(history), loss), fig_loss_curve, dpi=110)
+    save_figure(plots.loss_curve(io.read_tsv(history), loss), fig_loss_curve, dpi=110)
     r = io.read_npz(reconstructions)
     figure = plots.reconstruction_grid(r["originals"], r["reconstructions"], ids=r["ids"])
-    io.save_figure(figure, fig_reconstructions)
+    save_figure(figure, fig_reconstructions)

@@ -7,7 +7,8 @@ import logging
 
 import numpy as np
 
-from .. import io, normality, stats, tails
+from .. import io
+from ..plots import save_figure, normality, stats, tails
 from ..plots import stats as plots
 from ..store import atomic_path
 
@@ -83,10 +84,10 @@ def component_plots(
     if not grid and len(shown) < min(max_grid, d):  # fill up with the widest components
         widest = [int(i) for i in np.argsort(-tab["sigma"]) if i not in shown]
         shown += widest[: max_grid - len(shown)]
-    io.save_figure(plots.component_histograms(tab, counts, edges, shown, int(h["n"])), fig_grid)
-    io.save_figure(plots.component_overlay(counts, edges, set(int(i) for i in c)), fig_overlay)
+    save_figure(plots.component_histograms(tab, counts, edges, shown, int(h["n"])), fig_grid)
+    save_figure(plots.component_overlay(counts, edges, set(int(i) for i in c)), fig_overlay)
     factors = float(h["mean_factor"]), float(h["sigma_factor"])
-    io.save_figure(plots.dominant_components(tab, c, *factors), fig_dominant)
+    save_figure(plots.dominant_components(tab, c, *factors), fig_dominant)
 
 
 # --- radius ---------------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ def radius_plots(*, summary, radii, fig):
     figure = plots.radius_distributions(
         r["from_origin"], r["from_centre"], uniform, s["best_b"], s["dim"]
     )
-    io.save_figure(figure, fig)
+    save_figure(figure, fig)
 
 
 # --- correlations ---------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def correlation_plots(
         raise ValueError(
             f"stats.correlation_plots.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors"
         )
-    io.save_figure(plots.correlation_matrix(r, mom.n), fig_matrix)
+    save_figure(plots.correlation_matrix(r, mom.n), fig_matrix)
     rng = np.random.default_rng(seed)
     _, pts = stats.thin_rows(z, max_points_drawn, rng)
     chosen = np.asarray(z[chosen_image], dtype=float)
@@ -180,7 +181,7 @@ def correlation_plots(
     figure = plots.correlated_pairs(
         pairs, vals[top], pts, uni, mom.mean, chosen, chosen_image, uniform_b
     )
-    io.save_figure(figure, fig_pairs)
+    save_figure(figure, fig_pairs)
 
 
 # --- pca ------------------------------------------------------------------------------------------
@@ -225,10 +226,10 @@ def pca_plots(*, latents, moments, table, fig_spectrum, fig_planes, planes: list
             f"stats.pca_plots.planes: {bad[0]} names a component beyond PC{len(ratio)}"
         )
     need = stats.components_for(ratio)
-    io.save_figure(plots.pca_spectrum(ev["eigenvalue"], ev["cumulative"], need), fig_spectrum)
+    save_figure(plots.pca_spectrum(ev["eigenvalue"], ev["cumulative"], need), fig_spectrum)
     _, v = stats.pca(mom)
     hist = stats.plane_histograms(z, mom, planes, basis=v)
-    io.save_figure(plots.pca_planes(planes, hist, ratio), fig_planes)
+    save_figure(plots.pca_planes(planes, hist, ratio), fig_planes)
 
 
 # --- mnd ------------------------------------------------------------------------------------------
@@ -324,15 +325,15 @@ def mnd_plots(
             f"stats.mnd_plots.planes: {list(bad[0])} names a component beyond z[{s['dim'] - 1}]"
         )
     hist = stats.plane_histograms(z, mom, planes, bins=60)
-    io.save_figure(plots.mnd_contours(planes, hist, mom), fig_contours)
+    save_figure(plots.mnd_contours(planes, hist, mom), fig_contours)
     comps = sorted({c for pl in planes for c in pl})[:8]
-    io.save_figure(
+    save_figure(
         plots.mnd_marginals(comps, stats.marginal_histograms(z, mom, comps), mom), fig_marginals
     )
-    io.save_figure(
+    save_figure(
         plots.mnd_qq(io.read_npz(qq), s["dim"], s["core_sigma"], s["tested"], s["n"]), fig_qq
     )
-    io.save_figure(plots.mnd_shells(io.read_tsv(shells)), fig_shells)
+    save_figure(plots.mnd_shells(io.read_tsv(shells)), fig_shells)
     return planes
 
 
@@ -354,4 +355,4 @@ def origin_plots(*, summary, distances, fig) -> None:
     figure = plots.origin_position(
         d, s["origin_mahalanobis"], s["origin_percentile_among_vectors"], s["dim"], s["position"]
     )
-    io.save_figure(figure, fig)
+    save_figure(figure, fig)

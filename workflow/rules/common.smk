@@ -332,8 +332,8 @@ def device_params(wildcards):
 
 
 def train_gpus(wildcards):
-    """The `gpu` resource of rule train (SLURM's --gpus; locally, --resources gpu=N): train.gpus,
-    all of which it trains on (data-parallel)."""
+    """The `gpu` resource of the train jobs, SLURM's --gpus (locally --resources gpu=N), is
+    train.gpus: training runs data-parallel on all of them."""
     return EXPERIMENTS[wildcards.exp]["train"]["gpus"]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .. import io
-from ..plots import save_figure, replicates, stats
+from .. import io, replicates, stats
+from ..plots import save_figure
 from ..evaluate import FID, WITH_INTERVALS
 from ..plots import compare as plots
 

@@ -7,8 +7,8 @@ import logging
 
 import numpy as np
 
-from .. import io
-from ..plots import save_figure, normality, stats, tails
+from .. import io, normality, stats, tails
+from ..plots import save_figure
 from ..plots import stats as plots
 from ..store import atomic_path
 

@@ -163,7 +163,7 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     assert groups and not plots & set(by_rule), acct
     assert len(groups) < len(plots) and all(cpus(r[4]) <= 2 for r in groups), acct
     # partitions as the executor chose them from profiles/slurm/partitions.yaml: every rule that
-    # runs a model asks for train.gpus GPUs (the config's number) and goes to the GPU partition,
+    # runs a model asks for a GPU (train for train.gpus, here 1) and goes to the GPU partition,
     # every other job to the CPU partition, which refuses GPU jobs (start_cluster.sh)
     # (evaluate's TensorFlow detectors run on the CPU build: it asks for evaluate.gpus, 0)
     for rule in ("train", "encode", "generate", "arithmetic", "innermost_maps"):

@@ -2,7 +2,10 @@
 for a few batches and print, as JSON, the RSS just before train loads its splits, the process's
 peak RSS and the splits' uint8 bytes.
 
-Usage: python tests/memory_probe.py STORE N SIZE OUT_DIR
+Usage: python tests/memory_probe.py STORE N SIZE OUT_DIR [BACKEND]
+
+BACKEND (default tensorflow): jax trains on the device-resident path (the CPU is the device), whose
+splits are loaded by caelatent.devicefit instead of the host feed.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import sys
 import numpy as np
 import zarr
 
-from caelatent import store
-from caelatent import train as train_module
-from caelatent.model import ModelSpec
+from caelatent import backend, store
+
+backend.use(sys.argv[5] if len(sys.argv) > 5 else "tensorflow", 2)
+
+from caelatent import train as train_module  # noqa: E402
+from caelatent.model import ModelSpec  # noqa: E402
 
 
 def rss(key: str) -> int:
@@ -42,6 +48,16 @@ def main(path: str, n: int, size: int, out_dir: str) -> None:
         return real(*args, **kwargs)
 
     train_module.open_source = first_load
+    if __import__("keras").backend.backend() == "jax":
+        from caelatent import devicefit
+
+        load = devicefit.DeviceFit._load
+
+        def first_device_load(self, *args, **kwargs):
+            before.setdefault("rss", rss("VmRSS:"))
+            return load(self, *args, **kwargs)
+
+        devicefit.DeviceFit._load = first_device_load
     spec = ModelSpec(image_size=size, filters=(8, 8, 8, 8), z_dim=16)
     train_module.train_autoencoder(
         path, out_dir, spec, epochs=1, batch_size=64, max_batches_per_epoch=4, verbose=0

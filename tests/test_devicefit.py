@@ -25,7 +25,7 @@ PREAMBLE = textwrap.dedent("""
     d = pathlib.Path(sys.argv[1])
     # 240 train images: batches of 14 give 17 full batches and a partial one of 2
     prepare_synthetic(d, n_images=300, size=32, seed=0, split=Split(0.8), workers=1, chunk=64)
-    def train(name, spec, epochs=3, **fit):
+    def train(name, spec, epochs=2, **fit):
         return train_autoencoder(d / "images.zarr", d / name, spec, epochs=epochs, batch_size=14,
                                  verbose=0, options=FitOptions(**fit))
     SMALL = dict(image_size=32, filters=(8, 16, 16, 32), z_dim=16)
@@ -44,20 +44,20 @@ EQUAL_SCRIPT = PREAMBLE + textwrap.dedent("""
         # training moved the weights (about 0.03)
         assert all(np.allclose(x, y, atol=1e-4) for x, y in zip(a, b)), kind
 
-    class Stop(keras.callbacks.Callback):  # a kill after epoch 2's checkpoint
+    class Stop(keras.callbacks.Callback):  # a kill after epoch 1's checkpoint
         def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+            if epoch == 0:
                 raise KeyboardInterrupt
     spec = ModelSpec(**SMALL)
     ckpt = d / "ckpt"
     try:
-        train_autoencoder(d / "images.zarr", d / "resumed", spec, epochs=3, batch_size=14, verbose=0,
+        train_autoencoder(d / "images.zarr", d / "resumed", spec, epochs=2, batch_size=14, verbose=0,
                           checkpoint_dir=ckpt, options=FitOptions(steps_per_execution=4),
                           callbacks=[Stop()])
         raise AssertionError("the interruption did not happen")
     except KeyboardInterrupt:
         pass
-    resumed = train_autoencoder(d / "images.zarr", d / "resumed", spec, epochs=3, batch_size=14,
+    resumed = train_autoencoder(d / "images.zarr", d / "resumed", spec, epochs=2, batch_size=14,
                                 verbose=0, checkpoint_dir=ckpt,
                                 options=FitOptions(steps_per_execution=4))
     whole = train("whole", spec, steps_per_execution=4)

@@ -345,7 +345,7 @@ def profile(images: Path, args, calls: int = 20) -> list[dict]:
     train, hold = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
     spec = ModelSpec(image_size=args.size, filters=tuple(args.filters), z_dim=args.z_dim)
     keras.config.set_dtype_policy(args.precision[0])
-    ae = UInt8Autoencoder(*build_heads(spec)[:1], build_decoder(spec), spec, "bce")
+    ae = UInt8Autoencoder(build_heads(spec)[0], build_decoder(spec), spec, "bce")
     keras.config.set_dtype_policy("float32")
     ae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     ae.optimizer.build(ae.trainable_variables)

@@ -41,23 +41,19 @@ def main(path: str, n: int, size: int, out_dir: str) -> None:
     group.create_array("split", data=split, chunks=(65536,))
 
     before = {}
-    real = train_module.open_source
 
-    def first_load(*args, **kwargs):  # the RSS just before the first split is loaded
-        before.setdefault("rss", rss("VmRSS:"))
-        return real(*args, **kwargs)
+    def noting_rss(load):  # the RSS just before the first split is loaded, by either path
+        def wrapped(*args, **kwargs):
+            before.setdefault("rss", rss("VmRSS:"))
+            return load(*args, **kwargs)
 
-    train_module.open_source = first_load
+        return wrapped
+
+    train_module.open_source = noting_rss(train_module.open_source)
     if __import__("keras").backend.backend() == "jax":
         from caelatent import devicefit
 
-        load = devicefit.DeviceFit._load
-
-        def first_device_load(self, *args, **kwargs):
-            before.setdefault("rss", rss("VmRSS:"))
-            return load(self, *args, **kwargs)
-
-        devicefit.DeviceFit._load = first_device_load
+        devicefit.DeviceFit._load = noting_rss(devicefit.DeviceFit._load)
     spec = ModelSpec(image_size=size, filters=(8, 8, 8, 8), z_dim=16)
     train_module.train_autoencoder(
         path, out_dir, spec, epochs=1, batch_size=64, max_batches_per_epoch=4, verbose=0

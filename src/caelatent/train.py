@@ -94,8 +94,8 @@ class FitOptions:
     shuffled together (:func:`caelatent.feed.epoch_order`); ``device_mb``: on the jax backend, hold
     the train and holdout splits on the device when they fit (:mod:`caelatent.devicefit`; 0:
     never), ``steps_per_execution`` steps per compiled call, ``unroll`` of them unrolled per loop
-    iteration; ``devices``: devices training
-    data-parallel at the global ``batch_size`` (``train.gpus``; needs the device-resident splits).
+    iteration; ``devices``: devices training data-parallel at the global ``batch_size``
+    (``train.gpus``; needs the device-resident splits).
     """
 
     jit_compile: bool | str = "auto"
@@ -302,6 +302,7 @@ def train_autoencoder(
         fitter.fit(
             train_feed.batch_rows,
             val_feed.batch_rows(0),
+            steps_per_epoch=train_feed.batches_per_epoch,
             initial_epoch=first,
             epochs=epochs,
             callbacks=callbacks,

@@ -25,7 +25,15 @@ TWO = {
         "demo_vae": {"model": {"kind": "vae"}, "generate": {"samplers": {"prior": {}}}},
     },
     "run": ["demo", "demo_vae"],
-    "generate": {"n_samples": 120},
+    # the samplers the checks below name (the default's other nine add time, not coverage)
+    "generate": {
+        "n_samples": 120,
+        "samplers": {
+            "uniform_box": {"b": [1.5]},
+            "plane_path": {"axes": None, "angles": [0, 45], "extent": 3.0},
+            "mnd": {"k": [3.0]},
+        },
+    },
 }
 RUNS = ["demo-s1", "demo-s2", "demo_vae"]
 

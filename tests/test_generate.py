@@ -60,29 +60,6 @@ def test_frechet_distance():
 
 
 @pytest.mark.slow  # builds InceptionV3
-def test_fid_from_local_inception_weights(tmp_path):
-    """The optional FID path with a local weights file (random weights: nothing is downloaded)."""
-    import keras
-
-    from caelatent.detect import inception_features
-
-    keras.utils.set_random_seed(0)
-    net = keras.applications.InceptionV3(
-        include_top=False, pooling="avg", weights=None, input_shape=(299, 299, 3)
-    )
-    weights = tmp_path / "inception.weights.h5"
-    net.save_weights(weights)
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, size=(6, 64, 64, 3), dtype=np.uint8)
-    f1 = inception_features(imgs, str(weights))
-    f2 = inception_features(imgs, str(weights))
-    assert f1.shape == (6, 2048) and np.allclose(f1, f2, atol=1e-5)  # same weights, same features
-    with pytest.raises(
-        FileNotFoundError, match="evaluate.fid_inception_weights: .*missing.h5 does not exist"
-    ):
-        inception_features(imgs, str(tmp_path / "missing.h5"))
-
-
 def test_real_sets_are_disjoint_and_drawn_from_their_split():
     split = np.r_[np.zeros(300, np.uint8), np.ones(100, np.uint8)]
     r = pick_rows(split, n=40, n_reference=50, seed=3)

@@ -25,6 +25,7 @@ TARGETS = [
     ("3.13", "aarch64-apple-darwin", "test"),
     ("3.12", "x86_64-manylinux_2_28", "gpu"),
     ("3.13", "x86_64-manylinux_2_28", "gpu"),
+    ("3.12", "x86_64-manylinux_2_28", "fid"),
 ]
 
 
@@ -70,6 +71,8 @@ def test_pinned_dependencies_resolve(uv, tmp_path, python, platform, extra):
     assert {"keras", "snakemake", "zarr", tf} <= names, sorted(names)
     if extra == "gpu":
         assert {"jax", "jaxlib", "jax-cuda12-plugin"} <= names, sorted(names)
+    if extra == "fid":
+        assert {"pytorch-fid", "torch", "torchvision"} <= names, sorted(names)
 
 
 def test_a_platform_without_wheels_is_reported(uv, tmp_path):

@@ -36,23 +36,34 @@ SMALL = {
 }
 
 
-def fit_profile_to_node(wf: Path, cpus: int = 2, first_poll_s: int | None = 5) -> None:
-    """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu requests (and the
-    figure group's parallel jobs) down to it, keeping everything else (partition choice, gpu
-    requests, groups; the rules' own memory and runtimes) as the project ships it. On a one-node
-    test cluster whose jobs take seconds, the executor polls sacct after ``first_poll_s`` (5 s)
-    instead of 40 (its default, right for a real cluster): the DAG runs in less time, with the same
-    jobs. ``None`` keeps the 40 s: where a job is killed at its time limit, a quick poll probably
-    resubmits it while SLURM still waits for the killed process to end, so that the two share the
-    node (and the checkpoint folder); the time-limit test measured 533 s that way against 234 s.
+#: CPUs of the one-node test cluster (start_cluster.sh gives it the machine's; CI's has 2)
+NODE_CPUS = 2
+
+
+def fit_profile_to_node(wf: Path, cpus: int = NODE_CPUS, first_poll_s: int | None = 10) -> None:
+    """The test node has 2 CPUs and one (pretend) GPU: scale the profile's cpu requests down to it,
+    keeping everything else (partition choice, gpu requests, groups; the rules' own memory and
+    runtimes) as the project ships it. Train gets the whole node, as in the local run it is
+    compared with (TensorFlow's sums, and so the weights, depend on its thread count); every other
+    job gets ``cpus``, so that with 1 two jobs share the node, and the figure group job runs as
+    many figures at a time as the node has CPUs.
+
+    On a one-node test cluster whose jobs take seconds, the executor first polls sacct
+    ``first_poll_s`` after a submission or a finished job instead of 40 s (its default, right for a
+    real cluster), then 10 s later each time: with 10, the many 8-s jobs are seen done at the
+    first poll (with 5 they were seen at the second, 20 s after). ``None`` keeps the 40 s (the
+    time-limit test, whose one job runs a minute and more).
     """
     path = wf / "profiles" / "slurm" / "config.yaml"
     prof = yaml.safe_load(path.read_text())
-    for res in prof["set-resources"].values():
+    for rule, res in prof["set-resources"].items():
         if "cpus_per_gpu" in res:
-            res["cpus_per_gpu"] = min(res["cpus_per_gpu"], cpus)
-    prof["set-threads"] = {rule: min(n, cpus) for rule, n in prof["set-threads"].items()}
-    prof["resources"]["figure_jobs"] = min(prof["resources"]["figure_jobs"], cpus)
+            res["cpus_per_gpu"] = min(res["cpus_per_gpu"], NODE_CPUS if rule == "train" else cpus)
+    prof["set-threads"] = {
+        rule: min(n, NODE_CPUS if rule == "train" else cpus)
+        for rule, n in prof["set-threads"].items()
+    }
+    prof["resources"]["figure_jobs"] = min(prof["resources"]["figure_jobs"], NODE_CPUS)
     if first_poll_s is not None:
         prof["slurm-init-seconds-before-status-checks"] = first_poll_s
     path.write_text(yaml.safe_dump(prof))
@@ -96,7 +107,9 @@ def run_both(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
     wfs = {kind: workflow_copy(tmp_path / kind) for kind in ("local", "slurm")}
     for wf in wfs.values():
         (wf / "small.yaml").write_text(yaml.safe_dump(SMALL))
-    fit_profile_to_node(wfs["slurm"])
+    # one CPU a job, so that two jobs share the 2-CPU node: the DAG's independent branches run
+    # side by side instead of queueing (the figure group job still asks for figure_jobs CPUs)
+    fit_profile_to_node(wfs["slurm"], cpus=1)
     args = ["--configfile", "config/demo.yaml", "small.yaml"]
     with ThreadPoolExecutor(2) as pool:
         slurm = pool.submit(
@@ -161,7 +174,7 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     # (sacct cuts the comment short: that each figure was drawn is checked on the files below)
     groups = [r for r in rows if r[1].startswith("rule_figures_")]
     assert groups and not plots & set(by_rule), acct
-    assert len(groups) < len(plots) and all(cpus(r[4]) <= 2 for r in groups), acct
+    assert len(groups) < len(plots) and all(cpus(r[4]) <= NODE_CPUS for r in groups), acct
     # partitions as the executor chose them from profiles/slurm/partitions.yaml: every rule that
     # runs a model asks for a GPU (train for train.gpus, here 1) and goes to the GPU partition,
     # every other job to the CPU partition, which refuses GPU jobs (start_cluster.sh)
@@ -234,17 +247,25 @@ def sacct_rows(job_ids) -> list[list[str]]:
     return [line.split("|") for line in out.splitlines() if line]
 
 
+#: the time-limit test's training: some 90 s on 2 idle cores, well above its 1-minute limit
+EPOCHS = 50
+
+
 def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
-    """train.runtime_min: 1 for a training of about 90 s: SLURM kills the job at its limit
-    (state TIMEOUT), Snakemake submits it again (the profile's `retries`), and the new job resumes
-    from the checkpoint instead of starting over, until the training is done."""
+    """train.runtime_min: 1 for a training of about 90 s (50 epochs of 1.8 s on 2 idle cores, after
+    some 12 s of start-up): SLURM kills the job at its limit (state TIMEOUT; SLURM checks limits
+    every 30 s, so between 60 and 90 s), Snakemake submits it again (the profile's `retries`), and
+    the new job resumes from the checkpoint instead of starting over, until the training is done.
+    The training is long enough that no first job can finish inside its limit: with 28 epochs (49
+    s), jobs finished their training at 59-61 s, were killed while Snakemake wrapped up, and the
+    next attempt began again from scratch, six times in one CI run."""
     prof = yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())
     assert prof["retries"] >= 1
     wf = workflow_copy(tmp_path / "wf")
     fit_profile_to_node(wf, first_poll_s=None)
     slow = {
         "data": {"synthetic": {"n_images": 1200}},
-        "train": {"epochs": 28, "runtime_min": 1, "gpus": 0},
+        "train": {"epochs": EPOCHS, "runtime_min": 1, "gpus": 0},
     }
     (wf / "slow.yaml").write_text(yaml.safe_dump(slow))
     proc = snakemake(
@@ -282,7 +303,7 @@ def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_pat
     assert limits == ["00:01:00"], limits
     # every epoch ran once: the retries resumed, the history is one uninterrupted run's
     history = (wf / "results/demo/model/history.tsv").read_text().splitlines()
-    assert [int(r.split("\t")[0]) for r in history[1:]] == list(range(28))
+    assert [int(r.split("\t")[0]) for r in history[1:]] == list(range(EPOCHS))
     resumed = re.findall(
         r"resuming from the checkpoint in \S+ after epoch (\d+)",
         (wf / "logs/demo/train.log").read_text(),

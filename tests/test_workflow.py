@@ -257,17 +257,17 @@ def test_every_rule_declares_its_memory_and_the_profile_overrides_none(wf):
 def test_fid_weights_are_an_input_of_evaluate(wf):
     """Other weights rerun the evaluation: the weights file is an input, so a missing one is named
     before anything runs, and an existing one is listed among evaluate's inputs."""
-    (wf / "fid.yaml").write_text("evaluate:\n  fid_inception_weights: weights/inception_v3.h5\n")
+    (wf / "fid.yaml").write_text("evaluate:\n  fid_inception_weights: weights/pt_inception.pth\n")
     args = ["-n", "--configfile", "config/demo.yaml", "fid.yaml"]
     proc = snakemake(wf, *args, check=False)
     said = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Missing input files" in said, said[-2000:]
-    assert "weights/inception_v3.h5" in said
+    assert "weights/pt_inception.pth" in said
     (wf / "weights").mkdir()
-    (wf / "weights/inception_v3.h5").write_bytes(b"stand-in")
+    (wf / "weights/pt_inception.pth").write_bytes(b"stand-in")
     out = snakemake(wf, *args).stdout
     evaluate = re.search(r"^rule evaluate:\n\s+input: (.*)$", out, re.M).group(1)
-    assert "weights/inception_v3.h5" in evaluate, evaluate
+    assert "weights/pt_inception.pth" in evaluate, evaluate
 
 
 def test_experiments_share_prepared_data_by_dataset_and_size(wf):
@@ -439,9 +439,9 @@ def test_demo_generate_and_evaluate(demo):
         assert (exp / "figures/samples" / f"samples_{sid}.png").stat().st_size > 5000
     assert (exp / "figures/sampler_summary.png").exists()
     details = json.loads((exp / "stats/summary.json").read_text())
-    assert details["fid"].startswith("skipped: no local InceptionV3 weights")
-    # FID is optional: skipped, and said so; its column names the feature network
-    assert all(r["fid_keras_inceptionv3"] == "nan" for r in rows)
+    assert details["fid"] == "skipped: evaluate.fid_inception_weights is not set"
+    # FID is optional: skipped, and said so; its column and its interval's are empty
+    assert all(r[c] == "nan" for r in rows for c in ("fid", "fid_lo", "fid_hi"))
     # realism and diversity against real holdout images that are not the holdout_real row's
     gen = demo_or_default(demo, "generate")
     n_ref = gen["n_reference"] or gen["n_samples"]  # null: as many as n_samples

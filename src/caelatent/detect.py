@@ -1,8 +1,6 @@
-"""Detectors and feature networks the evaluation scores decoded images with (TensorFlow models)."""
+"""The face detector the evaluation scores decoded images with (MTCNN, a TensorFlow model)."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -30,16 +28,3 @@ class FaceDetector:
         c = self.confidences(images)
         found = c >= self.min_confidence
         return float(found.mean()), float(c[found].mean()) if found.any() else 0.0, c
-
-
-def inception_features(images: np.ndarray, weights: str) -> np.ndarray:
-    """InceptionV3 pool features from local weights (no download)."""
-    import keras
-
-    if not os.path.exists(weights):
-        raise FileNotFoundError(f"evaluate.fid_inception_weights: {weights} does not exist")
-    model = keras.applications.InceptionV3(
-        include_top=False, pooling="avg", weights=weights, input_shape=(299, 299, 3)
-    )
-    x = keras.ops.image.resize(np.asarray(images, np.float32), (299, 299))
-    return np.asarray(model.predict(keras.applications.inception_v3.preprocess_input(x), verbose=0))

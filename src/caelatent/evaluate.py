@@ -9,16 +9,15 @@ import numpy as np
 
 from scipy.spatial.distance import pdist, squareform
 
-from . import detect, intervals, realism, stats
+from . import detect, fid, intervals, realism, stats
 from .generate import REFERENCES
 from .samplers import shell_d2
 
 log = logging.getLogger(__name__)
 
-#: The FID's column: Fréchet distance of pool features of Keras's ImageNet InceptionV3
-#: (keras.applications), not of the TF-Inception graph behind published FIDs (TTUR, pytorch-fid):
-#: its values rank samplers within this workflow and are not comparable with papers' FIDs.
-FID = "fid_keras_inceptionv3"
+#: The standard FID's column (:mod:`caelatent.fid`: pytorch-fid's TF-Inception network, with
+#: ``fid_lo`` / ``fid_hi`` beside it), NaN unless ``evaluate.fid_inception_weights`` names its file
+FID = "fid"
 
 #: summary columns of the realism metrics, and whether higher is better (None: closest to 1 is best);
 #: each has ``<metric>_lo`` and ``<metric>_hi`` columns (its 95 % interval) beside it, as do
@@ -50,7 +49,8 @@ def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -
 
 class Scorer:
     """Everything a set is compared with, built once: the real reference images' features, the
-    fitted normal, the training latents, the face detector (and InceptionV3, where configured)."""
+    fitted normal, the training latents, the face detector (and the FID network, where configured).
+    """
 
     def __init__(
         self,
@@ -87,7 +87,8 @@ class Scorer:
         self.reconstruction: dict | None = None  # holdout_reconstruction's values and half-samples
         self.scored = 0
         self.fid_weights = fid_weights
-        self.fid_real = detect.inception_features(reference, fid_weights) if fid_weights else None
+        self.fid_net = fid.load_network(fid_weights) if fid_weights else None
+        self.fid_real = fid.features(self.fid_net, reference) if fid_weights else None
         self.reference_nn: float | None = None  # holdout_real's median nearest distance
         log.info(
             "realism reference: %d real holdout images; %d pixel-PCA components fitted on %d "
@@ -98,8 +99,8 @@ class Scorer:
         )
         if not fid_weights:
             log.info(
-                "FID skipped: set evaluate.fid_inception_weights to a local InceptionV3 weights "
-                "file to compute it"
+                "FID skipped: set evaluate.fid_inception_weights to pytorch-fid's weights file "
+                "(pt_inception-2015-12-05-6726825d.pth) to compute it"
             )
 
     def score(self, name: str, meta: dict, z: np.ndarray, imgs: np.ndarray) -> dict:
@@ -137,11 +138,17 @@ class Scorer:
         for key, h in halves.items():
             bounds = intervals.bounds_of(key)
             ranges[key] = intervals.normal_interval(values[key], h, self.level, bounds)
-        fid = float("nan")
-        if self.fid_weights:
-            fid = realism.frechet_distance(
-                self.fid_real, detect.inception_features(imgs, self.fid_weights)
+        nan = float("nan")
+        fid_row = dict.fromkeys((FID, f"{FID}_lo", f"{FID}_hi"), nan)
+        if self.fid_net is not None:
+            got = fid.fid_with_interval(
+                self.fid_real,
+                fid.features(self.fid_net, imgs),
+                self.resamples,
+                self.seed + self.scored,
+                self.level,
             )
+            fid_row = dict(zip(fid_row, got))
         values["face_rate"] = rate
         row = {"sampler": meta["sampler"], "setting": meta["setting"] or "-", "n": len(z)}
         for key in WITH_INTERVALS:
@@ -152,7 +159,7 @@ class Scorer:
             "inside_3sigma": float((np.einsum("ij,ij->i", y, y) <= self.limit).mean()),
             "nn_distance_median": float(nn),
             "nn_distance_ratio": float(nn) / self.reference_nn if self.reference_nn else np.nan,
-            FID: fid,
+            **fid_row,
             # the GMM's number of components (chosen by held-out likelihood) and whether EM converged
             "gmm_components": meta.get("gmm_components", "-"),
             "gmm_converged": meta.get("gmm_converged", "-"),
@@ -182,11 +189,11 @@ class Scorer:
                 "gaps' intervals are paired",
             },
             "fid": (
-                f"column {FID}: Fréchet distance of the 2048 pool features of Keras's ImageNet "
-                f"InceptionV3 (weights {self.fid_weights}); not the TF-Inception network of "
-                "published FIDs, so not comparable with papers' values"
+                f"column {FID}: the standard FID, pytorch-fid's port of the TF-Inception network "
+                f"(weights {self.fid_weights}), on the images at their own size (the network "
+                "resizes them to 299x299); its interval from half-samples like the others"
                 if self.fid_weights
-                else "skipped: no local InceptionV3 weights configured"
+                else "skipped: evaluate.fid_inception_weights is not set"
             ),
             "nn_reference": "median distance of holdout latents to their nearest training latent",
         }

@@ -43,7 +43,7 @@ def experiments(spectra: dict, faces: list, names: list[str], labels: list[str])
 
 
 #: metrics where lower is better (the colour maps are reversed for them)
-LOWER_IS_BETTER = ("fd_pixels", "fd_onet", "fid_keras_inceptionv3")
+LOWER_IS_BETTER = ("fd_pixels", "fd_onet", "fid")
 
 
 def heatmaps(grids: dict, names: list[str], labels: list[str]):

@@ -50,7 +50,7 @@ def fit_profile_to_node(wf: Path, cpus: int = NODE_CPUS, first_poll_s: int | Non
 
     On a one-node test cluster whose jobs take seconds, the executor first polls sacct
     ``first_poll_s`` after a submission or a finished job instead of 40 s (its default, right for a
-    real cluster), then 10 s later each time: with 10, the many 8-s jobs are seen done at the
+    real cluster), each following wait 10 s longer: with 10, the many 8-s jobs are seen done at the
     first poll (with 5 they were seen at the second, 20 s after). ``None`` keeps the 40 s (the
     time-limit test, whose one job runs a minute and more).
     """

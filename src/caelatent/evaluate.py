@@ -184,8 +184,9 @@ class Scorer:
             "intervals": {
                 "level": self.level,
                 "face_rate": "Wilson score interval (binomial)",
-                "others": f"value +- z * SD over {self.resamples} half-samples of both sets "
-                "(caelatent.intervals); the real set's halves are shared by every set, so the "
+                "others": f"value +- z * split-half SE from {self.resamples // 2} random splits of "
+                "both sets into two halves (caelatent.intervals); the real set's splits are shared "
+                "by every set, so the "
                 "gaps' intervals are paired",
             },
             "fid": (

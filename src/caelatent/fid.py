@@ -1,6 +1,6 @@
 """The standard FID: pytorch-fid's port of the TF-Inception graph of 2015-12-05 (the network of
 TTUR's reference FID, which pytorch-fid and clean-fid's legacy mode reproduce), from a local
-weights file, with its value from pytorch-fid and its 95 % interval from half-samples.
+weights file, with its value from pytorch-fid and its 95 % interval from split halves.
 
 pytorch-fid fetches its weights (``pt_inception-2015-12-05-6726825d.pth``) through torch.hub,
 which takes a file already in its checkpoint folder instead of downloading. :func:`load_network`
@@ -9,8 +9,8 @@ bilinear resize to 299x299 and its input scaling are pytorch-fid's own and nothi
 The images are given at the workflow's resolution (``data.size``) and upsampled by the network, as
 papers that report FID at 64x64 do.
 
-The interval: the FID of ``resamples`` pairs of half-samples (one half of each set, without
-replacement), value +- z * their SD, as every other metric (:mod:`caelatent.intervals`). A half
+The interval: the FID on the split halves of both sets, value +- z * the split-half standard
+error, as every other metric's (:mod:`caelatent.intervals`). A half
 of 1,000 features in 2,048 dimensions has a covariance of rank below 1,000, so the cross term
 tr sqrt(C1 C2) of each half is taken as the nuclear norm of A B^T (A, B the centred halves,
 scaled): a 1,000 x 1,000 SVD instead of a 2,048-dimensional matrix square root.

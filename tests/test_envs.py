@@ -69,8 +69,9 @@ DISTRIBUTION = {
     "tensorflow": "tensorflow-cpu",
     "mtcnn": "mtcnn",
 }
-#: other Keras backends, which an env may leave out (train.backend names one; tensorflow is there)
-OPTIONAL = {"jax", "torch", "yaml", "jsonschema", "snakemake"}
+#: other Keras backends, which an env may leave out (train.backend names one; tensorflow is there),
+#: and the standard FID's pytorch-fid (the fid extra: evaluate names it where weights are set)
+OPTIONAL = {"jax", "torch", "yaml", "jsonschema", "snakemake", "pytorch_fid"}
 
 
 #: conda-forge packages whose PyPI distribution has another name: matplotlib-base is matplotlib

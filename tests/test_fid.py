@@ -109,7 +109,8 @@ def test_the_evaluation_reports_the_fid_with_its_interval(stand_in):
 
     backend.use("tensorflow")
     from caelatent import stats
-    from caelatent.evaluate import FID, Scorer
+    from caelatent.columns import FID
+    from caelatent.evaluate import Scorer
 
     rng = np.random.default_rng(5)
     ref = rng.integers(0, 256, size=(24, 64, 64, 3), dtype=np.uint8)

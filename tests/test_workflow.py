@@ -17,7 +17,7 @@ import pytest
 import yaml
 import zarr
 
-from caelatent.evaluate import WITH_INTERVALS
+from caelatent.columns import WITH_INTERVALS
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 

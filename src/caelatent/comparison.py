@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .evaluate import FID, WITH_INTERVALS
+from .columns import FID, WITH_INTERVALS
 
 #: per sampler, the metrics the comparison tabulates and maps (columns of each summary.tsv; those
 #: of WITH_INTERVALS carry their run's own interval, used where an experiment has one replicate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..columns import FID, GAPS, REALISM
 from . import error_bars, subplots
 
 
@@ -42,8 +43,9 @@ def experiments(spectra: dict, faces: list, names: list[str], labels: list[str])
     return fig
 
 
-#: metrics where lower is better (the colour maps are reversed for them)
-LOWER_IS_BETTER = ("fd_pixels", "fd_onet", "fid")
+#: metrics where lower is better (the colour maps are reversed for them): the distances (KID
+#: included), their latent gaps and the FID
+LOWER_IS_BETTER = (*(k for k, higher in REALISM.items() if higher is False), *GAPS, FID)
 
 
 def heatmaps(grids: dict, names: list[str], labels: list[str]):

@@ -4,76 +4,87 @@ cannot be downloaded here), its value pytorch-fid's, its half-sample interval.""
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from caelatent import fid, intervals, realism
 
-pytest.importorskip(
-    "pytorch_fid", reason="the fid extra is not installed (pip install -e '.[fid]')"
-)
+# (found, not imported: see STAND_IN)
+if importlib.util.find_spec("pytorch_fid") is None:
+    pytest.skip("the fid extra is not installed (pip install -e '.[fid]')", allow_module_level=True)
+
+
+#: writes pytorch-fid's FID Inception (its patched blocks, 1,008 classes, no auxiliary head) with
+#: seeded random weights as a state dict like pt_inception-2015-12-05-*.pth; in a process of its
+#: own, like the network (caelatent.fid.Network: triton's import crashes beside TensorFlow)
+STAND_IN = """
+import sys, torch
+from pytorch_fid import inception as pfi
+torch.manual_seed(int(sys.argv[2]))
+net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+net.Mixed_5b = pfi.FIDInceptionA(192, pool_features=32)
+net.Mixed_5c = pfi.FIDInceptionA(256, pool_features=64)
+net.Mixed_5d = pfi.FIDInceptionA(288, pool_features=64)
+net.Mixed_6b = pfi.FIDInceptionC(768, channels_7x7=128)
+net.Mixed_6c = pfi.FIDInceptionC(768, channels_7x7=160)
+net.Mixed_6d = pfi.FIDInceptionC(768, channels_7x7=160)
+net.Mixed_6e = pfi.FIDInceptionC(768, channels_7x7=192)
+net.Mixed_7b = pfi.FIDInceptionE_1(1280)
+net.Mixed_7c = pfi.FIDInceptionE_2(2048)
+torch.save(net.state_dict(), sys.argv[1])
+"""
 
 
 @pytest.fixture(scope="module")
-def stand_in(tmp_path_factory):
-    """pytorch-fid's FID Inception (its patched blocks, 1,008 classes, no auxiliary head) with
-    seeded random weights, saved as a state dict like pt_inception-2015-12-05-*.pth."""
-    import torch
-    from pytorch_fid import inception as pfi
-
-    torch.manual_seed(0)
-    net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-    net.Mixed_5b = pfi.FIDInceptionA(192, pool_features=32)
-    net.Mixed_5c = pfi.FIDInceptionA(256, pool_features=64)
-    net.Mixed_5d = pfi.FIDInceptionA(288, pool_features=64)
-    net.Mixed_6b = pfi.FIDInceptionC(768, channels_7x7=128)
-    net.Mixed_6c = pfi.FIDInceptionC(768, channels_7x7=160)
-    net.Mixed_6d = pfi.FIDInceptionC(768, channels_7x7=160)
-    net.Mixed_6e = pfi.FIDInceptionC(768, channels_7x7=192)
-    net.Mixed_7b = pfi.FIDInceptionE_1(1280)
-    net.Mixed_7c = pfi.FIDInceptionE_2(2048)
-    path = tmp_path_factory.mktemp("fid") / "pt_inception-stand-in.pth"
-    torch.save(net.state_dict(), path)
-    return path, net.state_dict()
+def stand_ins(tmp_path_factory):
+    """Two stand-in weights files (seeds 0 and 1)."""
+    out = []
+    for seed in (0, 1):
+        path = tmp_path_factory.mktemp("fid") / f"pt_inception-stand-in-{seed}.pth"
+        subprocess.run([sys.executable, "-c", STAND_IN, str(path), str(seed)], check=True)
+        out.append(path)
+    return out
 
 
-def test_the_network_loads_the_given_file_and_gives_pool_features(stand_in):
-    import torch
-
-    path, state = stand_in
-    hub = torch.hub.get_dir()
-    net = fid.load_network(path, "cpu")
-    assert torch.hub.get_dir() == hub  # torch.hub's folder is put back
-    # the weights are the file's (not a download, not torchvision's)
-    conv = net.blocks[0][0].conv.weight
-    assert torch.equal(conv, state["Conv2d_1a_3x3.conv.weight"])
+def test_the_network_loads_the_given_file_and_gives_pool_features(stand_ins):
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, size=(5, 64, 64, 3), dtype=np.uint8)
-    f1 = fid.features(net, imgs, batch=2)
-    f2 = fid.features(fid.load_network(path, "cpu"), imgs, batch=5)
+    with fid.Network(stand_ins[0], "cpu") as net:
+        f1 = net.features(imgs)
+        f1_again = net.features(imgs[::-1])[::-1]
+    with fid.Network(stand_ins[0], "cpu") as net, fid.Network(stand_ins[1], "cpu") as other:
+        f2, g = net.features(imgs), other.features(imgs)
     # (random weights shrink the activations layer by layer: compare on the features' own scale)
     scale = float(np.abs(f1).max())
     assert f1.shape == (5, fid.DIM) and np.isfinite(f1).all() and scale > 0
     np.testing.assert_allclose(f1, f2, rtol=1e-4, atol=1e-4 * scale)  # same file, same features
+    np.testing.assert_allclose(f1, f1_again, rtol=1e-4, atol=1e-4 * scale)  # per image
     assert np.abs(f1[0] - f1[1]).max() > 1e-2 * scale  # the images differ, so do their features
+    assert np.abs(f1 - g).max() > 1e-2 * scale  # the weights are the file's: another file differs
 
 
-def test_a_missing_or_wrong_weights_file_names_the_key(stand_in, tmp_path):
+def test_a_missing_or_wrong_weights_file_names_the_key(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"evaluate.fid_inception_weights: .*none.pth"):
-        fid.load_network(tmp_path / "none.pth", "cpu")
+        fid.Network(tmp_path / "none.pth", "cpu")
     h5 = tmp_path / "inception_v3.h5"
     h5.write_bytes(b"\x89HDF\r\n\x1a\n not a state dict")
     with pytest.raises(ValueError, match=r"fid_inception_weights: .*inception_v3.h5 is not"):
-        fid.load_network(h5, "cpu")
+        fid.Network(h5, "cpu")
 
 
-def test_the_low_rank_frechet_distance_is_the_full_one():
+def test_the_low_rank_frechet_distance_is_pytorch_fids(stand_ins):
     rng = np.random.default_rng(1)
-    for n, d in ((60, 20), (30, 80)):  # more points than dimensions, and fewer
-        a = rng.standard_normal((n, d))
-        b = rng.standard_normal((n + 7, d)) * 1.3 + 0.2
-        assert fid.frechet_lowrank(a, b) == pytest.approx(realism.frechet_distance(a, b), rel=1e-6)
-        assert fid.fid(a, b) == pytest.approx(fid.frechet_lowrank(a, b), rel=1e-6)
+    with fid.Network(stand_ins[0], "cpu") as net:
+        for n, d in ((60, 20), (30, 80)):  # more points than dimensions, and fewer
+            a = rng.standard_normal((n, d))
+            b = rng.standard_normal((n + 7, d)) * 1.3 + 0.2
+            low = fid.frechet_lowrank(a, b)
+            assert low == pytest.approx(realism.frechet_distance(a, b), rel=1e-6)
+            assert net.fid(a, b) == pytest.approx(low, rel=1e-6)
 
 
 def test_the_fid_interval_holds_the_value_and_shrinks_with_n():
@@ -82,8 +93,9 @@ def test_the_fid_interval_holds_the_value_and_shrinks_with_n():
     for n in (200, 800):
         real = rng.standard_normal((n, 16))
         fake = rng.standard_normal((n, 16)) * 1.2 + 0.3
-        value, lo, hi = fid.fid_with_interval(real, fake, resamples=40, seed=3)
-        assert lo < value < hi and value == pytest.approx(fid.fid(real, fake))
+        value = fid.frechet_lowrank(real, fake)
+        lo, hi = fid.interval(value, real, fake, resamples=40, seed=3)
+        assert lo < value < hi
         widths.append(hi - lo)
     assert widths[1] < 0.7 * widths[0]  # about 1/sqrt(4) of it
 
@@ -102,9 +114,9 @@ def test_the_fid_half_samples_are_the_other_distances_half_samples():
     assert fid.frechet_lowrank(a, b) == pytest.approx(full, rel=1e-6)
 
 
-def test_the_evaluation_reports_the_fid_with_its_interval(stand_in):
-    """evaluate.Scorer with the weights file: every set's row has the FID and its interval, and
-    the notes say which network it is."""
+def test_the_evaluation_reports_the_fid_with_its_interval(stand_ins):
+    """evaluate.Scorer with the weights file, TensorFlow loaded first (MTCNN) as in the rule:
+    every set's row has the FID and its interval, and the notes say which network it is."""
     from caelatent import backend
 
     backend.use("tensorflow")
@@ -122,7 +134,7 @@ def test_the_evaluation_reports_the_fid_with_its_interval(stand_in):
         mom,
         z,
         min_confidence=0.9,
-        fid_weights=str(stand_in[0]),
+        fid_weights=str(stand_ins[0]),
         pca_components=4,
         resamples=10,
     )

@@ -68,8 +68,8 @@ class Scorer:
         self.reconstruction: dict | None = None  # holdout_reconstruction's values and half-samples
         self.scored = 0
         self.fid_weights = fid_weights
-        self.fid_net = fid.load_network(fid_weights) if fid_weights else None
-        self.fid_real = fid.features(self.fid_net, reference) if fid_weights else None
+        self.fid_net = fid.Network(fid_weights) if fid_weights else None
+        self.fid_real = self.fid_net.features(reference) if fid_weights else None
         self.reference_nn: float | None = None  # holdout_real's median nearest distance
         log.info(
             "realism reference: %d real holdout images; %d pixel-PCA components fitted on %d "
@@ -122,13 +122,9 @@ class Scorer:
         nan = float("nan")
         fid_row = dict.fromkeys((FID, f"{FID}_lo", f"{FID}_hi"), nan)
         if self.fid_net is not None:
-            got = fid.fid_with_interval(
-                self.fid_real,
-                fid.features(self.fid_net, imgs),
-                self.resamples,
-                self.seed + self.scored,
-                self.level,
-            )
+            feats = self.fid_net.features(imgs)
+            value = self.fid_net.fid(self.fid_real, feats)
+            got = (value, *fid.interval(value, self.fid_real, feats, self.resamples, self.seed))
             fid_row = dict(zip(fid_row, got))
         values["face_rate"] = rate
         row = {"sampler": meta["sampler"], "setting": meta["setting"] or "-", "n": len(z)}

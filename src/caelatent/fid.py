@@ -18,8 +18,10 @@ scaled): a 1,000 x 1,000 SVD instead of a 2,048-dimensional matrix square root.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +34,57 @@ KEY = "evaluate.fid_inception_weights"
 DIM = 2048
 
 
+class Network:
+    """The FID network in a process of its own, started fresh (spawn): importing pytorch-fid pulls
+    in torchvision, torch._dynamo and triton, and triton's import crashes (a segmentation fault)
+    a process that has loaded TensorFlow, as ``evaluate`` has for MTCNN (seen with torch 2.14.1).
+    The images go to it and the features come back as arrays; errors come back as raised."""
+
+    def __init__(self, weights: str | os.PathLike, device: str | None = None):
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"{KEY}: {weights} does not exist")
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(1, mp_context=ctx)
+        try:
+            self._pool.submit(_load, str(weights), device).result()
+        except BaseException:
+            self.close()
+            raise
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """:func:`features` of ``images``, computed in the network's process."""
+        return self._pool.submit(_features, np.asarray(images)).result()
+
+    def fid(self, real: np.ndarray, fake: np.ndarray) -> float:
+        """:func:`fid` of two feature sets, by pytorch-fid in the network's process."""
+        return self._pool.submit(fid, np.asarray(real), np.asarray(fake)).result()
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_NET = None  # the network of the process Network started
+
+
+def _load(weights: str, device: str | None) -> None:
+    global _NET
+    _NET = load_network(weights, device)
+
+
+def _features(images: np.ndarray) -> np.ndarray:
+    return features(_NET, images)
+
+
 def load_network(weights: str | os.PathLike, device: str | None = None):
     """pytorch-fid's FID InceptionV3 (pool features) with the weights file ``weights``, on
-    ``device`` (CUDA where torch sees a GPU, else the CPU)."""
+    ``device`` (CUDA where torch sees a GPU, else the CPU), in this process: use :class:`Network`
+    where TensorFlow is or may be loaded."""
     try:
         import torch
         from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
@@ -89,7 +139,8 @@ def frechet_lowrank(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fid(real: np.ndarray, fake: np.ndarray) -> float:
-    """FID of two feature sets, as pytorch-fid computes it (its own function)."""
+    """FID of two feature sets, as pytorch-fid computes it (its own function; it imports
+    pytorch-fid: :meth:`Network.fid` where TensorFlow is loaded)."""
     from pytorch_fid.fid_score import calculate_frechet_distance
 
     r, f = np.asarray(real, np.float64), np.asarray(fake, np.float64)
@@ -100,14 +151,12 @@ def fid(real: np.ndarray, fake: np.ndarray) -> float:
     )
 
 
-def fid_with_interval(
-    real: np.ndarray, fake: np.ndarray, resamples: int, seed: int, level: float = 0.95
-) -> tuple[float, float, float]:
-    """(FID, lower, upper): pytorch-fid's value and the half-sample interval (the halves of
-    ``real`` drawn with ``seed``, those of ``fake`` with ``seed + 1``)."""
-    value = fid(real, fake)
+def interval(
+    value: float, real: np.ndarray, fake: np.ndarray, resamples: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """The split-half interval of the FID ``value`` of two feature sets (the halves of ``real``
+    drawn with ``seed``, those of ``fake`` with ``seed + 1``)."""
     halves_r = intervals.HalfSamples(len(real), resamples, seed).indices()
     halves_f = intervals.HalfSamples(len(fake), resamples, seed + 1).indices()
     h = [frechet_lowrank(real[hr], fake[hf]) for hr, hf in zip(halves_r, halves_f)]
-    lo, hi = intervals.normal_interval(value, np.array(h), level, intervals.bounds_of("fd"))
-    return value, lo, hi
+    return intervals.normal_interval(value, np.array(h), level, intervals.bounds_of("fd"))

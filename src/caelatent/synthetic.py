@@ -136,43 +136,66 @@ def _gradient(w: int) -> Image.Image:
     return _GRADIENTS[w]
 
 
-def render_face(f: dict, size: int) -> np.ndarray:
-    """One face as uint8 [size, size, 3]."""
-    W = size * SUPERSAMPLE
-    # background: a vertical gradient between two colours
-    c0, c1 = (tuple(int(v) for v in c) for c in f["bg"])
-    canvas = Image.composite(
-        Image.new("RGB", (W, W), c1), Image.new("RGB", (W, W), c0), _gradient(W)
-    )
-    layer = Image.new("RGBA", (W, W), (0, 0, 0, 0))
-    d = ImageDraw.Draw(layer)
+class _Painter:
+    """Draws one face's parts, back to front, on an RGBA layer (``u``: the face's scale in pixels
+    of the supersampled canvas; ``fx``, ``fy``: its centre; ``a``, ``b``: its half-width and
+    half-height)."""
 
-    u = f["scale"] * W
-    fx, fy = f["cx"] * W, f["cy"] * W
-    a, b = f["face_width"] * u, 0.34 * u
-    skin = _c(_SKIN_DARK + (_SKIN_PALE - _SKIN_DARK) * f["tone"] + f["skin_jitter"])
-    hair = _c(_HAIR[f["hair"]], f["hair_jitter"])
-    yaw = f["yaw"] * u
+    def __init__(self, f: dict, layer: Image.Image, width: int):
+        self.f, self.d = f, ImageDraw.Draw(layer)
+        self.u = u = f["scale"] * width
+        self.fx, self.fy = f["cx"] * width, f["cy"] * width
+        self.a, self.b = f["face_width"] * u, 0.34 * u
+        self.skin = _c(_SKIN_DARK + (_SKIN_PALE - _SKIN_DARK) * f["tone"] + f["skin_jitter"])
+        self.hair = _c(_HAIR[f["hair"]], f["hair_jitter"])
+        self.yaw = f["yaw"] * u
+        self.ey = self.fy - 0.03 * u  # the eyes' height
 
-    def ell(cx, cy, rx, ry, fill, **kw):
-        d.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=fill, **kw)
+    def ell(self, cx, cy, rx, ry, fill, **kw):
+        self.d.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=fill, **kw)
 
-    # clothes and neck
-    ell(fx, fy + 0.68 * u, 0.52 * u, 0.26 * u, f["clothes"] + (255,))
-    if f["long_hair"]:
-        ell(fx, fy + 0.04 * u, a + 0.1 * u, b + 0.1 * u, hair + (255,))
-        d.rectangle((fx - a - 0.1 * u, fy, fx + a + 0.1 * u, fy + 0.5 * u), fill=hair + (255,))
-    d.rectangle(
-        (fx - 0.1 * u, fy + 0.2 * u, fx + 0.1 * u, fy + 0.52 * u), fill=_c(skin, 0.85) + (255,)
-    )
-    # ears, face
-    for side in (-1, 1):
-        ell(fx + side * a * 0.98, fy + 0.01 * u, 0.045 * u, 0.075 * u, _c(skin, 0.92) + (255,))
-    ell(fx, fy, a, b, skin + (255,))
-    if f["beard"]:
-        d.chord((fx - a, fy - b, fx + a, fy + b), 20, 160, fill=_c(hair, 0.8) + (235,))
-    # hair on top
-    if not f["bald"]:
+    def paint(self) -> None:
+        self.body()
+        self.top_hair()
+        self.eyes()
+        self.nose_and_mouth()
+        if self.f["glasses"]:
+            self.glasses()
+
+    def body(self) -> None:
+        """Clothes, neck, long hair behind, ears, the face and a beard."""
+        f, d, u, fx, fy, a, b = self.f, self.d, self.u, self.fx, self.fy, self.a, self.b
+        skin, hair = self.skin, self.hair
+        self.ell(fx, fy + 0.68 * u, 0.52 * u, 0.26 * u, f["clothes"] + (255,))
+        if f["long_hair"]:
+            self.ell(fx, fy + 0.04 * u, a + 0.1 * u, b + 0.1 * u, hair + (255,))
+            d.rectangle((fx - a - 0.1 * u, fy, fx + a + 0.1 * u, fy + 0.5 * u), fill=hair + (255,))
+        d.rectangle(
+            (fx - 0.1 * u, fy + 0.2 * u, fx + 0.1 * u, fy + 0.52 * u), fill=_c(skin, 0.85) + (255,)
+        )
+        for side in (-1, 1):
+            self.ell(
+                fx + side * a * 0.98, fy + 0.01 * u, 0.045 * u, 0.075 * u, _c(skin, 0.92) + (255,)
+            )
+        self.ell(fx, fy, a, b, skin + (255,))
+        if f["beard"]:
+            d.chord((fx - a, fy - b, fx + a, fy + b), 20, 160, fill=_c(hair, 0.8) + (235,))
+
+    def top_hair(self) -> None:
+        """Hair on top with the forehead below its line and bangs, or a bald man's fringe."""
+        f, d, u, fx, fy, a, b = self.f, self.d, self.u, self.fx, self.fy, self.a, self.b
+        skin, hair = self.skin, self.hair
+        if f["bald"]:
+            if f["male"]:  # fringe of hair over the ears
+                for side in (-1, 1):
+                    self.ell(
+                        fx + side * a * 0.92,
+                        fy - 0.05 * u,
+                        0.04 * u,
+                        0.1 * u,
+                        _c(hair, 0.9) + (255,),
+                    )
+            return
         hl = 0.13 if not f["male"] else (0.17 if f["young"] else 0.2)
         d.chord(
             (fx - a - 0.035 * u, fy - b - 0.07 * u, fx + a + 0.035 * u, fy + b * 0.6),
@@ -180,17 +203,14 @@ def render_face(f: dict, size: int) -> np.ndarray:
             360,
             fill=hair + (255,),
         )
-        d.rectangle(
-            (fx - a - 0.035 * u, fy - 0.25 * b, fx - a + 0.03 * u, fy + 0.05 * u),
-            fill=hair + (255,),
-        )
-        d.rectangle(
-            (fx + a - 0.03 * u, fy - 0.25 * b, fx + a + 0.035 * u, fy + 0.05 * u),
-            fill=hair + (255,),
-        )
+        for x0, x1 in (
+            (fx - a - 0.035 * u, fx - a + 0.03 * u),
+            (fx + a - 0.03 * u, fx + a + 0.035 * u),
+        ):
+            d.rectangle((x0, fy - 0.25 * b, x1, fy + 0.05 * u), fill=hair + (255,))
         # forehead shows between the sides below the hairline
-        ell(fx, fy - hl * u + 0.2 * u, a * 0.82, 0.2 * u, skin + (255,))
-        ell(fx, fy + 0.04 * u, a * 0.93, b * 0.82, skin + (255,))
+        self.ell(fx, fy - hl * u + 0.2 * u, a * 0.82, 0.2 * u, skin + (255,))
+        self.ell(fx, fy + 0.04 * u, a * 0.93, b * 0.82, skin + (255,))
         if f["bangs"]:
             d.chord(
                 (fx - a * 0.95, fy - b * 1.05, fx + a * 0.95, fy - 0.02 * u),
@@ -198,79 +218,78 @@ def render_face(f: dict, size: int) -> np.ndarray:
                 360,
                 fill=_c(hair, 0.95) + (255,),
             )
-    elif f["male"]:  # fringe of hair over the ears
+
+    def eyes(self) -> None:
+        f, u, ey = self.f, self.u, self.ey
         for side in (-1, 1):
-            ell(fx + side * a * 0.92, fy - 0.05 * u, 0.04 * u, 0.1 * u, _c(hair, 0.9) + (255,))
-    # eyes
-    ey = fy - 0.03 * u
-    for side in (-1, 1):
-        ex = fx + side * f["eye_gap"] * u + yaw
-        ell(ex, ey, 0.05 * u, 0.026 * u, (245, 245, 240, 255))
-        ell(ex + yaw * 0.2, ey, 0.022 * u, 0.022 * u, f["iris"] + (255,))
-        ell(ex + yaw * 0.2, ey, 0.009 * u, 0.009 * u, (10, 10, 10, 255))
-        brow = _c(hair if f["hair"] != "gray" or f["bald"] else (90, 80, 70), 0.7)
-        by = ey - 0.055 * u
-        width = max(1, int((0.02 if f["male"] else 0.012) * u))
-        d.line(
-            (
-                ex - 0.05 * u,
-                by + side * f["brow_tilt"] * u,
-                ex + 0.05 * u,
-                by - side * f["brow_tilt"] * u,
-            ),
-            fill=brow + (255,),
-            width=width,
+            ex = self.fx + side * f["eye_gap"] * u + self.yaw
+            self.ell(ex, ey, 0.05 * u, 0.026 * u, (245, 245, 240, 255))
+            self.ell(ex + self.yaw * 0.2, ey, 0.022 * u, 0.022 * u, f["iris"] + (255,))
+            self.ell(ex + self.yaw * 0.2, ey, 0.009 * u, 0.009 * u, (10, 10, 10, 255))
+            brow = _c(self.hair if f["hair"] != "gray" or f["bald"] else (90, 80, 70), 0.7)
+            by, tilt = ey - 0.055 * u, side * f["brow_tilt"] * u
+            self.d.line(
+                (ex - 0.05 * u, by + tilt, ex + 0.05 * u, by - tilt),
+                fill=brow + (255,),
+                width=max(1, int((0.02 if f["male"] else 0.012) * u)),
+            )
+
+    def nose_and_mouth(self) -> None:
+        f, d, u, fx, fy, yaw = self.f, self.d, self.u, self.fx, self.fy, self.yaw
+        nx, ny = fx + yaw * 1.3, fy + 0.06 * u
+        d.polygon(
+            [(nx, ny - 0.07 * u), (nx - 0.028 * u, ny + 0.01 * u), (nx + 0.028 * u, ny + 0.01 * u)],
+            fill=_c(self.skin, 0.82) + (255,),
         )
-    # nose
-    nx, ny = fx + yaw * 1.3, fy + 0.06 * u
-    d.polygon(
-        [(nx, ny - 0.07 * u), (nx - 0.028 * u, ny + 0.01 * u), (nx + 0.028 * u, ny + 0.01 * u)],
-        fill=_c(skin, 0.82) + (255,),
-    )
-    # mouth
-    mx, my, mw = fx + yaw, fy + 0.16 * u, f["mouth_width"] * u
-    lips = (190, 30, 55) if f["lipstick"] else _c(np.array(skin) * np.array([0.95, 0.6, 0.6]))
-    if f["smiling"]:
-        d.chord((mx - mw, my - 0.045 * u, mx + mw, my + 0.045 * u), 0, 180, fill=lips + (255,))
-        if f["mouth_open"]:
-            d.chord(
-                (mx - mw * 0.85, my - 0.03 * u, mx + mw * 0.85, my + 0.032 * u),
-                0,
-                180,
-                fill=(70, 15, 20, 255),
-            )
-            d.rectangle(
-                (mx - mw * 0.7, my, mx + mw * 0.7, my + 0.012 * u), fill=(240, 240, 235, 255)
-            )
-    else:
-        ell(mx, my, mw, 0.016 * u, lips + (255,))
-        if f["mouth_open"]:
-            ell(mx, my, mw * 0.6, 0.009 * u, (70, 15, 20, 255))
-    # glasses
-    if f["glasses"]:
-        frame = (20, 20, 25, 255)
-        r = 0.06 * u
+        mx, my, mw = fx + yaw, fy + 0.16 * u, f["mouth_width"] * u
+        lips = (
+            (190, 30, 55) if f["lipstick"] else _c(np.array(self.skin) * np.array([0.95, 0.6, 0.6]))
+        )
+        if f["smiling"]:
+            d.chord((mx - mw, my - 0.045 * u, mx + mw, my + 0.045 * u), 0, 180, fill=lips + (255,))
+            if f["mouth_open"]:
+                d.chord(
+                    (mx - mw * 0.85, my - 0.03 * u, mx + mw * 0.85, my + 0.032 * u),
+                    0,
+                    180,
+                    fill=(70, 15, 20, 255),
+                )
+                d.rectangle(
+                    (mx - mw * 0.7, my, mx + mw * 0.7, my + 0.012 * u), fill=(240, 240, 235, 255)
+                )
+        else:
+            self.ell(mx, my, mw, 0.016 * u, lips + (255,))
+            if f["mouth_open"]:
+                self.ell(mx, my, mw * 0.6, 0.009 * u, (70, 15, 20, 255))
+
+    def glasses(self) -> None:
+        f, u, ey, yaw = self.f, self.u, self.ey, self.yaw
+        frame, r, width = (20, 20, 25, 255), 0.06 * u, max(1, int(0.012 * u))
         for side in (-1, 1):
-            ex = fx + side * f["eye_gap"] * u + yaw
-            ell(
-                ex,
-                ey,
-                r,
-                r * 0.8,
-                (15, 15, 20, 235) if f["sunglasses"] else None,
-                outline=frame,
-                width=max(1, int(0.012 * u)),
-            )
-        d.line(
-            (fx + yaw - f["eye_gap"] * u + r, ey, fx + yaw + f["eye_gap"] * u - r, ey),
-            fill=frame,
-            width=max(1, int(0.012 * u)),
+            ex = self.fx + side * f["eye_gap"] * u + yaw
+            lens = (15, 15, 20, 235) if f["sunglasses"] else None
+            self.ell(ex, ey, r, r * 0.8, lens, outline=frame, width=width)
+        gap = f["eye_gap"] * u
+        self.d.line(
+            (self.fx + yaw - gap + r, ey, self.fx + yaw + gap - r, ey), fill=frame, width=width
         )
 
+
+def render_face(f: dict, size: int) -> np.ndarray:
+    """One face as uint8 [size, size, 3]: drawn supersampled (:class:`_Painter`), rolled about its
+    centre, reduced, lit and given a little sensor noise."""
+    W = size * SUPERSAMPLE
+    # background: a vertical gradient between two colours
+    c0, c1 = (tuple(int(v) for v in c) for c in f["bg"])
+    canvas = Image.composite(
+        Image.new("RGB", (W, W), c1), Image.new("RGB", (W, W), c0), _gradient(W)
+    )
+    layer = Image.new("RGBA", (W, W), (0, 0, 0, 0))
+    painter = _Painter(f, layer, W)
+    painter.paint()
     # roll the face about its centre: only its bounding box is resampled
-    box = layer.getbbox()
-    if box is not None:
-        r = 0.75 * u
+    if layer.getbbox() is not None:
+        fx, fy, r = painter.fx, painter.fy, 0.75 * painter.u
         box = tuple(
             int(v) for v in (max(0, fx - r), max(0, fy - r), min(W, fx + r), min(W, fy + r))
         )

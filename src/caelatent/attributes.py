@@ -326,9 +326,69 @@ class PixelClassifier:
             self.models[name] = m
             self.accuracy[name] = float(m.score(feats, y))
 
+    def notes(self, n_images: int) -> dict:
+        """What the classifier is, for the arithmetic's summary."""
+        return {
+            "images": n_images,
+            "pca_components": int(self.pca.n_components_),
+            "training_accuracy": self.accuracy,
+            "what": "logistic regression on the pixel PCA of real training images, one per "
+            "attribute; attribute_probability: its P(attribute) for each decoded image",
+        }
+
     def probability(self, name: str, images: np.ndarray) -> np.ndarray:
         """P(attribute | pixels) of each image (NaN where the attribute had one class only)."""
         if name not in self.models:
             return np.full(len(images), np.nan)
         x = np.asarray(images, np.float32).reshape(len(images), -1) / 255
         return self.models[name].predict_proba(self.pca.transform(x))[:, 1]
+
+
+#: real training images the arithmetic's pixel classifier is fitted on (at most): it bounds the
+#: images the rule reads and the cost of the classifier's PCA
+CLASSIFIER_IMAGES = 2000
+#: the arithmetic table's columns (``face`` follows them)
+ARITHMETIC_COLUMNS = (
+    "grid",
+    "row",
+    "image_id",
+    "other_id",
+    "step",
+    "value",
+    "radius",
+    "confidence",
+    "attribute_probability",
+)
+
+
+def classifier_rows(train: np.ndarray, seed: int) -> np.ndarray:
+    """Rows of the labelled set whose real images the pixel classifier is fitted on: a seeded
+    sample of at most :data:`CLASSIFIER_IMAGES` training rows, sorted (Zarr reads them in order)."""
+    rows = np.flatnonzero(train)
+    return np.sort(np.random.default_rng([seed, 2]).permutation(rows)[:CLASSIFIER_IMAGES])
+
+
+def grid_scores(g, conf, radius, prob, min_confidence: float) -> tuple[dict[str, list], dict]:
+    """One decoded grid's rows of the arithmetic table (:data:`ARITHMETIC_COLUMNS` and ``face``)
+    and its summary: labels, face rate and attribute probability per column (``conf``, ``radius``,
+    ``prob``: the MTCNN confidence, Mahalanobis radius and classifier probability of each cell)."""
+    n_rows, n_cols = conf.shape
+    found = conf >= min_confidence
+    rows: dict[str, list] = {k: [] for k in (*ARITHMETIC_COLUMNS, "face")}
+    for r, c in np.ndindex(n_rows, n_cols):
+        cells = (g.name, r, int(g.image_ids[r]), int(g.other_ids[r]), c, float(g.values[c]))
+        scores = (float(radius[r, c]), float(conf[r, c]), float(prob[r, c]))
+        for k, v in zip(ARITHMETIC_COLUMNS, (*cells, *scores)):
+            rows[k].append(v)
+        rows["face"].append(bool(found[r, c]))
+    summary = {
+        "label": g.label,
+        g.label: g.values.round(4).tolist(),
+        "face_rate": found.mean(axis=0).tolist(),
+        "rows_all_faces": int(found.all(axis=1).sum()),
+        "attribute_probability": prob.mean(axis=0).tolist(),
+        "rows": n_rows,
+        "title": g.title,
+        "row_titles": g.row_titles,
+    }
+    return rows, summary

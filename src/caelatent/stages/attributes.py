@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import io, stats
 from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
-from ..attributes import PixelClassifier, check_names, load_labelled, scales
+from ..attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
+from ..attributes import grid_scores, load_labelled, scales
 from ..plots import save_figure
 from ..backend import use_device
 from ..plots import attributes as plots
@@ -21,8 +22,6 @@ from ..samplers import shell_d2
 from ..store import atomic_path, open_zarr
 
 log = logging.getLogger(__name__)
-#: real training images the attribute classifier of rule arithmetic is fitted on (at most)
-CLASSIFIER_IMAGES = 2000
 
 
 def attributes(*, latents, moments, table, directions, summary, min_count: int, pcs: int) -> dict:
@@ -107,8 +106,7 @@ def arithmetic(
         source=str(latents),
     )
     net, det = load_model(decoder), FaceDetector(min_confidence)
-    fit_rows = np.flatnonzero(lab.train)
-    fit_rows = np.sort(np.random.default_rng([seed, 2]).permutation(fit_rows)[:CLASSIFIER_IMAGES])
+    fit_rows = classifier_rows(lab.train, seed)
     real = open_zarr(pixels)["images"]
     judge = PixelClassifier(
         real.get_orthogonal_selection((lab.rows[fit_rows], slice(None), slice(None), slice(None))),
@@ -117,20 +115,12 @@ def arithmetic(
         seed,
     )
     batch = device["predict_batch_size"] if device else 256
-    columns = ("grid", "row", "image_id", "other_id", "step", "value", "radius", "confidence")
-    columns += ("attribute_probability",)
-    rows: dict[str, list] = {k: [] for k in (*columns, "face")}
+    rows: dict[str, list] = {k: [] for k in (*ARITHMETIC_COLUMNS, "face")}
     out = {
         "min_confidence": min_confidence,
         "scales": scales(max_scale, steps).tolist(),
         "grids": {},
-        "pixel_classifier": {
-            "images": len(fit_rows),
-            "pca_components": int(judge.pca.n_components_),
-            "training_accuracy": judge.accuracy,
-            "what": "logistic regression on the pixel PCA of real training images, one per "
-            "attribute; attribute_probability: its P(attribute) for each decoded image",
-        },
+        "pixel_classifier": judge.notes(len(fit_rows)),
     }
     arrays = {}
     for g in grids:
@@ -138,27 +128,14 @@ def arithmetic(
         imgs = decode(net, g.z.reshape(-1, dim), batch)
         conf = det.confidences(imgs).reshape(n_rows, n_cols)
         radius = np.sqrt(stats.mahalanobis_sq(g.z.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
-        found = conf >= min_confidence
         prob = judge.probability(g.name, imgs).reshape(n_rows, n_cols)
-        for r, c in np.ndindex(n_rows, n_cols):
-            cells = (g.name, r, int(g.image_ids[r]), int(g.other_ids[r]), c, float(g.values[c]))
-            scores = (float(radius[r, c]), float(conf[r, c]), float(prob[r, c]))
-            for k, v in zip(columns, (*cells, *scores)):
-                rows[k].append(v)
-            rows["face"].append(bool(found[r, c]))
+        got, out["grids"][g.name] = grid_scores(g, conf, radius, prob, min_confidence)
+        for k, v in got.items():
+            rows[k] += v
         arrays[g.name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
         arrays[f"{g.name}_confidence"] = conf
-        out["grids"][g.name] = {
-            "label": g.label,
-            g.label: g.values.round(4).tolist(),
-            "face_rate": found.mean(axis=0).tolist(),
-            "rows_all_faces": int(found.all(axis=1).sum()),
-            "attribute_probability": prob.mean(axis=0).tolist(),
-            "rows": n_rows,
-            "title": g.title,
-            "row_titles": g.row_titles,
-        }
-        log.info("%s: face rate per step %s", g.name, np.round(found.mean(axis=0), 2).tolist())
+        rates = out["grids"][g.name]["face_rate"]
+        log.info("%s: face rate per step %s", g.name, np.round(rates, 2).tolist())
     io.write_npz(images, **arrays)
     io.write_tsv(table, rows)
     io.write_json(summary, out)

@@ -406,27 +406,9 @@ def _prepare_files(
             "converted_to_rgb": dict(converted),
             "missing_attributes": int((~found).sum()) if attr_table else None,
         }
-        manifest = {
-            "dataset": dataset,
-            "source": source,
-            "size": size,
-            "crop_box": crop,
-            "crop_frame": box[0],
-            "limits": limits,
-            "counts": counts,
-            "attribute_file": (
-                {
-                    "path": attr_table.source,
-                    "declared_count": attr_table.declared_count,
-                    "rows": len(attr_table),
-                }
-                if attr_table
-                else None
-            ),
-            "split": _split_info(split, flags),
-            "skipped_items": [{"name": n, "reason": r, "detail": d} for n, r, d in skipped],
-            **(extra or {}),
-        }
+        manifest = _manifest(dataset, source, size, box, limits, counts, attr_table, split, flags)
+        manifest["skipped_items"] = [{"name": n, "reason": r, "detail": d} for n, r, d in skipped]
+        manifest.update(extra or {})
         if record_paths:
             manifest["id_to_path"] = {str(int(i)): n for i, n in zip(ids, written_names)}
         _check_accounting(counts)
@@ -447,6 +429,30 @@ def _prepare_files(
         "wrote %d images to %s (skipped %s)", len(ids), out.images, counts["skipped"] or "none"
     )
     return manifest
+
+
+def _manifest(dataset, source, size, box, limits, counts, attr_table, split, flags) -> dict:
+    """The manifest of a prepared dataset: where it came from, how it was cut, what was written and
+    skipped (``counts``), its attribute file and split."""
+    return {
+        "dataset": dataset,
+        "source": source,
+        "size": size,
+        "crop_box": list(box[1]) if box[1] is not None else None,
+        "crop_frame": box[0],
+        "limits": limits,
+        "counts": counts,
+        "attribute_file": (
+            {
+                "path": attr_table.source,
+                "declared_count": attr_table.declared_count,
+                "rows": len(attr_table),
+            }
+            if attr_table
+            else None
+        ),
+        "split": _split_info(split, flags),
+    }
 
 
 def prepare_synthetic(

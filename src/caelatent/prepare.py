@@ -368,19 +368,9 @@ def _prepare_files(
     out = Outputs.in_dir(out_dir)
     with atomic_path(out.images) as tmp_zarr:
         group = zarr.open_group(tmp_zarr, mode="w")
-        raw = create_images_array(group, len(names), size, chunk, name="images_unfiltered")
-        jobs = [(s, names[s : s + c], size, box, limits) for s, c in _batches(len(names), chunk)]
-        init = (str(images), str(Path(tmp_zarr) / "images_unfiltered"))
-        results = _run_batches(_decode_batch, jobs, workers, init, "prepare")
-        valid = np.concatenate([r["valid"] for r in results])
-        for r in results:
-            skipped.extend(r["skipped"])
-        converted = sum((r["converted"] for r in results), Counter())
-        if valid.all():
-            arr = rename_array(tmp_zarr, "images_unfiltered", "images")
-        else:
-            arr = compact_images(raw, valid, group, chunk)
-            del group["images_unfiltered"]
+        arr, valid, converted = _decode_into(
+            group, tmp_zarr, images, names, size, box, limits, workers, chunk, skipped
+        )
         written_names = [n for n, ok in zip(names, valid) if ok]
         ids = ids[valid]
         if len(ids) < 2:
@@ -397,15 +387,9 @@ def _prepare_files(
         )
         crop = list(box[1]) if box[1] is not None else None
         arr.attrs.update({"size": size, "crop_box": crop, "dataset": dataset})
-        counts = {
-            "inputs": n_members,
-            "read": len(names),
-            "written": int(len(ids)),
-            "skipped": dict(Counter(s[1] for s in skipped)),
-            "beyond_max_images": beyond,
-            "converted_to_rgb": dict(converted),
-            "missing_attributes": int((~found).sum()) if attr_table else None,
-        }
+        counts = _counts(
+            n_members, len(names), len(ids), skipped, beyond, converted, attr_table, found
+        )
         manifest = _manifest(dataset, source, size, box, limits, counts, attr_table, split, flags)
         manifest["skipped_items"] = [{"name": n, "reason": r, "detail": d} for n, r, d in skipped]
         manifest.update(extra or {})
@@ -429,6 +413,39 @@ def _prepare_files(
         "wrote %d images to %s (skipped %s)", len(ids), out.images, counts["skipped"] or "none"
     )
     return manifest
+
+
+def _decode_into(group, tmp_zarr, images, names, size, box, limits, workers, chunk, skipped):
+    """Decode, crop and resize the members ``names`` of ``images`` into ``group`` (batches in
+    ``workers`` processes), dropping those that fail (their reasons appended to ``skipped``):
+    (the images array, which members were written, the counts of RGB conversions)."""
+    raw = create_images_array(group, len(names), size, chunk, name="images_unfiltered")
+    jobs = [(s, names[s : s + c], size, box, limits) for s, c in _batches(len(names), chunk)]
+    init = (str(images), str(Path(tmp_zarr) / "images_unfiltered"))
+    results = _run_batches(_decode_batch, jobs, workers, init, "prepare")
+    valid = np.concatenate([r["valid"] for r in results])
+    for r in results:
+        skipped.extend(r["skipped"])
+    converted = sum((r["converted"] for r in results), Counter())
+    if valid.all():
+        arr = rename_array(tmp_zarr, "images_unfiltered", "images")
+    else:
+        arr = compact_images(raw, valid, group, chunk)
+        del group["images_unfiltered"]
+    return arr, valid, converted
+
+
+def _counts(n_members, n_read, n_written, skipped, beyond, converted, attr_table, found) -> dict:
+    """The manifest's accounting: every entry read is written or skipped with a reason."""
+    return {
+        "inputs": n_members,
+        "read": n_read,
+        "written": int(n_written),
+        "skipped": dict(Counter(s[1] for s in skipped)),
+        "beyond_max_images": beyond,
+        "converted_to_rgb": dict(converted),
+        "missing_attributes": int((~found).sum()) if attr_table else None,
+    }
 
 
 def _manifest(dataset, source, size, box, limits, counts, attr_table, split, flags) -> dict:

@@ -186,15 +186,7 @@ def train_autoencoder(
     """
     out_dir = Path(out_dir)
     ckpt = Path(checkpoint_dir) if checkpoint_dir else out_dir / "checkpoint"
-    g = open_zarr(images)
-    arr, split = g["images"], g["split"][:]
-    if arr.shape[1] != spec.image_size:
-        raise ValueError(
-            f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {spec.image_size}"
-        )
-    train_idx, hold_idx = np.flatnonzero(split == TRAIN), np.flatnonzero(split == HOLDOUT)
-    if len(hold_idx) == 0:
-        raise ValueError(f"{images}: no holdout images for validation (data.split.train_size)")
+    arr, train_idx, hold_idx = _open_splits(images, spec.image_size)
     settings = {
         "loss": loss,
         "learning_rate": learning_rate,
@@ -205,40 +197,11 @@ def train_autoencoder(
         "precision": options.precision,
         "window": options.window,
     }
-    fp = fingerprint(spec, settings, str(images))
-    stamp = ckpt / "fingerprint.txt"
-    if ckpt.exists() and (not stamp.exists() or stamp.read_text() != fp):
-        log.warning("discarding checkpoint %s: it was made with other settings", ckpt)
-        shutil.rmtree(ckpt)
-    ckpt.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fp)
-
-    keras.utils.set_random_seed(seed)
-    keras.config.set_dtype_policy(options.precision)
-    try:
-        (encoder, heads), decoder = build_heads(spec), build_decoder(spec)
-        ae = UInt8Autoencoder(encoder, decoder, spec, loss, heads=heads, seed=seed)
-    finally:
-        keras.config.set_dtype_policy("float32")
+    _claim_checkpoint(ckpt, fingerprint(spec, settings, str(images)))
+    encoder, decoder, ae = _build(spec, loss, seed, options.precision)
     need_mb = split_mb(len(train_idx) + len(hold_idx), arr.shape[1:])
-    on_device = keras.backend.backend() == "jax" and need_mb <= options.device_mb
-    if options.devices > 1 and not on_device:
-        raise ValueError(
-            f"train.gpus={options.devices}: data-parallel training needs Keras's jax backend "
-            f"(train.backend is {keras.backend.backend()}) and the splits on the devices "
-            f"({need_mb:.0f} MB, train.device_mb={options.device_mb})"
-        )
-    spe = (
-        1
-        if on_device
-        else feed_steps(
-            options.steps_per_execution, len(train_idx), batch_size, max_batches_per_epoch
-        )
-    )
-    ae.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        jit_compile=options.jit_compile,
-        steps_per_execution=spe,
+    on_device, spe = _compile(
+        ae, options, need_mb, len(train_idx), batch_size, max_batches_per_epoch, learning_rate
     )
     restored = restore(ckpt, ae)
     first, history = restored or (0, {"epoch": [], "loss": [], "val_loss": []})
@@ -251,39 +214,12 @@ def train_autoencoder(
         Progress(first_epoch=first),
         *(callbacks or []),
     ]
+    train_feed, val_feed, fitter, kind = _feeds(
+        arr, train_idx, hold_idx, batch_size, plan, max_batches_per_epoch, options, ae, on_device
+    )
     if on_device:
-        from .devicefit import DeviceFit, devices_for
-
-        devices = devices_for(options.devices)
-        train_feed = Feed(
-            None, train_idx, arr.chunks[0], batch_size, **plan, max_batches=max_batches_per_epoch
-        )
-        val_feed = Feed(None, hold_idx, arr.chunks[0], batch_size, shuffle=False)
-        fitter = DeviceFit(
-            ae,
-            arr,
-            train_idx,
-            hold_idx,
-            steps=options.steps_per_execution,
-            unroll=options.unroll,
-            devices=devices,
-        )
-        kind = f"device ({need_mb:.0f} MB on {len(devices)} {devices[0].platform} device(s))"
+        kind = f"device ({need_mb:.0f} MB on {kind})"
         spe = options.steps_per_execution
-    else:
-        source = open_source(
-            arr, train_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
-        )
-        train_feed = Feed(
-            source, train_idx, arr.chunks[0], batch_size, **plan, max_batches=max_batches_per_epoch
-        )
-        val_source = open_source(
-            arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
-        )
-        val_feed = Feed(
-            val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window
-        )
-        kind = source.kind
     log.info(
         "training %s on %d images (%d holdout), epochs %d..%d of %d batches, %s, jit_compile=%s, "
         "steps_per_execution=%d, %s feed",
@@ -298,7 +234,55 @@ def train_autoencoder(
         spe,
         kind,
     )
-    if first < epochs and on_device:
+    if first < epochs:
+        _fit(ae, fitter, train_feed, val_feed, first, epochs, callbacks, verbose)
+    if history["epoch"] != list(range(epochs)):
+        raise RuntimeError(f"{ckpt}: expected epochs 0..{epochs - 1}, found {history['epoch']}")
+    _save(out_dir, encoder, decoder, history)
+    shutil.rmtree(ckpt)
+    return history
+
+
+def _open_splits(images, image_size: int):
+    """(the images array, train rows, holdout rows) of a prepared ``images.zarr``, checked."""
+    g = open_zarr(images)
+    arr, split = g["images"], g["split"][:]
+    if arr.shape[1] != image_size:
+        raise ValueError(
+            f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {image_size}"
+        )
+    train_idx, hold_idx = np.flatnonzero(split == TRAIN), np.flatnonzero(split == HOLDOUT)
+    if len(hold_idx) == 0:
+        raise ValueError(f"{images}: no holdout images for validation (data.split.train_size)")
+    return arr, train_idx, hold_idx
+
+
+def _compile(ae, options, need_mb, n_train, batch_size, max_batches, learning_rate):
+    """Compile ``ae`` with Adam; (whether the splits go on the device, steps per compiled call
+    of Keras's fit: 1 on the device, whose scan runs ``options.steps_per_execution`` itself)."""
+    on_device = keras.backend.backend() == "jax" and need_mb <= options.device_mb
+    if options.devices > 1 and not on_device:
+        raise ValueError(
+            f"train.gpus={options.devices}: data-parallel training needs Keras's jax backend "
+            f"(train.backend is {keras.backend.backend()}) and the splits on the devices "
+            f"({need_mb:.0f} MB, train.device_mb={options.device_mb})"
+        )
+    spe = (
+        1
+        if on_device
+        else feed_steps(options.steps_per_execution, n_train, batch_size, max_batches)
+    )
+    ae.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        jit_compile=options.jit_compile,
+        steps_per_execution=spe,
+    )
+    return on_device, spe
+
+
+def _fit(ae, fitter, train_feed, val_feed, first, epochs, callbacks, verbose) -> None:
+    """Epochs ``first``..``epochs`` on the device (``fitter``) or through Keras's fit."""
+    if fitter is not None:
         fitter.fit(
             train_feed.batch_rows,
             val_feed.batch_rows(0),
@@ -308,27 +292,82 @@ def train_autoencoder(
             callbacks=callbacks,
             verbose=verbose,
         )
-    elif first < epochs:
-        ae.fit(
-            train_feed.keras_input(),
-            steps_per_epoch=train_feed.batches_per_epoch,
-            validation_data=val_feed.keras_validation(),
-            initial_epoch=first,
-            epochs=epochs,
-            shuffle=False,
-            callbacks=callbacks,
-            verbose=verbose,
+        return
+    ae.fit(
+        train_feed.keras_input(),
+        steps_per_epoch=train_feed.batches_per_epoch,
+        validation_data=val_feed.keras_validation(),
+        initial_epoch=first,
+        epochs=epochs,
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def _claim_checkpoint(ckpt: Path, fp: str) -> None:
+    """Keep the checkpoint folder if it was made with these settings (fingerprint ``fp``), else
+    start it afresh; either way stamp it with ``fp``."""
+    stamp = ckpt / "fingerprint.txt"
+    if ckpt.exists() and (not stamp.exists() or stamp.read_text() != fp):
+        log.warning("discarding checkpoint %s: it was made with other settings", ckpt)
+        shutil.rmtree(ckpt)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fp)
+
+
+def _build(spec: ModelSpec, loss: str, seed: int, precision: str):
+    """(encoder, decoder, the autoencoder) with Keras seeded, built under ``precision``."""
+    keras.utils.set_random_seed(seed)
+    keras.config.set_dtype_policy(precision)
+    try:
+        (encoder, heads), decoder = build_heads(spec), build_decoder(spec)
+        ae = UInt8Autoencoder(encoder, decoder, spec, loss, heads=heads, seed=seed)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return encoder, decoder, ae
+
+
+def _feeds(arr, train_idx, hold_idx, batch_size, plan, max_batches, options, ae, on_device):
+    """(train feed, holdout feed, the device fitter or None, what feeds them): the splits held on
+    the device (:mod:`caelatent.devicefit`) or read from RAM or Zarr by the host feed."""
+    if on_device:
+        from .devicefit import DeviceFit, devices_for
+
+        devices = devices_for(options.devices)
+        train_feed = Feed(
+            None, train_idx, arr.chunks[0], batch_size, **plan, max_batches=max_batches
         )
-    if history["epoch"] != list(range(epochs)):
-        raise RuntimeError(f"{ckpt}: expected epochs 0..{epochs - 1}, found {history['epoch']}")
+        val_feed = Feed(None, hold_idx, arr.chunks[0], batch_size, shuffle=False)
+        fitter = DeviceFit(
+            ae,
+            arr,
+            train_idx,
+            hold_idx,
+            steps=options.steps_per_execution,
+            unroll=options.unroll,
+            devices=devices,
+        )
+        return train_feed, val_feed, fitter, f"{len(devices)} {devices[0].platform} device(s)"
+    source = open_source(arr, train_idx, in_memory_mb=options.in_memory_mb, readers=options.readers)
+    train_feed = Feed(source, train_idx, arr.chunks[0], batch_size, **plan, max_batches=max_batches)
+    val_source = open_source(
+        arr, hold_idx, in_memory_mb=options.in_memory_mb, readers=options.readers
+    )
+    val_feed = Feed(
+        val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window
+    )
+    return train_feed, val_feed, None, source.kind
+
+
+def _save(out_dir: Path, encoder, decoder, history: dict) -> None:
+    """encoder.keras and decoder.keras (float32) and history.tsv, each written whole or not at all."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for model, name in ((encoder, "encoder.keras"), (decoder, "decoder.keras")):
         tmp = out_dir / f"{name}.partial.keras"  # Keras insists on the .keras suffix
         as_float32(model).save(tmp)
         os.replace(tmp, out_dir / name)
     write_tsv(out_dir / "history.tsv", history, digits=None)  # every digit: resume is exact
-    shutil.rmtree(ckpt)
-    return history
 
 
 def as_float32(model: keras.Model) -> keras.Model:

@@ -13,6 +13,9 @@ import pytest
 
 from caelatent import fid, intervals, realism
 
+#: each test starts the network's process (torch's import, some 5-15 s)
+pytestmark = pytest.mark.slow
+
 # (found, not imported: see STAND_IN)
 if importlib.util.find_spec("pytorch_fid") is None:
     pytest.skip("the fid extra is not installed (pip install -e '.[fid]')", allow_module_level=True)

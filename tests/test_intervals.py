@@ -44,6 +44,7 @@ def coverage():
     return truth, large_kid, {m: np.array(r) for m, r in ranges.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", iv.SPACE_METRICS)
 def test_each_interval_covers_the_metric_at_its_nominal_rate(coverage, metric):
     truth, _, ranges = coverage
@@ -52,6 +53,7 @@ def test_each_interval_covers_the_metric_at_its_nominal_rate(coverage, metric):
     assert 0.92 <= rate <= 0.98, (metric, rate)
 
 
+@pytest.mark.slow
 def test_the_kid_interval_covers_its_large_sample_value(coverage):
     """KID is unbiased: its interval at n = 200 covers the value at n = 4,000 (where the FD's
     does not: its estimate at 200 is biased upwards)."""

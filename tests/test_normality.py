@@ -62,9 +62,10 @@ def test_the_beta_law_is_told_from_chi_square_at_small_n():
 # Size: with as many null runs as clouds, a calibrated test's rejection rate at 5 % has a standard
 # error of about 1.1 % at 800 clouds (1.5 % at 400), so the bounds 2-9 % sit more than two standard
 # errors away; benchmarks/normality.py repeats this over seeds (docs/statistics.md gives the spread).
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "p, n, clouds",
-    [(8, 2000, 800), (64, 2000, 800), pytest.param(256, 1500, 400, marks=pytest.mark.slow)],
+    [(8, 2000, 800), (64, 2000, 800), (256, 1500, 400)],
 )
 def test_every_test_holds_its_size(p, n, clouds):
     """Normal clouds with a random correlated covariance and an off-centre mean: each of the four

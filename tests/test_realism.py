@@ -60,6 +60,7 @@ def scores(real, spaces):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["onet", "pixels"])
 def test_frechet_distance_orders_real_blurred_noise(scores, space):
     fd = {kind: s[f"fd_{space}"] for kind, s in scores.items()}

@@ -21,6 +21,7 @@ def test_nu_is_recovered_at_p64(seed):
     assert fit.converged and abs(fit.nu / 6 - 1) < 0.25, fit.nu
 
 
+@pytest.mark.slow
 def test_the_nu_interval_covers_nu_at_its_nominal_rate():
     """Over 150 clouds (t6, p = 8, n = 2,000) the 95 % profile interval holds 6 in 89-99 % of them
     (about three standard errors either side of 95 %)."""

@@ -97,6 +97,7 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
     assert np.abs(np.array(other["loss"][1:]) / np.array(whole["loss"][1:]) - 1).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_steps_per_execution_changes_speed_not_the_batches(faces, tmp_path, recwarn):
     """Keras draws steps_per_execution batches per call, also at an epoch's end: 3 on an epoch of 8
     batches (256 images / 32) would start epoch 2 with epoch 1's leftovers and run out of data in the
@@ -193,12 +194,14 @@ def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
     assert n == 320 and np.isfinite(zarr.open_group(tmp_path / "lat.zarr")["z"][:]).all()
 
 
+@pytest.mark.slow
 def test_ram_and_zarr_feeds_train_identically(faces, tmp_path):
     runs = [tiny_run(faces, tmp_path / str(mb), 2, in_memory_mb=mb) for mb in (1000, 0)]
     np.testing.assert_allclose(runs[0]["loss"], runs[1]["loss"], rtol=1e-6)
     np.testing.assert_allclose(runs[0]["val_loss"], runs[1]["val_loss"], rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
 @pytest.mark.parametrize(
     "name",

@@ -16,6 +16,7 @@ import keras  # noqa: E402
 
 from caelatent import attributes as at  # noqa: E402
 from caelatent import stats  # noqa: E402
+from caelatent import io  # noqa: E402
 from caelatent.io import read_tsv  # noqa: E402
 from caelatent.stages.stats import moments as run_moments  # noqa: E402
 from caelatent.maps import innermost_layer, maximise_maps  # noqa: E402
@@ -147,22 +148,44 @@ def test_bad_attribute_values_name_attribute_and_row(tmp_path):
         at.load_labelled(lat)
 
 
-def test_attribute_plots_are_drawn(cloud):
+def test_attribute_projections_hold_what_the_plots_draw(cloud):
     d = cloud["dir"]
     tables = dict(latents=d / "latents.zarr", moments=d / "moments.npz", table=d / "attributes.tsv")
     tables["directions"] = d / "directions.npz"
-    figs = dict(fig_pcs=d / "pcs.png", fig_radius=d / "radius.png", fig_hist=d / "hist.png")
-    stage.attribute_plots(
-        **tables, **figs, pcs=8, histogram_pcs=3, histogram_attributes=["Smiling", "Eyeglasses"]
+    shown = ["Smiling", "Eyeglasses"]
+    stage.attribute_projections(
+        **tables, projections=d / "proj.npz", pcs=8, histogram_pcs=3, histogram_attributes=shown
     )
+    drawn = io.read_npz(d / "proj.npz")
+    lab, mom = at.load_labelled(d / "latents.zarr"), stats.Moments.load(d / "moments.npz")
+    names = [str(n) for n in drawn["names"]]
+    assert drawn["cosines"].shape == (len(names), 8) and list(drawn["shown"]) == shown
+    assert np.all(np.abs(drawn["cosines"]) <= 1 + 1e-9)
+    # the radius is each image's Mahalanobis distance, the values its attribute columns
+    np.testing.assert_allclose(
+        drawn["radius"], np.sqrt(stats.mahalanobis_sq(lab.z, mom)), rtol=1e-5
+    )
+    for k, n in enumerate(names):
+        assert np.array_equal(drawn["values"][:, k], lab.values[:, lab.names.index(n)])
+    w, v = stats.pca(mom)
+    np.testing.assert_allclose(drawn["variances"], w[:3])
+    np.testing.assert_allclose(drawn["projections"], (lab.z - mom.mean) @ v[:, :3], atol=1e-4)
+    # the plot rule draws from that file alone
+    figs = dict(fig_pcs=d / "pcs.png", fig_radius=d / "radius.png", fig_hist=d / "hist.png")
+    stage.attribute_plots(projections=d / "proj.npz", **figs)
     for f in ("pcs.png", "radius.png", "hist.png"):
         assert (d / f).stat().st_size > 10_000
     with pytest.raises(
         ValueError, match="histogram_attributes: 'Bald' is not an analysed attribute"
     ):
-        stage.attribute_plots(
-            **tables, **figs, pcs=8, histogram_pcs=3, histogram_attributes=["Bald"]
+        stage.attribute_projections(
+            **tables,
+            projections=d / "p2.npz",
+            pcs=8,
+            histogram_pcs=3,
+            histogram_attributes=["Bald"],
         )
+    assert not (d / "p2.npz").exists()
 
 
 def test_arithmetic_grids_step_along_the_direction():

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from caelatent.configcheck import config_errors, key_name
+from caelatent.configcheck import MOVED, config_errors, key_name
 from conftest import ROOT, snakemake, workflow_copy
 
 SCHEMA_PATH = ROOT / "config" / "schema.yaml"
@@ -116,6 +116,19 @@ def test_unknown_keys_are_named_one_by_one():
         "data.sizee: unknown key ('sizee' was unexpected)",
         "train.lr: unknown key ('lr' was unexpected)",
     ]
+
+
+@pytest.mark.parametrize("old, new", sorted(MOVED.items()))
+def test_a_moved_block_says_where_its_settings_went(old, new):
+    cfg = copy.deepcopy(DEMO)
+    section, block = old.split(".")
+    cfg.setdefault(section, {})[block] = {"pcs": 3}
+    assert config_errors(cfg, SCHEMA_PATH) == [
+        f"{old}: moved: its settings are now under {new} (the table rule computes what the "
+        "figures draw)"
+    ]
+    # where it went is a block of the schema
+    assert new.split(".")[1] in SCHEMA["properties"][section]["properties"]
 
 
 def test_the_workflow_names_every_bad_key_and_the_experiment(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import normality, stats
+from caelatent import io, normality, stats
 from caelatent.stages import stats as stage
 
 
@@ -89,7 +89,7 @@ def test_component_table_and_dominant_components(mnd_run, tmp_path):
 
 
 def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
-    d, lat, *_ = mnd_run
+    d, lat, z, *_ = mnd_run
     out = [tmp_path / n for n in ("m.tsv", "counts.tsv", "pairs.tsv", "m.png", "p.png")]
     stage.correlations(
         moments=d / "moments.npz",
@@ -97,10 +97,6 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
         count_thresholds=[0.1, 0.3, 0.55, 0.7],
         list_threshold=0.3,
     )
-    figs = dict(zip(("fig_matrix", "fig_pairs"), out[3:]))
-    drawn = dict(latents=lat, moments=d / "moments.npz", **figs, uniform_b=1.5, seed=0)
-    stage.correlation_plots(**drawn, top_pairs=3, chosen_image=5, max_points_drawn=2000)
-    assert all(f.read_bytes()[:4] == b"\x89PNG" for f in out[3:])
     rows = [line.split("\t") for line in out[2].read_text().splitlines()[1:]]
     assert [(int(i), int(j)) for i, j, _ in rows] == [(0, 1), (2, 5), (7, 11)]
     assert abs(float(rows[0][2]) - 0.8) < 0.02 and abs(float(rows[1][2]) + 0.6) < 0.02
@@ -108,8 +104,32 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     assert [int(c[1]) for c in counts] == [3, 3, 2, 1]
     matrix = np.loadtxt(out[0], skiprows=1, delimiter="\t")[:, 1:]
     assert matrix.shape == (16, 16) and np.allclose(np.diag(matrix), 1)
+    # the scatter plots' data: the strongest pairs, the drawn points, the chosen image's vector
+    drawn = dict(latents=lat, moments=d / "moments.npz", scatter=tmp_path / "s.npz", seed=0)
+    stage.correlation_scatter(
+        **drawn, top_pairs=3, chosen_image=5, max_points_drawn=2000, uniform_b=1.5
+    )
+    sc = io.read_npz(tmp_path / "s.npz")
+    assert sc["pairs"].tolist() == [[0, 1], [2, 5], [7, 11]]
+    assert sc["components"].tolist() == [0, 1, 2, 5, 7, 11]
+    assert sc["points"].shape == (2000, 6) and sc["uniform"].shape == (2000, 6)
+    assert np.all(np.abs(sc["uniform"]) <= 1.5)
+    np.testing.assert_allclose(sc["chosen"], z[5, [0, 1, 2, 5, 7, 11]], rtol=1e-6)
+    # every drawn point is a row of the data
+    rows32 = {tuple(r) for r in z[:, [0, 1, 2, 5, 7, 11]].astype(np.float32)}
+    assert all(tuple(p) in rows32 for p in sc["points"].astype(np.float32)[:50])
+    figs = dict(zip(("fig_matrix", "fig_pairs"), out[3:]))
+    stage.correlation_plots(matrix=out[0], scatter=tmp_path / "s.npz", **figs)
+    assert all(f.read_bytes()[:4] == b"\x89PNG" for f in out[3:])
     with pytest.raises(ValueError, match="chosen_image=99999"):
-        stage.correlation_plots(**drawn, top_pairs=1, chosen_image=99999, max_points_drawn=200)
+        stage.correlation_scatter(
+            **drawn | {"scatter": tmp_path / "bad.npz"},
+            top_pairs=1,
+            chosen_image=99999,
+            max_points_drawn=200,
+            uniform_b=1.5,
+        )
+    assert not (tmp_path / "bad.npz").exists()
 
 
 def test_pca_counts_components_for_explained_variance():
@@ -122,17 +142,21 @@ def test_pca_counts_components_for_explained_variance():
 
 def test_pca_rule(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
-    need = stage.pca(
-        moments=d / "moments.npz", table=tmp_path / "e.tsv", summary=tmp_path / "p.json"
-    )
-    drawn = dict(latents=lat, moments=d / "moments.npz", table=tmp_path / "e.tsv")
-    drawn.update(fig_spectrum=tmp_path / "s.png", fig_planes=tmp_path / "pl.png")
-    stage.pca_plots(**drawn, planes=[[0, 1], [2, 3]])
+    tables = dict(table=tmp_path / "e.tsv", summary=tmp_path / "p.json")
+    need = stage.pca(moments=d / "moments.npz", **tables)
+    planes = dict(latents=lat, moments=d / "moments.npz", projections=tmp_path / "pl.npz")
+    stage.pca_planes(**planes, planes=[[0, 1], [2, 3]])
+    h = io.read_npz(tmp_path / "pl.npz")
+    assert h["planes"].tolist() == [[0, 1], [2, 3]] and h["counts"].shape == (2, 80, 80)
+    # a normal cloud within +-4.5 sigma of each principal axis: nearly every vector is counted
+    assert np.all(h["counts"].sum(axis=(1, 2)) > 0.999 * len(z))
+    figs = dict(fig_spectrum=tmp_path / "s.png", fig_planes=tmp_path / "pl.png")
+    stage.pca_plots(**tables, projections=tmp_path / "pl.npz", **figs)
     assert (tmp_path / "pl.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(
-        ValueError, match="stats.pca_plots.planes: \\[0, 40\\] names a component beyond PC16"
+        ValueError, match="stats.pca_planes.planes: \\[0, 40\\] names a component beyond PC16"
     ):
-        stage.pca_plots(**drawn, planes=[[0, 40]])
+        stage.pca_planes(**planes | {"projections": tmp_path / "bad.npz"}, planes=[[0, 40]])
     w = np.sort(np.linalg.eigvalsh(cov))[::-1]
     got = np.loadtxt(tmp_path / "e.tsv", skiprows=1)[:, 1]
     np.testing.assert_allclose(got, w, rtol=0.06)
@@ -162,31 +186,29 @@ def test_uniform_cloud_radius_finds_its_box(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["best_b"] == 1.5
 
 
-def mnd(lat, moments, out, planes, **kw):
-    """Rules mnd and mnd_plots with their outputs in ``out``: 100 null runs (beyond them p is the
-    bound 1/101, under the one-sided tests' Bonferroni level), at most 5,000 tested."""
+def mnd(lat, moments, out, planes, max_test_n=5000):
+    """Rules mnd_core, normality_null, mnd, mnd_planes and mnd_plots with their outputs in ``out``:
+    100 null runs (beyond them p is the bound 1/101, under the one-sided tests' Bonferroni level),
+    at most 5,000 tested."""
     tables = dict(summary=out / "f.json", shells=out / "s.tsv", qq=out / "qq.npz")
+    core, null = out / "core.npz", out / "null.npz"
+    stage.mnd_core(latents=lat, core=core, core_sigma=3.0, max_test_n=max_test_n, seed=0)
+    stage.normality_null(core=core, null=null, null_runs=100, seed=0)
     res = stage.mnd(
-        latents=lat,
-        moments=moments,
-        **tables,
-        tests=out / "t.tsv",
-        core_sigma=3.0,
-        seed=0,
-        null_runs=100,
-        max_test_n=5000,
-        **kw,
+        latents=lat, moments=moments, core=core, null=null, **tables, tests=out / "t.tsv", seed=0
     )
     figs = {k: out / f"{k}.png" for k in ("fig_contours", "fig_marginals", "fig_qq", "fig_shells")}
     unused = dict(pairs=None, dominant=None, n_planes=1)  # only read when planes is None
-    stage.mnd_plots(latents=lat, moments=moments, **tables, **figs, planes=planes, **unused)
+    drawn = out / "planes.npz"
+    stage.mnd_planes(latents=lat, moments=moments, projections=drawn, planes=planes, **unused)
+    stage.mnd_plots(**tables, projections=drawn, **figs)
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in figs.values())
     return res
 
 
 def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     d, lat, z, mean, cov = mnd_run
-    res = mnd(lat, d / "moments.npz", tmp_path, [(0, 1), (2, 5)], cache_dir=tmp_path / "cache")
+    res = mnd(lat, d / "moments.npz", tmp_path, [(0, 1), (2, 5)])
     assert res["consistent_with_normal"], res["tests"]
     assert [t["test"] for t in res["tests"]] == list(normality.TESTS)
     for t in res["tests"]:  # every test reports its null mean and spread, z and p
@@ -222,9 +244,25 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     assert abs(tails["inside_3sigma_predicted_by_t"] - tails["inside_3sigma_observed"]) < 0.01
     assert abs(core["trace_ratio_core_to_full"] - 1) < 0.03
     assert "says nothing about the vectors outside the shell" in res["consistent_with_normal_means"]
-    assert list(
-        (tmp_path / "cache").glob("normality_null_n5000_p16_*.npz")
-    )  # the null is cached for reruns
+    # the null is simulated for the tested core: 5,000 of the 30,000 vectors, in 16 dimensions
+    null = normality.Null.from_arrays(io.read_npz(tmp_path / "null.npz"))
+    assert (null.n, null.p, null.runs, null.k_sigma) == (5000, 16, 100, 3.0)
+    assert res["tested"]["n"] == 5000 and res["n"] == len(z)
+    # mnd_planes: of a normal cloud, the marginals follow the fitted normal's density, and each
+    # plane's highest-density regions hold about the ellipses' masses
+    drawn = io.read_npz(tmp_path / "planes.npz")
+    assert drawn["planes"].tolist() == [[0, 1], [2, 5]]
+    assert drawn["marginal_components"].tolist() == [0, 1, 2, 5]
+    for counts, edges, normal in zip(
+        drawn["marginal_counts"], drawn["marginal_edges"], drawn["marginal_normal"]
+    ):
+        density = counts / counts.sum() / (edges[1] - edges[0])
+        assert np.abs(density - normal).max() < 0.1 * normal.max()
+    masses = 1 - np.exp(-np.asarray(stats.SIGMA_LEVELS) ** 2 / 2)
+    for h, levels in zip(drawn["counts"], drawn["levels"]):
+        held = [h[h >= lv].sum() / h.sum() for lv in levels]
+        np.testing.assert_allclose(held, masses[::-1], atol=0.02)  # levels rise as masses fall
+    assert drawn["ellipses"].shape == (2, len(stats.SIGMA_LEVELS), 200, 2)
 
 
 def test_mixture_is_rejected(tmp_path):
@@ -296,3 +334,19 @@ def test_hpd_levels_and_ellipses():
         assert abs(np.median(r[inside & (h < level * 1.5)]) - k) < 0.25
     e = stats.ellipse_points(np.array([1.0, 2.0]), np.array([[4.0, 0], [0, 1.0]]), 2.0)
     assert np.allclose(((e[:, 0] - 1) / 4) ** 2 + ((e[:, 1] - 2) / 2) ** 2, 1)
+
+
+def test_the_three_normality_rules_give_test_cores_verdict(tmp_path):
+    """mnd_core, normality_null and mnd, each reading what the one before wrote, reach exactly
+    the verdict of normality.test_core in one process (the fits survive their files bit for bit)."""
+    z, _, _ = known_mnd(n=3000, p=12, seed=2)
+    lat = write_latents(tmp_path / "l.zarr", z)
+    stage.moments(latents=lat, moments=tmp_path / "m.npz")
+    core, null = tmp_path / "core.npz", tmp_path / "null.npz"
+    stage.mnd_core(latents=lat, core=core, core_sigma=3.0, max_test_n=2000, seed=4)
+    stage.normality_null(core=core, null=null, null_runs=30, seed=4)
+    out = {k: tmp_path / f"{k}" for k in ("summary", "shells", "tests", "qq")}
+    res = stage.mnd(latents=lat, moments=tmp_path / "m.npz", core=core, null=null, **out, seed=4)
+    whole = normality.test_core(z.astype(np.float32), runs=30, seed=4, max_test_n=2000)
+    assert res["tests"] == whole["tests"]
+    assert res["tested"]["n"] == 2000 and res["n"] == 3000

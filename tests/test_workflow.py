@@ -599,6 +599,13 @@ def test_readmes_rule_graph_is_current():
     assert proc.returncode == 0, proc.stderr
     assert (ROOT / "docs" / "rulegraph.png").exists()
     assert "docs/rulegraph.png" in (ROOT / "README.md").read_text()
+    # plot rules only draw: none reads the latents (encode) or the images (prepare)
+    edges = [
+        line.split(" -> ") for line in (ROOT / "docs" / "rulegraph.txt").read_text().splitlines()
+    ]
+    readers = {(a, b) for a, b in edges if b.endswith("_plots") and a in ("encode", "prepare")}
+    assert not readers, readers
+    assert {a for a, b in edges if b == "pca_plots"} == {"pca", "pca_planes"}
 
 
 def test_ci_runs_exactly_readmes_test_command():
@@ -658,7 +665,11 @@ UPSTREAM = {"prepare", "train", "encode", "moments", "components"}
 @pytest.mark.parametrize(
     "target, rules",
     [
-        ("stats", UPSTREAM | {"radius", "correlations", "pca", "mnd", "origin"}),
+        (
+            "stats",
+            UPSTREAM
+            | {"radius", "correlations", "pca", "mnd_core", "normality_null", "mnd", "origin"},
+        ),
         ("samples", UPSTREAM | {"generate", "evaluate"}),
     ],
 )
@@ -724,13 +735,21 @@ def test_noop_run_schedules_nothing(demo):
 @pytest.mark.parametrize(
     "edit, rules",
     [
-        ({"stats": {"pca_plots": {"planes": [[0, 2]]}}}, {"pca_plots"}),
-        ({"stats": {"correlation_plots": {"top_pairs": 4}}}, {"correlation_plots"}),
+        # what a figure shows is computed by a table rule of its own, which the analysis and the
+        # comparison do not read
+        ({"stats": {"pca_planes": {"planes": [[0, 2]]}}}, {"pca_planes", "pca_plots"}),
+        (
+            {"stats": {"correlation_scatter": {"top_pairs": 4}}},
+            {"correlation_scatter", "correlation_plots"},
+        ),
         ({"stats": {"component_plots": {"grid": [0, 1, 2]}}}, {"component_plots"}),
         ({"stats": {"radius": {"uniform_b": [1.0, 2.0]}}}, {"radius", "radius_plots"}),
-        # a plot setting reruns the plot rule only, not the normality tests
-        ({"stats": {"mnd_plots": {"n_planes": 2}}}, {"mnd_plots"}),
-        ({"attributes": {"plots": {"pcs": 10}}}, {"attribute_plots"}),
+        # the planes drawn rerun neither the normality tests nor the arithmetic
+        ({"stats": {"mnd_planes": {"n_planes": 2}}}, {"mnd_planes", "mnd_plots"}),
+        (
+            {"attributes": {"projections": {"pcs": 10}}},
+            {"attribute_projections", "attribute_plots"},
+        ),
         ({"attributes": {"arithmetic": {"max_scale": 2.0}}}, {"arithmetic", "arithmetic_plots"}),
         ({"innermost_maps": {"steps": 20}}, {"innermost_maps", "innermost_maps_plots"}),
         # attribute directions feed the plots and the arithmetic grids
@@ -738,6 +757,7 @@ def test_noop_run_schedules_nothing(demo):
             {"attributes": {"stats": {"min_count": 30}}},
             {
                 "attributes",
+                "attribute_projections",
                 "attribute_plots",
                 "arithmetic",
                 "arithmetic_plots",
@@ -893,7 +913,7 @@ def test_report_renders_every_figure_in_chromium(demo, tmp_path):
         "Holdout images (never trained on) above their reconstructions" in html.read_text()
     )  # a caption
     # captions show the configured values (Jinja over the rule's params and wildcards)
-    top = demo_or_default(load("demo.yaml"), "stats", "correlation_plots")["top_pairs"]
+    top = demo_or_default(load("demo.yaml"), "stats", "correlation_scatter")["top_pairs"]
     assert f"The {top} most correlated component pairs of experiment demo" in html.read_text()
     assert "principal planes PC1-PC2, PC3-PC4, PC5-PC6" in html.read_text()
     # the summary tables are pages of the report, the sampler summary with a row per set

@@ -209,6 +209,28 @@ def attribute_table(
     return table, cos, limit
 
 
+def figure_data(
+    lab: Labelled, dirs: Directions, mom: stats.Moments, pcs: int, histogram_pcs: int
+) -> dict:
+    """What the attribute figures draw: the ``cosines`` of each direction with the first ``pcs``
+    principal axes; every labelled image's Mahalanobis ``radius`` in the fitted normal, its
+    ``values`` (+1/-1) of the analysed attributes (``names``) and its ``projections`` on the first
+    ``histogram_pcs`` axes with their ``variances``; the 3-sigma shell's radius."""
+    w, vecs = stats.pca(mom)
+    columns = [lab.names.index(n) for n in dirs.names]
+    top = vecs[:, : min(histogram_pcs, vecs.shape[1])]
+    return {
+        "cosines": dirs.unit @ vecs[:, : min(pcs, vecs.shape[1])],
+        "radius": np.sqrt(stats.mahalanobis_sq(lab.z, mom)).astype(np.float32),
+        "values": lab.values[:, columns].astype(np.int8),
+        "names": np.asarray(dirs.names, dtype=str),
+        "projections": ((lab.z - mom.mean) @ top).astype(np.float32),
+        "variances": w[: top.shape[1]],
+        "shell_radius": float(np.sqrt(shell_d2(3.0, len(mom.mean)))),
+        "excluded": lab.excluded,
+    }
+
+
 def check_names(wanted, available, key: str) -> None:
     for n in wanted:
         if n not in available:

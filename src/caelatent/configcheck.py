@@ -13,6 +13,22 @@ from functools import lru_cache
 import jsonschema
 import yaml
 
+#: blocks whose settings moved to another block, old -> new: the plot rules only draw, and the
+#: settings that choose what they draw belong to the table rule that computes it
+MOVED = {
+    "stats.correlation_plots": "stats.correlation_scatter",
+    "stats.pca_plots": "stats.pca_planes",
+    "stats.mnd_plots": "stats.mnd_planes",
+    "attributes.plots": "attributes.projections",
+}
+
+
+def _unknown(name: str, key) -> str:
+    for old, new in MOVED.items():
+        if name == old or name.endswith("." + old):
+            return f"moved: its settings are now under {new} (the table rule computes what the figures draw)"
+    return f"unknown key ({key!r} was unexpected)"
+
 
 @lru_cache(maxsize=4)
 def _validator(schema_path: str) -> jsonschema.protocols.Validator:
@@ -40,7 +56,7 @@ def config_errors(config: dict, schema_path: str | os.PathLike) -> list[str]:
         if e.validator == "additionalProperties" and isinstance(e.instance, dict):
             known = set(e.schema.get("properties", {}))
             for key in sorted(set(e.instance) - known, key=str):
-                out.append((path + [key], f"unknown key ({key!r} was unexpected)"))
+                out.append((path + [key], _unknown(key_name(path + [key]), key)))
         else:
             out.append((path, e.message))
     return [f"{key_name(p)}: {m}" for p, m in sorted(out, key=lambda x: [str(k) for k in x[0]])]

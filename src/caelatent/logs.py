@@ -70,7 +70,7 @@ def rule_kwargs(smk) -> dict:
     kwargs: dict = {}
     named = [*smk.input.items(), *smk.output.items()]
     for k, v in smk.params.items():
-        if k != "library":  # the code hash that reruns the rule (library_rerun), not an argument
+        if k not in ("library", "caption"):  # a code hash (library_rerun), a caption's settings
             named += list(v.items()) if k == "settings" else [(k, v)]
     for k, v in named:
         if k in kwargs:

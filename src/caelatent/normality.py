@@ -20,8 +20,10 @@ of +-k sigma in one dimension) of a normal distribution fitted to the core itsel
    against normality) and the normal score of its rank; beyond every null run, p is reported as the
    bound 1 / (runs + 1), never extrapolated. Each test also has an effect size that does not grow
    with the core's size (the KS distance D, Mardia's standardised kurtosis, the largest directional
-   moments) beside the 95 % range of the null runs' effect sizes. Null runs are cached by
-   (n, p, shell, runs, seed, directions).
+   moments) beside the 95 % range of the null runs' effect sizes. The null is rule
+   normality_null's output, computed from the tested core (n, p, shell and directions) with
+   its own runs and seed: because the directions are the data's, it is not shared between
+   experiments.
 4. :func:`test_core` does 1-3 with a null of exactly the tested n. The statistics' null law moves
    with n, so above ``max_test_n`` vectors the tests run on a seeded random subsample of that size
    (the core fit of all vectors is still returned) rather than against a null of fewer vectors.
@@ -32,12 +34,9 @@ tests/test_normality.py holds every test to 2-9 % at 5 % at p = 8, 64 and 256.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import special, stats
@@ -91,6 +90,25 @@ class CoreFit:
     @property
     def fraction_inside(self) -> float:
         return self.n_core / self.n
+
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The fit as named arrays (for an NPZ), each key led by ``prefix``."""
+        return {prefix + k: np.asarray(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str = "") -> "CoreFit":
+        """The fit :meth:`arrays` wrote (exactly: float64 arrays round-trip bit for bit)."""
+        a = {k: arrays[prefix + k] for k in cls.__dataclass_fields__}
+        return cls(
+            a["mean"],
+            a["cov"],
+            float(a["t"]),
+            float(a["k_sigma"]),
+            int(a["n"]),
+            int(a["n_core"]),
+            int(a["iterations"]),
+            bool(a["converged"]),
+        )
 
     def summary(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("mean", "cov")}
@@ -272,6 +290,27 @@ class Null:
     qq_high: np.ndarray
     qq_mid: np.ndarray
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The null as named arrays (for an NPZ: rule normality_null's output)."""
+        head = {k: np.asarray(getattr(self, k)) for k in ("n", "p", "k_sigma", "runs", "seed")}
+        qq = {k: getattr(self, k) for k in ("qq_low", "qq_high", "qq_mid")}
+        return head | qq | {_npz_key(t): v for t, v in self.values.items()}
+
+    @classmethod
+    def from_arrays(cls, a: dict) -> "Null":
+        """The null :meth:`arrays` wrote."""
+        return cls(
+            int(a["n"]),
+            int(a["p"]),
+            float(a["k_sigma"]),
+            int(a["runs"]),
+            int(a["seed"]),
+            {t: a[_npz_key(t)] for t in NULL_KEYS},
+            a["qq_low"],
+            a["qq_high"],
+            a["qq_mid"],
+        )
+
 
 def null_calibration(
     n: int,
@@ -279,32 +318,12 @@ def null_calibration(
     k_sigma: float = 3.0,
     runs: int = 100,
     seed: int = 0,
-    cache_dir: str | Path | None = None,
     dirs: np.ndarray | None = None,
 ) -> Null:
     """Every statistic over ``runs`` N(0, I_p) clouds of n vectors put through :func:`fit_core` and
     :func:`core_statistics` (with the directions ``dirs``, default each cloud's own), and the 95 %
-    band of the core's d^2 quantiles; cached in ``cache_dir`` by the arguments."""
-    dkey = (
-        hashlib.sha256(np.ascontiguousarray(np.round(dirs, 6)).tobytes()).hexdigest()
-        if dirs is not None
-        else ""
-    )
-    key = hashlib.sha256(json.dumps([n, p, k_sigma, runs, seed, dkey, 4]).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"normality_null_n{n}_p{p}_{key}.npz" if cache_dir else None
-    if path is not None and path.exists():
-        d = np.load(path, allow_pickle=False)
-        return Null(
-            n,
-            p,
-            k_sigma,
-            runs,
-            seed,
-            {t: d[_npz_key(t)] for t in NULL_KEYS},
-            d["qq_low"],
-            d["qq_high"],
-            d["qq_mid"],
-        )
+    band of the core's d^2 quantiles. In the workflow this is rule normality_null, whose output
+    Snakemake keeps until the tested core changes (the directions are the data's, module doc)."""
     rng = np.random.default_rng([seed, n, p])
     vals, qqs = {t: [] for t in NULL_KEYS}, []
     for _ in range(runs):
@@ -314,7 +333,7 @@ def null_calibration(
             vals[t].append(val)
         qqs.append(q)
     qqs = np.array(qqs)
-    null = Null(
+    return Null(
         n,
         p,
         k_sigma,
@@ -325,18 +344,6 @@ def null_calibration(
         np.quantile(qqs, 0.975, axis=0),
         np.median(qqs, axis=0),
     )
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".partial.npz")
-        np.savez(
-            tmp,
-            **{_npz_key(t): v for t, v in null.values.items()},
-            qq_low=null.qq_low,
-            qq_high=null.qq_high,
-            qq_mid=null.qq_mid,
-        )
-        tmp.replace(path)
-    return null
 
 
 def calibrated_tests(values: dict, null: Null, level: float = 0.95) -> list[dict]:
@@ -378,50 +385,50 @@ def calibrated_tests(values: dict, null: Null, level: float = 0.95) -> list[dict
     return rows
 
 
-def subsample(z, m: int, seed: int) -> np.ndarray:
-    """A seeded random m of the rows of ``z`` (an array or a Zarr array), in row order, as float32."""
-    n = z.shape[0]
-    rows = np.sort(np.random.default_rng([seed, n, m]).choice(n, m, replace=False))
+def subsample_rows(n: int, m: int, seed: int) -> np.ndarray:
+    """A seeded random m of n row indices, sorted."""
+    return np.sort(np.random.default_rng([seed, n, m]).choice(n, m, replace=False))
+
+
+def take(z, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (sorted) of ``z`` (an array or a Zarr array) as float32."""
     picked = z.oindex[rows, :] if hasattr(z, "oindex") else z[rows]
     return np.asarray(picked, dtype=F32)
 
 
-def test_core(
-    z,
-    k_sigma: float = 3.0,
-    runs: int = 200,
-    seed: int = 0,
-    max_test_n: int = 10000,
-    cache_dir: str | Path | None = None,
-    alpha: float = 0.05,
-) -> dict:
-    """Fit the core, compute the statistics, calibrate them; the verdict.
+def subsample(z, m: int, seed: int) -> np.ndarray:
+    """A seeded random m of the rows of ``z`` (an array or a Zarr array), in row order, as float32."""
+    return take(z, subsample_rows(z.shape[0], m, seed))
 
-    ``fit`` is the core of all n vectors. The tests run on all of them when n <= ``max_test_n``,
-    else on a seeded random ``max_test_n`` of them (with their own core fit, ``test_fit``), because
-    the null is simulated at exactly the tested n: the statistics' null law moves with n (at p = 256
-    Mardia's null mean moves by about one null spread between n = 10,000 and 40,000), so a null
-    simulated at a smaller n than the data's would not calibrate them, and one at n = 202,599 costs
-    minutes per run.
-    """
+
+def fit_cores(z, k_sigma: float, seed: int, max_test_n: int):
+    """The core fit of all n vectors, the rows the tests run on (None: all of them; else a seeded
+    random ``max_test_n``, because the null is simulated at exactly the tested n: the statistics'
+    null law moves with n, at p = 256 Mardia's null mean by about one null spread between
+    n = 10,000 and 40,000, and a null at n = 202,599 costs minutes per run) and their own core
+    fit (the first fit itself when all are tested). Rule mnd_core."""
     fit = fit_core(z, k_sigma)
-    if fit.n > max_test_n:
-        sample = subsample(z, max_test_n, seed)
-        test_fit = fit_core(sample, k_sigma)
-    else:
-        sample, test_fit = z, fit
+    if fit.n <= max_test_n:
+        return fit, None, fit
+    rows = subsample_rows(fit.n, max_test_n, seed)
+    return fit, rows, fit_core(take(z, rows), k_sigma)
+
+
+def decide(sample, fit: CoreFit, test_fit: CoreFit, null: Null, alpha: float = 0.05) -> dict:
+    """The tests of the core of ``sample`` (the tested vectors, whose core fit is ``test_fit``)
+    calibrated by ``null`` (simulated with :func:`directions` of ``test_fit``), and the verdict.
+    Rule mnd."""
     dirs = directions(test_fit)
     values, qq = core_statistics(sample, test_fit, dirs)
-    null = null_calibration(test_fit.n, len(fit.mean), k_sigma, runs, seed, cache_dir, dirs)
     rows = calibrated_tests(values, null)
     per_test = alpha / len(rows)
-    floor = 2 / (runs + 1)  # the smallest p a two-sided test can reach
+    floor = 2 / (null.runs + 1)  # the smallest p a two-sided test can reach
     if floor >= per_test:
         log.warning(
             "stats.mnd.null_runs=%d: a two-sided test's smallest p-value is 2/%d = %.3g, not under "
             "the Bonferroni level %.3g, so it cannot reject; use at least %d null runs",
-            runs,
-            runs + 1,
+            null.runs,
+            null.runs + 1,
             floor,
             per_test,
             math.ceil(2 / per_test),
@@ -437,6 +444,23 @@ def test_core(
         "null": null,
         "sample": sample,  # the tested vectors (all of them, or the seeded subsample)
     }
+
+
+def test_core(
+    z,
+    k_sigma: float = 3.0,
+    runs: int = 200,
+    seed: int = 0,
+    max_test_n: int = 10000,
+    alpha: float = 0.05,
+) -> dict:
+    """Fit the core, compute the statistics, calibrate them; the verdict: :func:`fit_cores`, then
+    :func:`null_calibration` with the tested core's directions, then :func:`decide` (rules
+    mnd_core, normality_null and mnd in turn)."""
+    fit, rows, test_fit = fit_cores(z, k_sigma, seed, max_test_n)
+    sample = z if rows is None else take(z, rows)
+    null = null_calibration(test_fit.n, len(fit.mean), k_sigma, runs, seed, directions(test_fit))
+    return decide(sample, fit, test_fit, null, alpha)
 
 
 def size_check(
@@ -534,7 +558,7 @@ def report(verdict: dict, mean: np.ndarray, cov: np.ndarray, core_sigma: float, 
             "fraction_inside": test_fit.fraction_inside,
             "vectors": (
                 "all"
-                if test_fit is fit
+                if test_fit.n == fit.n
                 else f"a random {test_fit.n} of {fit.n} (seed {seed}), "
                 "because the null is simulated at exactly the tested n"
             ),

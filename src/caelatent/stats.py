@@ -176,6 +176,7 @@ def component_table(z, mom: Moments, bins: int = 100) -> tuple[dict, np.ndarray,
         "half_width": np.array([half_width(counts[i], edges[i]) for i in range(len(counts))]),
         "fit_mean": np.array([f[1] for f in fits]),
         "fit_sigma": np.array([f[2] for f in fits]),
+        "fit_amplitude": np.array([f[0] for f in fits]),
         "min": mom.minimum,
         "max": mom.maximum,
         "skew": hm["skew"],
@@ -415,3 +416,75 @@ def choose_planes(top_pairs: dict, dominant, n_planes: int) -> list[tuple[int, i
         planes.append((2 * k, 2 * k + 1))
         k += 1
     return planes[:n_planes]
+
+
+# --- what the statistics figures draw, computed by the table rules --------------------------------
+
+
+def pair_scatter(
+    z, mom: Moments, top_pairs: int, chosen: int, max_points: int, uniform_b: float, rng
+) -> dict[str, np.ndarray]:
+    """What the scatter plots of the ``top_pairs`` most correlated pairs show, restricted to the
+    ``components`` of those pairs: a random ``max_points`` of the vectors (thinned for drawing
+    only), uniform vectors in [-uniform_b, uniform_b], the centre and row ``chosen``'s vector."""
+    _, iu, vals, order = pairs_by_strength(mom)
+    top = order[: max(1, top_pairs)]
+    pairs = np.stack([iu[0][top], iu[1][top]], axis=1)
+    comps = np.unique(pairs)
+    _, pts = thin_rows(z, max_points, rng)
+    uni = rng.uniform(-uniform_b, uniform_b, size=(min(max_points, 2000), len(comps)))
+    return {
+        "pairs": pairs,
+        "r": vals[top],
+        "components": comps,
+        "points": pts[:, comps],
+        "uniform": uni,
+        "centre": mom.mean[comps],
+        "chosen": np.asarray(z[chosen], dtype=float)[comps],
+        "chosen_image": chosen,
+        "uniform_b": uniform_b,
+        "n": mom.n,
+    }
+
+
+def stacked_histograms(planes, histograms) -> dict[str, np.ndarray]:
+    """:func:`plane_histograms`' list as arrays (for an NPZ): ``planes`` [K, 2], ``counts``
+    [K, bins, bins], ``x_edges`` and ``y_edges`` [K, bins + 1]."""
+    return {
+        "planes": np.asarray(planes, dtype=int).reshape(-1, 2),
+        "counts": np.stack([h for h, _, _ in histograms]),
+        "x_edges": np.stack([ex for _, ex, _ in histograms]),
+        "y_edges": np.stack([ey for _, _, ey in histograms]),
+    }
+
+
+def normal_projections(z, mom: Moments, planes, max_marginals: int = 8) -> dict[str, np.ndarray]:
+    """The data against the fitted normal in coordinate ``planes``: each plane's 2-D histogram,
+    the density levels that hold the masses of the normal's sigma ellipses (:func:`hpd_levels`,
+    increasing as contour wants them, so the largest mass first; NaN-padded where a level repeats), those ellipses (:func:`ellipse_points`), the plane's r; and the
+    first ``max_marginals`` of the planes' components' histograms with the fitted normal's
+    density at their bin centres."""
+    out = stacked_histograms(planes, plane_histograms(z, mom, planes, bins=60))
+    masses = [1 - np.exp(-k * k / 2) for k in SIGMA_LEVELS]
+    levels = np.full((len(planes), len(masses)), np.nan)
+    ellipses = np.empty((len(planes), len(SIGMA_LEVELS), 200, 2))
+    for p, ((i, j), h) in enumerate(zip(planes, out["counts"])):
+        unique = sorted(set(hpd_levels(h, masses)))
+        levels[p, : len(unique)] = unique
+        cov2 = mom.cov[np.ix_([i, j], [i, j])]
+        for s, k in enumerate(SIGMA_LEVELS):
+            ellipses[p, s] = ellipse_points(mom.mean[[i, j]], cov2, k)
+    comps = sorted({c for pl in planes for c in pl})[:max_marginals]
+    marginals = marginal_histograms(z, mom, comps)
+    centres = np.stack([0.5 * (e[:-1] + e[1:]) for _, e in marginals])
+    corr = mom.corr()
+    return out | {
+        "levels": levels,
+        "sigma_levels": np.asarray(SIGMA_LEVELS, dtype=float),
+        "ellipses": ellipses,
+        "r": np.array([corr[i, j] for i, j in planes]),
+        "marginal_components": np.asarray(comps, dtype=int),
+        "marginal_counts": np.stack([h for h, _ in marginals]),
+        "marginal_edges": np.stack([e for _, e in marginals]),
+        "marginal_normal": st.norm.pdf(centres, mom.mean[comps, None], mom.std[comps, None]),
+    }

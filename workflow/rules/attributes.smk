@@ -24,12 +24,32 @@ rule attributes:
         "../scripts/attributes.py"
 
 
-rule attribute_plots:
+rule attribute_projections:
     input:
         latents=rules.encode.output.latents,
         moments=rules.moments.output.moments,
         table=rules.attributes.output.table,
         directions=rules.attributes.output.directions,
+    output:
+        projections="results/{exp}/stats/attribute_projections.npz",
+    log:
+        "logs/{exp}/attributes/attribute_projections.log",
+    benchmark:
+        "benchmarks/results/{exp}/attribute_projections.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("attributes"),
+    params:
+        library=library("attributes.attribute_projections"),
+        settings=exp_param("attributes/projections"),
+    script:
+        "../scripts/attribute_projections.py"
+
+
+rule attribute_plots:
+    input:
+        projections=rules.attribute_projections.output.projections,
     output:
         fig_pcs=report(
             "results/{exp}/figures/attributes_pc_projection.png",
@@ -60,7 +80,6 @@ rule attribute_plots:
         runtime=10,
     params:
         library=library("attributes.attribute_plots"),
-        settings=exp_param("attributes/plots"),
     script:
         "../scripts/attribute_plots.py"
 

@@ -134,7 +134,11 @@ MEMORY_MB = {
     "radius": (1000, 2, "latents"),  # 278
     "correlations": (1000, 2, "latents"),  # 143
     "pca": (1000, 2, "latents"),  # 144
-    "mnd": (2200, 2, "latents"),  # 508 (1,628 with a cold normality null)
+    "mnd": (2200, 2, "latents"),  # 508 (mnd_core as mnd: both hold the latents)
+    "normality_null": (2200, 0, None),  # the cold null made mnd's peak 1,628
+    "correlation_scatter": (1000, 2, "latents"),  # these three stream the latents as
+    "pca_planes": (1000, 2, "latents"),  # components does (not yet measured)
+    "mnd_planes": (1000, 2, "latents"),
     "origin": (1000, 2, "latents"),  # 400
     "attributes": (1500, 2, "latents"),  # 1,231
     "compare": (2000, 0, None),  # 129
@@ -196,10 +200,15 @@ EXPERIMENT_RULES = (
     "radius",
     "radius_plots",
     "correlations",
+    "correlation_scatter",
     "correlation_plots",
     "pca",
+    "pca_planes",
     "pca_plots",
+    "mnd_core",
+    "normality_null",
     "mnd",
+    "mnd_planes",
     "mnd_plots",
     "origin",
     "origin_plots",
@@ -211,7 +220,13 @@ EXPERIMENT_RULES = (
     "innermost_maps_plots",
     "experiment_tables",
 )
-ATTRIBUTE_RULES = ("attributes", "attribute_plots", "arithmetic", "arithmetic_plots")
+ATTRIBUTE_RULES = (
+    "attributes",
+    "attribute_projections",
+    "attribute_plots",
+    "arithmetic",
+    "arithmetic_plots",
+)
 
 
 # named targets (`snakemake --cores 2 stats`): rules by what they make, for every experiment

@@ -1,5 +1,8 @@
 """Statistics stage: a table rule per analysis of an experiment's latents, and a plot rule that
-only draws what the table rule wrote (a figure edit reruns the plot rule alone)."""
+only draws what table rules wrote (a figure edit reruns the plot rule alone). Where a figure shows
+the latents themselves (scatter plots, histograms on planes), a table rule of its own
+(correlation_scatter, pca_planes, mnd_planes) computes what it draws, so that the settings choosing
+it rerun that rule and the figure, not the analysis the comparison reads."""
 
 
 rule moments:
@@ -156,10 +159,32 @@ rule correlations:
         "../scripts/stats_correlations.py"
 
 
-rule correlation_plots:
+rule correlation_scatter:
     input:
         latents=rules.encode.output.latents,
         moments=rules.moments.output.moments,
+    output:
+        scatter="results/{exp}/stats/correlation_scatter.npz",
+    log:
+        "logs/{exp}/stats/correlation_scatter.log",
+    benchmark:
+        "benchmarks/results/{exp}/correlation_scatter.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("correlation_scatter"),
+    params:
+        library=library("stats.correlation_scatter"),
+        settings=exp_param("stats/correlation_scatter"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/stats_correlation_scatter.py"
+
+
+rule correlation_plots:
+    input:
+        matrix=rules.correlations.output.matrix,
+        scatter=rules.correlation_scatter.output.scatter,
     output:
         fig_matrix=report(
             "results/{exp}/figures/correlation_matrix.png",
@@ -184,8 +209,7 @@ rule correlation_plots:
         runtime=10,
     params:
         library=library("stats.correlation_plots"),
-        settings=exp_param("stats/correlation_plots"),
-        seed=exp_param("seed"),
+        caption=exp_param("stats/correlation_scatter"),
     script:
         "../scripts/stats_correlation_plots.py"
 
@@ -210,11 +234,32 @@ rule pca:
         "../scripts/stats_pca.py"
 
 
-rule pca_plots:
+rule pca_planes:
     input:
         latents=rules.encode.output.latents,
         moments=rules.moments.output.moments,
+    output:
+        projections="results/{exp}/stats/pca_planes.npz",
+    log:
+        "logs/{exp}/stats/pca_planes.log",
+    benchmark:
+        "benchmarks/results/{exp}/pca_planes.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("pca_planes"),
+    params:
+        library=library("stats.pca_planes"),
+        settings=exp_param("stats/pca_planes"),
+    script:
+        "../scripts/stats_pca_planes.py"
+
+
+rule pca_plots:
+    input:
         table=rules.pca.output.table,
+        summary=rules.pca.output.summary,
+        projections=rules.pca_planes.output.projections,
     output:
         fig_spectrum=report(
             "results/{exp}/figures/pca_spectrum.png",
@@ -239,15 +284,60 @@ rule pca_plots:
         runtime=10,
     params:
         library=library("stats.pca_plots"),
-        settings=exp_param("stats/pca_plots"),
+        caption=exp_param("stats/pca_planes"),
     script:
         "../scripts/stats_pca_plots.py"
+
+
+rule mnd_core:
+    input:
+        latents=rules.encode.output.latents,
+    output:
+        core="results/{exp}/stats/mnd_core.npz",
+    log:
+        "logs/{exp}/stats/mnd_core.log",
+    benchmark:
+        "benchmarks/results/{exp}/mnd_core.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("mnd"),
+    params:
+        library=library("stats.mnd_core"),
+        core_sigma=exp_param("stats/mnd/core_sigma"),
+        max_test_n=exp_param("stats/mnd/max_test_n"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/stats_mnd_core.py"
+
+
+rule normality_null:
+    input:
+        core=rules.mnd_core.output.core,
+    output:
+        null="results/{exp}/stats/normality_null.npz",
+    log:
+        "logs/{exp}/stats/normality_null.log",
+    benchmark:
+        "benchmarks/results/{exp}/normality_null.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("normality_null"),
+    params:
+        library=library("stats.normality_null"),
+        null_runs=exp_param("stats/mnd/null_runs"),
+        seed=exp_param("seed"),
+    script:
+        "../scripts/stats_normality_null.py"
 
 
 rule mnd:
     input:
         latents=rules.encode.output.latents,
         moments=rules.moments.output.moments,
+        core=rules.mnd_core.output.core,
+        null=rules.normality_null.output.null,
     output:
         summary="results/{exp}/stats/mnd_fit.json",
         shells="results/{exp}/stats/mnd_sigma_shells.tsv",
@@ -263,22 +353,40 @@ rule mnd:
         mem_mb=memory_mb("mnd"),
     params:
         library=library("stats.mnd"),
-        settings=exp_param("stats/mnd"),
         seed=exp_param("seed"),
-        cache_dir="results/cache/normality",
     script:
         "../scripts/stats_mnd.py"
 
 
-rule mnd_plots:
+rule mnd_planes:
     input:
         latents=rules.encode.output.latents,
         moments=rules.moments.output.moments,
+        pairs=rules.correlations.output.pairs,
+        dominant=rules.components.output.dominant,
+    output:
+        projections="results/{exp}/stats/mnd_planes.npz",
+    log:
+        "logs/{exp}/stats/mnd_planes.log",
+    benchmark:
+        "benchmarks/results/{exp}/mnd_planes.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    resources:
+        mem_mb=memory_mb("mnd_planes"),
+    params:
+        library=library("stats.mnd_planes"),
+        settings=exp_param("stats/mnd_planes"),
+    script:
+        "../scripts/stats_mnd_planes.py"
+
+
+rule mnd_plots:
+    input:
         summary=rules.mnd.output.summary,
         shells=rules.mnd.output.shells,
         qq=rules.mnd.output.qq,
-        pairs=rules.correlations.output.pairs,
-        dominant=rules.components.output.dominant,
+        projections=rules.mnd_planes.output.projections,
     output:
         fig_contours=report(
             "results/{exp}/figures/mnd_contours_vs_ellipses.png",
@@ -315,7 +423,7 @@ rule mnd_plots:
         runtime=10,
     params:
         library=library("stats.mnd_plots"),
-        settings=exp_param("stats/mnd_plots"),
+        caption=exp_param("stats/mnd_planes"),
     script:
         "../scripts/stats_mnd_plots.py"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as st
 
-from .. import stats
+from ..stats import gauss
 from . import figure, grid, subplots
 
 
@@ -16,9 +16,9 @@ def component_histograms(table: dict, counts, edges, shown: list[int], n: int):
         x = 0.5 * (edges[i, :-1] + edges[i, 1:])
         width = edges[i, 1] - edges[i, 0]
         ax.bar(x, counts[i], width=width, color="tab:blue", alpha=0.6, label="latents")
-        a, mu, s = stats.fit_gaussian(counts[i], edges[i], table["mean"][i], table["sigma"][i])
+        a, mu, s = (table[k][i] for k in ("fit_amplitude", "fit_mean", "fit_sigma"))
         fit = f"Gaussian fit\nμ={mu:.2f} σ={s:.2f}"
-        ax.plot(x, stats.gauss(x, a, mu, s), "r-", lw=1.2, label=fit)
+        ax.plot(x, gauss(x, a, mu, s), "r-", lw=1.2, label=fit)
         ax.set_title(f"component {i}", fontsize=9)
         ax.set_xlabel("value")
         ax.set_ylabel("count")
@@ -92,19 +92,22 @@ def correlation_matrix(r, n: int):
     return fig
 
 
-def correlated_pairs(
-    pairs, r_values, pts, uni, centre, chosen, chosen_image: int, uniform_b: float
-):
-    """Scatter plots of component pairs: drawn latents, uniform vectors, origin, centre, one image."""
-    fig, axes = grid(len(pairs), cols=3, size=(4, 3.6))
-    for ax, (i, j), r in zip(axes, pairs, r_values):
-        label = f"uniform [−{uniform_b:g}, {uniform_b:g}]"
-        ax.scatter(uni[:, i], uni[:, j], s=2, color="tab:orange", alpha=0.3, label=label)
+def correlated_pairs(drawn: dict):
+    """Scatter plots of component pairs (``drawn``: :func:`caelatent.stats.pair_scatter`'s arrays):
+    drawn latents, uniform vectors, origin, centre, one image."""
+    col = {int(c): k for k, c in enumerate(drawn["components"])}
+    pts, uni, b = drawn["points"], drawn["uniform"], float(drawn["uniform_b"])
+    fig, axes = grid(len(drawn["pairs"]), cols=3, size=(4, 3.6))
+    for ax, (i, j), r in zip(axes, drawn["pairs"], drawn["r"]):
+        a, c = col[int(i)], col[int(j)]
+        label = f"uniform [−{b:g}, {b:g}]"
+        ax.scatter(uni[:, a], uni[:, c], s=2, color="tab:orange", alpha=0.3, label=label)
         label = f"latents ({len(pts):,} drawn)"
-        ax.scatter(pts[:, i], pts[:, j], s=2, color="tab:blue", alpha=0.3, label=label)
+        ax.scatter(pts[:, a], pts[:, c], s=2, color="tab:blue", alpha=0.3, label=label)
         ax.plot(0, 0, "k+", ms=12, mew=2, label="origin")
-        ax.plot(centre[i], centre[j], "rx", ms=10, mew=2, label="centre")
-        ax.plot(chosen[i], chosen[j], "g*", ms=12, label=f"image #{chosen_image}")
+        ax.plot(drawn["centre"][a], drawn["centre"][c], "rx", ms=10, mew=2, label="centre")
+        label = f"image #{int(drawn['chosen_image'])}"
+        ax.plot(drawn["chosen"][a], drawn["chosen"][c], "g*", ms=12, label=label)
         ax.set_xlabel(f"z[{i}]")
         ax.set_ylabel(f"z[{j}]")
         ax.set_title(f"r = {r:+.2f}", fontsize=9)
@@ -130,10 +133,16 @@ def pca_spectrum(eigenvalues, cumulative, need: dict):
     return fig
 
 
-def pca_planes(planes, histograms, ratio):
+def _histograms(drawn: dict):
+    """(plane, counts, x edges, y edges) of :func:`caelatent.stats.stacked_histograms`' arrays."""
+    keys = ("planes", "counts", "x_edges", "y_edges")
+    return zip(*(drawn[k] for k in keys))
+
+
+def pca_planes(drawn: dict, ratio):
     """2-D histograms (log counts) of all vectors on principal planes."""
-    fig, axes = grid(len(planes), cols=3, size=(4, 3.6))
-    for ax, (i, j), (h, ex, ey) in zip(axes, planes, histograms):
+    fig, axes = grid(len(drawn["planes"]), cols=3, size=(4, 3.6))
+    for ax, ((i, j), h, ex, ey) in zip(axes, _histograms(drawn)):
         ax.pcolormesh(ex, ey, np.log1p(h.T), cmap="viridis")
         ax.set_xlabel(f"PC{i + 1} ({ratio[i] * 100:.1f}%)")
         ax.set_ylabel(f"PC{j + 1} ({ratio[j] * 100:.1f}%)")
@@ -142,25 +151,23 @@ def pca_planes(planes, histograms, ratio):
     return fig
 
 
-def mnd_contours(planes, histograms, mom: stats.Moments):
-    """Empirical density contours of equal mass against the fitted normal's sigma ellipses."""
-    masses = [1 - np.exp(-k * k / 2) for k in stats.SIGMA_LEVELS]
-    corr = mom.corr()
-    fig, axes = grid(len(planes), cols=2, size=(4.6, 4.2))
-    for ax, (i, j), (h, ex, ey) in zip(axes, planes, histograms):
+def mnd_contours(drawn: dict):
+    """Empirical density contours of equal mass against the fitted normal's sigma ellipses
+    (``drawn``: :func:`caelatent.stats.normal_projections`' arrays)."""
+    fig, axes = grid(len(drawn["planes"]), cols=2, size=(4.6, 4.2))
+    per_plane = zip(_histograms(drawn), drawn["levels"], drawn["ellipses"], drawn["r"])
+    for ax, (((i, j), h, ex, ey), levels, ellipses, r) in zip(axes, per_plane):
         cx, cy = 0.5 * (ex[:-1] + ex[1:]), 0.5 * (ey[:-1] + ey[1:])
-        levels = sorted(set(stats.hpd_levels(h, masses)))
+        levels = levels[~np.isnan(levels)]
         if len(levels) >= 2:
             ax.contour(cx, cy, h.T, levels=levels, colors="tab:blue", linewidths=1)
-        cov2 = mom.cov[np.ix_([i, j], [i, j])]
-        for k in stats.SIGMA_LEVELS:
-            e = stats.ellipse_points(mom.mean[[i, j]], cov2, k)
+        for k, e in zip(drawn["sigma_levels"], ellipses):
             ax.plot(e[:, 0], e[:, 1], "r--", lw=0.9)
             ax.annotate(f"{k:g}σ", e[0], fontsize=7, color="r")
         ax.plot(0, 0, "k+", ms=10)
         ax.set_xlabel(f"z[{i}]")
         ax.set_ylabel(f"z[{j}]")
-        ax.set_title(f"r = {corr[i, j]:+.2f}", fontsize=8)
+        ax.set_title(f"r = {r:+.2f}", fontsize=8)
     fig.suptitle(
         "Empirical density contours (blue, same mass) vs fitted normal's 1, 2, 2.5, 3σ ellipses (red)",
         fontsize=9,
@@ -168,12 +175,15 @@ def mnd_contours(planes, histograms, mom: stats.Moments):
     return fig
 
 
-def mnd_marginals(components, histograms, mom: stats.Moments):
-    fig, axes = grid(len(components), cols=4)
-    for ax, c, (counts, ex) in zip(axes, components, histograms):
+def mnd_marginals(drawn: dict):
+    """The planes' components' histograms against the fitted normal's density."""
+    comps = drawn["marginal_components"]
+    fig, axes = grid(len(comps), cols=4)
+    per = zip(comps, drawn["marginal_counts"], drawn["marginal_edges"], drawn["marginal_normal"])
+    for ax, (c, counts, ex, normal) in zip(axes, per):
         x = 0.5 * (ex[:-1] + ex[1:])
         ax.bar(x, counts / counts.sum() / (ex[1] - ex[0]), width=ex[1] - ex[0], alpha=0.6)
-        ax.plot(x, st.norm.pdf(x, mom.mean[c], mom.std[c]), "r-", lw=1)
+        ax.plot(x, normal, "r-", lw=1)
         ax.set_xlabel(f"z[{c}]")
         ax.set_ylabel("density")
     fig.suptitle("1-D marginals against the fitted normal's", fontsize=10)

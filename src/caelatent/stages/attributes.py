@@ -14,11 +14,10 @@ import numpy as np
 from .. import io, stats
 from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
 from ..attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
-from ..attributes import grid_scores, load_labelled, scales
+from ..attributes import figure_data, grid_scores, load_labelled, scales
 from ..plots import save_figure
 from ..backend import use_device
 from ..plots import attributes as plots
-from ..samplers import shell_d2
 from ..store import atomic_path, open_zarr
 
 log = logging.getLogger(__name__)
@@ -189,42 +188,53 @@ def innermost_maps(
     return out
 
 
-def attribute_plots(
+def attribute_projections(
     *,
     latents,
     moments,
     table,
     directions,
-    fig_pcs,
-    fig_radius,
-    fig_hist,
+    projections,
     pcs: int,
     histogram_pcs: int,
     histogram_attributes: list[str],
 ) -> None:
+    """What the attribute figures draw (:func:`caelatent.attributes.figure_data`), with the
+    attributes shown in the histograms (``shown``) and the labels of the heat map's rows."""
+    lab, mom, dirs = (
+        load_labelled(latents),
+        stats.Moments.load(moments),
+        Directions.load(directions),
+    )
+    check_names(histogram_attributes, dirs.names, "attributes.projections.histogram_attributes")
+    tab = io.read_tsv(table)
+    labels = [f"{n}  (AUC {a:.2f})" for n, a in zip(tab["attribute"], tab["holdout_auc"])]
+    drawn = figure_data(lab, dirs, mom, pcs, histogram_pcs)
+    shown = np.asarray(histogram_attributes, dtype=str)
+    io.write_npz(projections, **drawn, shown=shown, labels=np.asarray(labels, dtype=str))
+
+
+def attribute_plots(*, projections, fig_pcs, fig_radius, fig_hist) -> None:
     """Attribute directions against the principal axes; each attribute's images in the fitted
     normal (Mahalanobis radius); their projections on the leading axes."""
-    lab, mom = load_labelled(latents), stats.Moments.load(moments)
-    dirs, tab = Directions.load(directions), io.read_tsv(table)
-    check_names(histogram_attributes, dirs.names, "attributes.plots.histogram_attributes")
-    w, vecs = stats.pca(mom)
-    pcs = min(pcs, vecs.shape[1])
-    labels = [f"{n}  (AUC {a:.2f})" for n, a in zip(tab["attribute"], tab["holdout_auc"])]
-    save_figure(plots.direction_cosines(dirs.unit @ vecs[:, :pcs], labels), fig_pcs)
-    radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
-    column = {n: lab.values[:, lab.names.index(n)] for n in dirs.names}
+    drawn = io.read_npz(projections)
+    save_figure(plots.direction_cosines(drawn["cosines"], list(drawn["labels"])), fig_pcs)
+    names = [str(n) for n in drawn["names"]]
+    column = dict(zip(names, drawn["values"].T))
+    radius = drawn["radius"]
     figure = plots.attribute_radii(
-        dirs.names,
-        [radius[column[n] == 1] for n in dirs.names],
-        [radius[column[n] == -1] for n in dirs.names],
-        float(np.sqrt(shell_d2(3.0, len(mom.mean)))),
-        len(lab.z),
-        lab.excluded,
+        names,
+        [radius[column[n] == 1] for n in names],
+        [radius[column[n] == -1] for n in names],
+        float(drawn["shell_radius"]),
+        len(radius),
+        int(drawn["excluded"]),
     )
     save_figure(figure, fig_radius)
-    proj = (lab.z - mom.mean) @ vecs[:, :histogram_pcs]
-    shown = {n: column[n] for n in histogram_attributes}
-    save_figure(plots.attribute_histograms(proj, shown, w), fig_hist)
+    shown = {str(n): column[str(n)] for n in drawn["shown"]}
+    save_figure(
+        plots.attribute_histograms(drawn["projections"], shown, drawn["variances"]), fig_hist
+    )
 
 
 def arithmetic_plots(*, summary, images, grids) -> list[str]:

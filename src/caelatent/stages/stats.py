@@ -151,37 +151,37 @@ def correlations(
     return {"pairs": int(len(sel))}
 
 
-def correlation_plots(
+def correlation_scatter(
     *,
     latents,
     moments,
-    fig_matrix,
-    fig_pairs,
+    scatter,
     top_pairs: int,
     chosen_image: int,
     max_points_drawn: int,
     uniform_b: float,
     seed: int,
 ) -> None:
-    """Heat map of the matrix; scatter plots of the most correlated pairs with the data (thinned for
-    drawing only), the origin, the centre, one chosen image's point and uniform random vectors."""
+    """What the scatter plots of the ``top_pairs`` most correlated pairs draw
+    (:func:`caelatent.stats.pair_scatter`)."""
     z, mom = io.open_z(latents), stats.Moments.load(moments)
-    r, iu, vals, order = stats.pairs_by_strength(mom)
     if not 0 <= chosen_image < z.shape[0]:
         raise ValueError(
-            f"stats.correlation_plots.chosen_image={chosen_image}: there are {z.shape[0]} latent vectors"
+            f"stats.correlation_scatter.chosen_image={chosen_image}: there are {z.shape[0]} "
+            "latent vectors"
         )
-    save_figure(plots.correlation_matrix(r, mom.n), fig_matrix)
     rng = np.random.default_rng(seed)
-    _, pts = stats.thin_rows(z, max_points_drawn, rng)
-    chosen = np.asarray(z[chosen_image], dtype=float)
-    uni = rng.uniform(-uniform_b, uniform_b, size=(min(max_points_drawn, 2000), len(r)))
-    top = order[: max(1, top_pairs)]
-    pairs = [(int(iu[0][k]), int(iu[1][k])) for k in top]
-    figure = plots.correlated_pairs(
-        pairs, vals[top], pts, uni, mom.mean, chosen, chosen_image, uniform_b
-    )
-    save_figure(figure, fig_pairs)
+    drawn = stats.pair_scatter(z, mom, top_pairs, chosen_image, max_points_drawn, uniform_b, rng)
+    io.write_npz(scatter, **drawn)
+
+
+def correlation_plots(*, matrix, scatter, fig_matrix, fig_pairs) -> None:
+    """Heat map of the matrix; scatter plots of the most correlated pairs with the data (thinned for
+    drawing only), the origin, the centre, one chosen image's point and uniform random vectors."""
+    tab, drawn = io.read_tsv(matrix), io.read_npz(scatter)
+    r = np.column_stack([tab[str(j)] for j in range(len(tab["component"]))])
+    save_figure(plots.correlation_matrix(r, int(drawn["n"])), fig_matrix)
+    save_figure(plots.correlated_pairs(drawn), fig_pairs)
 
 
 # --- pca ------------------------------------------------------------------------------------------
@@ -216,52 +216,67 @@ def pca(*, moments, table, summary) -> dict:
     return need
 
 
-def pca_plots(*, latents, moments, table, fig_spectrum, fig_planes, planes: list) -> None:
-    """Spectrum and cumulative explained variance; 2-D histograms of all vectors on principal planes."""
-    z, mom, ev = io.open_z(latents), stats.Moments.load(moments), io.read_tsv(table)
-    ratio = ev["explained"]
-    bad = [p for p in planes if max(p) >= len(ratio)]
+def pca_planes(*, latents, moments, projections, planes: list) -> None:
+    """2-D histograms of all vectors on the principal ``planes``."""
+    mom = stats.Moments.load(moments)
+    _, v = stats.pca(mom)
+    bad = [p for p in planes if max(p) >= v.shape[1]]
     if bad:
         raise ValueError(
-            f"stats.pca_plots.planes: {bad[0]} names a component beyond PC{len(ratio)}"
+            f"stats.pca_planes.planes: {bad[0]} names a component beyond PC{v.shape[1]}"
         )
-    need = stats.components_for(ratio)
+    hist = stats.plane_histograms(io.open_z(latents), mom, planes, basis=v)
+    io.write_npz(projections, **stats.stacked_histograms(planes, hist))
+
+
+def pca_plots(*, table, summary, projections, fig_spectrum, fig_planes) -> None:
+    """Spectrum and cumulative explained variance; 2-D histograms of all vectors on principal planes."""
+    ev, s, h = io.read_tsv(table), io.read_json(summary), io.read_npz(projections)
+    need = s["components_for"]
     save_figure(plots.pca_spectrum(ev["eigenvalue"], ev["cumulative"], need), fig_spectrum)
-    _, v = stats.pca(mom)
-    hist = stats.plane_histograms(z, mom, planes, basis=v)
-    save_figure(plots.pca_planes(planes, hist, ratio), fig_planes)
+    save_figure(plots.pca_planes(h, ev["explained"]), fig_planes)
 
 
 # --- mnd ------------------------------------------------------------------------------------------
 
 
-def mnd(
-    *,
-    latents,
-    moments,
-    summary,
-    shells,
-    tests,
-    qq,
-    core_sigma: float,
-    null_runs: int,
-    max_test_n: int,
-    seed: int,
-    cache_dir=None,
-) -> dict:
+def mnd_core(*, latents, core, core_sigma: float, max_test_n: int, seed: int) -> dict:
+    """The core fit of all vectors and of the tested ones (:func:`caelatent.normality.fit_cores`):
+    what the null is simulated for and the tests measure."""
+    fit, rows, test_fit = normality.fit_cores(io.load_z(latents), core_sigma, seed, max_test_n)
+    tested = np.arange(fit.n) if rows is None else rows
+    io.write_npz(core, **fit.arrays("all_"), **test_fit.arrays("tested_"), tested_rows=tested)
+    log.info("core of %d vectors; %d tested", fit.n, test_fit.n)
+    return fit.summary()
+
+
+def normality_null(*, core, null, null_runs: int, seed: int) -> None:
+    """The calibrating null of the tested core: ``null_runs`` normal clouds of its n and p through
+    the same fit and statistics, with its directions (:func:`caelatent.normality.null_calibration`).
+    """
+    test_fit = normality.CoreFit.from_arrays(io.read_npz(core), "tested_")
+    dirs = normality.directions(test_fit)
+    p = len(test_fit.mean)
+    found = normality.null_calibration(test_fit.n, p, test_fit.k_sigma, null_runs, seed, dirs)
+    io.write_npz(null, **found.arrays())
+    log.info("normality null: %d runs of %d x %d", null_runs, test_fit.n, p)
+
+
+def mnd(*, latents, moments, core, null, summary, shells, tests, qq, seed: int) -> dict:
     """Sigma-shell fractions of all vectors, and the calibrated normality tests of the core."""
-    z, mom = io.load_z(latents), stats.Moments.load(moments)
+    z, mom, c = io.load_z(latents), stats.Moments.load(moments), io.read_npz(core)
     dim = z.shape[1]
     d2 = stats.mahalanobis_sq(z, mom)
     shell = normality.beta_shell_fractions(d2, len(d2), dim, stats.SIGMA_LEVELS)
     io.write_tsv(shells, {k: [s[k] for s in shell] for k in shell[0]})
-    verdict = normality.test_core(
-        z, core_sigma, runs=null_runs, seed=seed, max_test_n=max_test_n, cache_dir=cache_dir
-    )
+    fit = normality.CoreFit.from_arrays(c, "all_")
+    test_fit = normality.CoreFit.from_arrays(c, "tested_")
+    sample = z if test_fit.n == fit.n else normality.take(z, c["tested_rows"])
+    verdict = normality.decide(sample, fit, test_fit, normality.Null.from_arrays(io.read_npz(null)))
     found = verdict["tests"]
     io.write_tsv(tests, {k: [t[k] for t in found] for k in found[0]})
     io.write_npz(qq, **normality.qq_band(verdict, dim))
-    result = normality.report(verdict, mom.mean, mom.cov, core_sigma, seed)
+    result = normality.report(verdict, mom.mean, mom.cov, fit.k_sigma, seed)
     three = next(s for s in shell if s["sigma"] == 3.0)
     result |= tail_measure(verdict["sample"], len(d2), seed, three)
     io.write_json(summary, result)
@@ -295,46 +310,38 @@ def tail_measure(sample, n: int, seed: int, three: dict) -> dict:
     }
 
 
-def mnd_plots(
-    *,
-    latents,
-    moments,
-    summary,
-    shells,
-    qq,
-    pairs,
-    dominant,
-    fig_contours,
-    fig_marginals,
-    fig_qq,
-    fig_shells,
-    planes: list | None,
-    n_planes: int,
+def mnd_planes(
+    *, latents, moments, pairs, dominant, projections, planes: list | None, n_planes: int
 ) -> list[tuple[int, int]]:
-    """Contours against the fitted normal's ellipses in ``planes`` (default: :func:`caelatent.stats.choose_planes`),
-    their components' marginals, the core's QQ plot and the sigma-shell fractions."""
-    z, mom, s = io.load_z(latents), stats.Moments.load(moments), io.read_json(summary)
+    """The data against the fitted normal in ``planes`` (default: :func:`caelatent.stats.choose_planes`),
+    and their components' marginals (:func:`caelatent.stats.normal_projections`)."""
+    z, mom = io.open_z(latents), stats.Moments.load(moments)
     planes = (
         [tuple(map(int, p)) for p in planes]
         if planes
         else stats.choose_planes(io.read_tsv(pairs), io.read_tsv(dominant)["component"], n_planes)
     )
-    bad = [p for p in planes if max(p) >= s["dim"]]
+    bad = [p for p in planes if max(p) >= z.shape[1]]
     if bad:
         raise ValueError(
-            f"stats.mnd_plots.planes: {list(bad[0])} names a component beyond z[{s['dim'] - 1}]"
+            f"stats.mnd_planes.planes: {list(bad[0])} names a component beyond z[{z.shape[1] - 1}]"
         )
-    hist = stats.plane_histograms(z, mom, planes, bins=60)
-    save_figure(plots.mnd_contours(planes, hist, mom), fig_contours)
-    comps = sorted({c for pl in planes for c in pl})[:8]
-    save_figure(
-        plots.mnd_marginals(comps, stats.marginal_histograms(z, mom, comps), mom), fig_marginals
-    )
+    io.write_npz(projections, **stats.normal_projections(z, mom, planes))
+    return planes
+
+
+def mnd_plots(
+    *, summary, shells, qq, projections, fig_contours, fig_marginals, fig_qq, fig_shells
+) -> None:
+    """Contours against the fitted normal's ellipses, the planes' components' marginals, the core's
+    QQ plot and the sigma-shell fractions."""
+    s, drawn = io.read_json(summary), io.read_npz(projections)
+    save_figure(plots.mnd_contours(drawn), fig_contours)
+    save_figure(plots.mnd_marginals(drawn), fig_marginals)
     save_figure(
         plots.mnd_qq(io.read_npz(qq), s["dim"], s["core_sigma"], s["tested"], s["n"]), fig_qq
     )
     save_figure(plots.mnd_shells(io.read_tsv(shells)), fig_shells)
-    return planes
 
 
 # --- origin ---------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def fit_one(n: int, dim: int, components: list[int], n_init: int, threads: int, 
     os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     from threadpoolctl import threadpool_limits
 
-    from caelatent.samplers import GaussianMixtureSampler
+    from caelatent.sampling.samplers import GaussianMixtureSampler
 
     z = cloud(n, dim)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -4,7 +4,7 @@ Usage: python benchmarks/normality.py [--dims 8 64 256] [--n 2000 2000 1500] [--
                                       [--seeds 0] [--per-cloud-null]
        python benchmarks/normality.py --n-dependence [--dims 256] [--n 2500 10000 40000] [--runs 40]
 
-For each dimension p and seed: caelatent.normality.size_check, i.e. --clouds normal clouds with a
+For each dimension p and seed: caelatent.latent.normality.size_check, i.e. --clouds normal clouds with a
 random correlated covariance and an off-centre mean, each fitted and tested against a null of --runs
 N(0, I) clouds put through the same core fit and statistics (one null shared by the clouds, or with
 --per-cloud-null each cloud's own, exactly as rule mnd does: runs x clouds fits, use fewer). A
@@ -28,9 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-import numpy as np  # noqa: E402
-
-from caelatent import normality as N  # noqa: E402
+from caelatent.latent import normality as N  # noqa: E402
 
 
 def size(args) -> list[dict]:

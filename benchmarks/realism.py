@@ -22,15 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from caelatent import backend  # noqa: E402
+from caelatent.model import backend  # noqa: E402
 
 backend.use("tensorflow")
 
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from caelatent import realism  # noqa: E402
-from caelatent.generate import REFERENCE_SET  # noqa: E402
+from caelatent.scoring import realism  # noqa: E402
+from caelatent.sampling.generate import REFERENCE_SET  # noqa: E402
 
 METRICS = (
     "fd_onet",

@@ -14,13 +14,13 @@ Usage: python benchmarks/train.py [--backend auto] [--feed-images 8192] [--feed-
 2. Training: the seed network at --size on synthetic faces, for every combination of --path x
    --batch-size x --jit-compile x --precision x --steps-per-execution (each from scratch). --path
    host: ``fit`` fed from the host (train.device_mb: 0); device: the splits on the device, steps per
-   compiled call (jax only; :mod:`caelatent.devicefit`). images/s is the median of epochs 2.. (the
+   compiled call (jax only; :mod:`caelatent.model.devicefit`). images/s is the median of epochs 2.. (the
    first includes compilation), with the projected seed-run time and the last epoch's holdout loss
    (to compare paths and devices at equal settings).
 3. --profile (jax): a wall-clock breakdown of one training step at the first batch size and
    precision: the host feed's gather and copy of a batch, the dispatch of a compiled call, and the
    step's device time, for one step per call and --steps-per-execution's largest per call.
-4. Encoding: images/s of ``encode_images`` for each --predict-batch-size.
+4. Encoding: images/s of rule encode's loop (``encode_into``) for each --predict-batch-size.
 
 Generates synthetic faces (no download). Prints a table; writes JSON (--out).
 """
@@ -86,13 +86,13 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
     args = ap.parse_args()
 
-    from caelatent import backend
+    from caelatent.model import backend
 
     name = backend.use(args.backend, args.threads or None)
     import numpy as np
     import zarr
 
-    from caelatent.prepare import Split, prepare_synthetic
+    from caelatent.data.prepare import Split, prepare_synthetic
 
     device = backend.device_name(name)
     result = {
@@ -224,7 +224,7 @@ def feed_rates(images: Path, args) -> list[dict]:
     import zarr
     from keras.src.trainers.data_adapters import get_data_adapter
 
-    from caelatent.feed import Feed, open_source
+    from caelatent.model.feed import Feed, open_source
 
     arr = zarr.open_group(images, mode="r")["images"]
     rows = np.flatnonzero(zarr.open_group(images, mode="r")["split"][:] == 0)
@@ -284,8 +284,8 @@ def train_rate(
     import keras
     import numpy as np
 
-    from caelatent.model import ModelSpec
-    from caelatent.train import FitOptions, train_autoencoder
+    from caelatent.model.networks import ModelSpec
+    from caelatent.model.train import FitOptions, train_autoencoder
 
     class Timer(keras.callbacks.Callback):
         times: list = []
@@ -332,9 +332,9 @@ def profile(images: Path, args, calls: int = 20) -> list[dict]:
     import numpy as np
     import zarr
 
-    from caelatent.devicefit import DeviceFit
-    from caelatent.feed import Feed, InMemory
-    from caelatent.model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
+    from caelatent.model.devicefit import DeviceFit
+    from caelatent.model.feed import Feed, InMemory
+    from caelatent.model.networks import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
 
     if keras.backend.backend() != "jax":
         print("--profile needs the jax backend; skipped")
@@ -391,25 +391,25 @@ def profile(images: Path, args, calls: int = 20) -> list[dict]:
 
 
 def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:
-    from caelatent.encode import encode_images
+    """Encoding rate of rule encode's loop (:func:`caelatent.model.codec.encode_into`) into a
+    Zarr array of the latents' chunks, per predict batch size."""
+    import zarr
 
+    from caelatent.files.networks import load_model
+    from caelatent.files.store import open_zarr
+    from caelatent.model.codec import encode_into
+
+    net, arr = load_model(model_dir / "encoder.keras"), open_zarr(images)["images"]
+    n, step = arr.shape[0], arr.chunks[0] * max(1, 4096 // arr.chunks[0])
     out = []
     for bs in args.predict_batch_size:
-        encode_images(
-            images,
-            model_dir / "encoder.keras",
-            model_dir / f"lat{bs}.zarr",
-            z_dim=args.z_dim,
-            batch_size=bs,
-        )  # warm-up: graph building
-        t0 = time.perf_counter()
-        n = encode_images(
-            images,
-            model_dir / "encoder.keras",
-            model_dir / f"lat{bs}b.zarr",
-            z_dim=args.z_dim,
-            batch_size=bs,
-        )
+        for run in ("warm-up", "timed"):  # the first builds the graph
+            g = zarr.open_group(model_dir / f"lat{bs}-{run}.zarr", mode="w")
+            z = g.create_array(
+                "z", shape=(n, args.z_dim), chunks=(min(4096, n), args.z_dim), dtype="float32"
+            )
+            t0 = time.perf_counter()
+            encode_into(net, arr, z, batch_size=bs, step=step)
         out.append(
             {"predict_batch_size": bs, "images_per_s": round(n / (time.perf_counter() - t0), 1)}
         )

@@ -8,8 +8,9 @@ with nu = 5) keeps at each latent size, to show what the fall with z_dim alone i
 
 from pathlib import Path
 
-from caelatent import io, tails
-from caelatent.intervals import proportion_interval
+from caelatent.files import records
+from caelatent.latent import tails
+from caelatent.scoring.intervals import proportion_interval
 
 HERE = Path(__file__).parent / "findings" / "single_seed_2026-11-22"
 N_IMAGES, N_VECTORS = (
@@ -26,14 +27,14 @@ def add(exp, sampler, quantity, value, n):
         rows[k].append(v)
 
 
-s = io.read_tsv(HERE / "samplers.tsv")
+s = records.read_tsv(HERE / "samplers.tsv")
 for e, smp, rate in zip(s["experiment"], s["sampler"], s["face_rate"]):
     add(e, smp, "face_rate", float(rate), N_IMAGES)
-x = io.read_tsv(HERE / "experiments.tsv")
+x = records.read_tsv(HERE / "experiments.tsv")
 for e, z_dim, inside in zip(x["experiment"], x["z_dim"], x["inside_3sigma"]):
     add(e, "-", "inside_3sigma", float(inside), N_VECTORS)
     t5 = tails.predicted_fraction(5.0, int(z_dim), N_VECTORS, repeats=3)
     for k, v in zip(rows, (e, "-", "inside_3sigma_of_t5_at_this_z_dim", t5, "", "", N_VECTORS)):
         rows[k].append(v)
-io.write_tsv(HERE / "intervals.tsv", rows)
+records.write_tsv(HERE / "intervals.tsv", rows)
 print(f"wrote {HERE / 'intervals.tsv'}")

@@ -5,7 +5,7 @@ Usage: python docs/make_rulegraph.py [--check]
 Runs ``snakemake --rulegraph`` on the demo config (the seed config has the same rules, CelebA's
 download aside), lays the rules out in layers by their longest path from the data, and draws them
 with matplotlib (no Graphviz needed). Plot rules are drawn apart from the rules that compute.
-``--check`` only compares docs/rulegraph.txt with the workflow (tests/test_workflow.py runs it).
+``--check`` only compares docs/rulegraph.txt with the workflow (tests/test_repo.py runs it).
 """
 
 from __future__ import annotations

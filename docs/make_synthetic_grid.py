@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from caelatent import synthetic  # noqa: E402
+from caelatent.data import synthetic  # noqa: E402
 
 SHOWN = ("Male", "Young", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Gray_Hair", "Bald")
 images, attrs = synthetic.render_faces(np.arange(24), 96, seed=7)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import shutil
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from snakemake.utils import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CAELATENT_SAMPLE", ROOT.parent / "shared" / "data" / "celeba_sample"))
@@ -22,12 +25,52 @@ ATTR_FILE = SHARED / "list_attr_celeba_000001-020000.txt"
 IDENTITY_FILE = SHARED / "identity_CelebA.txt"
 
 
+SCHEMA = str(ROOT / "config" / "schema.yaml")
+
+
+def load(name: str) -> dict:
+    """A config file of config/."""
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def demo_or_default(demo: dict, *keys: str) -> dict:
+    """A config block as the workflow sees it: the demo's keys over the schema's defaults."""
+    cfg = copy.deepcopy(demo)
+    validate(cfg, SCHEMA)
+    for k in keys:
+        cfg = cfg[k]
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
-    """A workflow copy, with its own library, in which the demo DAG has run (once per session)."""
+    """A workflow copy, with its own library, in which the demo DAG has run (once per session).
+    Tests only read it; one that edits files or runs Snakemake there takes :func:`demo_copy`."""
     wf = workflow_copy(tmp_path_factory.mktemp("demo"), library=True)
     snakemake(wf, "--cores", "2", "--configfile", "config/demo.yaml")
     return wf
+
+
+@pytest.fixture
+def demo_copy(demo, tmp_path) -> Path:
+    """This test's own copy of the demo run, hard-linked (files keep their times, so Snakemake sees
+    the same state). Edit a file by replacing it (:func:`replace_file`), never in place: in place
+    would write through the link into the shared run."""
+    dest = tmp_path / "demo"
+    subprocess.run(["cp", "-al", str(demo), str(dest)], check=True)
+    return dest
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file at ``path`` (a hard link there is cut, not written through)."""
+    path.unlink(missing_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def wf(tmp_path_factory) -> Path:
+    """A workflow copy (no results) for dry runs, one per test module."""
+    return workflow_copy(tmp_path_factory.mktemp("wf"))
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +166,7 @@ def uv() -> str:
 
 
 def read_history(path) -> dict[str, list]:
-    """history.tsv as columns (what caelatent.train writes through io.write_tsv)."""
+    """history.tsv as columns (what caelatent.model.train writes through io.write_tsv)."""
     lines = Path(path).read_text().splitlines()
     header = lines[0].split("\t")
     cols: dict[str, list] = {h: [] for h in header}

@@ -5,7 +5,7 @@ peak RSS and the splits' uint8 bytes.
 Usage: python tests/memory_probe.py STORE N SIZE OUT_DIR [BACKEND]
 
 BACKEND (default tensorflow): jax trains on the device-resident path (the CPU is the device), whose
-splits are loaded by caelatent.devicefit instead of the host feed.
+splits are loaded by caelatent.model.devicefit instead of the host feed.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import sys
 import numpy as np
 import zarr
 
-from caelatent import backend, store
+from caelatent.model import backend
+from caelatent.files import store
 
 backend.use(sys.argv[5] if len(sys.argv) > 5 else "tensorflow", 2)
 
-from caelatent import train as train_module  # noqa: E402
-from caelatent.model import ModelSpec  # noqa: E402
+from caelatent.model import train as train_module  # noqa: E402
+from caelatent.model.networks import ModelSpec  # noqa: E402
 
 
 def rss(key: str) -> int:
@@ -51,7 +52,7 @@ def main(path: str, n: int, size: int, out_dir: str) -> None:
 
     train_module.open_source = noting_rss(train_module.open_source)
     if __import__("keras").backend.backend() == "jax":
-        from caelatent import devicefit
+        from caelatent.model import devicefit
 
         devicefit.DeviceFit._load = noting_rss(devicefit.DeviceFit._load)
     spec = ModelSpec(image_size=size, filters=(8, 8, 8, 8), z_dim=16)

@@ -8,20 +8,21 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow", 2)
 
 import keras  # noqa: E402
 
-from caelatent import attributes as at  # noqa: E402
-from caelatent import stats  # noqa: E402
-from caelatent import io  # noqa: E402
-from caelatent.io import read_tsv  # noqa: E402
+from caelatent.latent import attributes as at  # noqa: E402
+from caelatent.latent import describe  # noqa: E402
+from caelatent.files import records  # noqa: E402
+from caelatent.files.records import read_tsv  # noqa: E402
 from caelatent.stages.stats import moments as run_moments  # noqa: E402
-from caelatent.maps import innermost_layer, maximise_maps  # noqa: E402
+from caelatent.model.maps import innermost_layer, maximise_maps  # noqa: E402
 from caelatent.stages import attributes as stage  # noqa: E402
-from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
+from caelatent.stages.inputs import read_directions, read_labelled, read_moments  # noqa: E402
+from caelatent.model.networks import ModelSpec, build_decoder, build_encoder  # noqa: E402
 
 NAMES = ["Smiling", "Eyeglasses", "Rare", "Noise"]
 
@@ -91,7 +92,7 @@ def cloud(tmp_path_factory):
 
 
 def test_recovered_directions_point_the_right_way(cloud):
-    dirs = at.Directions.load(cloud["dir"] / "directions.npz")
+    dirs = read_directions(cloud["dir"] / "directions.npz")
     for name, effect, size in (
         ("Smiling", cloud["e_smile"], 2.0),
         ("Eyeglasses", cloud["e_glasses"], 1.6),
@@ -124,7 +125,7 @@ def test_images_without_attribute_rows_are_excluded_and_counted(cloud):
     train = keep & (zarr.open_group(cloud["dir"] / "latents.zarr")["split"][:] == 0)
     v = cloud["values"][train, 0]
     expect = cloud["z"][train][v == 1].mean(0) - cloud["z"][train][v == -1].mean(0)
-    dirs = at.Directions.load(cloud["dir"] / "directions.npz")
+    dirs = read_directions(cloud["dir"] / "directions.npz")
     assert np.allclose(dirs.of("Smiling"), expect, atol=1e-4)
     t = cloud["table"]
     assert t["n_pos"][0] + t["n_neg"][0] == train.sum()
@@ -137,7 +138,7 @@ def test_rare_attribute_is_skipped_and_listed(cloud):
     ]["reason"]
     assert "Rare" not in list(cloud["table"]["attribute"]) and s["analysed"] == 3
     with pytest.raises(ValueError, match="'Rare' has no direction"):
-        at.Directions.load(cloud["dir"] / "directions.npz").of("Rare")
+        read_directions(cloud["dir"] / "directions.npz").of("Rare")
 
 
 def test_bad_attribute_values_name_attribute_and_row(tmp_path):
@@ -145,7 +146,7 @@ def test_bad_attribute_values_name_attribute_and_row(tmp_path):
     values[7, 1] = 3
     lat = write_latents(tmp_path / "l.zarr", np.zeros((50, 4)), values, np.zeros(50))
     with pytest.raises(ValueError, match="attribute Eyeglasses of row 7 is 3"):
-        at.load_labelled(lat)
+        read_labelled(lat)
 
 
 def test_attribute_projections_hold_what_the_plots_draw(cloud):
@@ -156,18 +157,18 @@ def test_attribute_projections_hold_what_the_plots_draw(cloud):
     stage.attribute_projections(
         **tables, projections=d / "proj.npz", pcs=8, histogram_pcs=3, histogram_attributes=shown
     )
-    drawn = io.read_npz(d / "proj.npz")
-    lab, mom = at.load_labelled(d / "latents.zarr"), stats.Moments.load(d / "moments.npz")
+    drawn = records.read_npz(d / "proj.npz")
+    lab, mom = read_labelled(d / "latents.zarr"), read_moments(d / "moments.npz")
     names = [str(n) for n in drawn["names"]]
     assert drawn["cosines"].shape == (len(names), 8) and list(drawn["shown"]) == shown
     assert np.all(np.abs(drawn["cosines"]) <= 1 + 1e-9)
     # the radius is each image's Mahalanobis distance, the values its attribute columns
     np.testing.assert_allclose(
-        drawn["radius"], np.sqrt(stats.mahalanobis_sq(lab.z, mom)), rtol=1e-5
+        drawn["radius"], np.sqrt(describe.mahalanobis_sq(lab.z, mom)), rtol=1e-5
     )
     for k, n in enumerate(names):
         assert np.array_equal(drawn["values"][:, k], lab.values[:, lab.names.index(n)])
-    w, v = stats.pca(mom)
+    w, v = describe.pca(mom)
     np.testing.assert_allclose(drawn["variances"], w[:3])
     np.testing.assert_allclose(drawn["projections"], (lab.z - mom.mean) @ v[:, :3], atol=1e-4)
     # the plot rule draws from that file alone
@@ -251,7 +252,7 @@ def test_arithmetic_rule_writes_every_grid_and_face_check(cloud, tmp_path):
     r = t["radius"][sm].reshape(3, 5)
     assert (r[:, [0, 4]].max(axis=1) > r[:, 2]).all()
     # faces come from holdout images that have attributes
-    lab = at.load_labelled(d / "latents.zarr")
+    lab = read_labelled(d / "latents.zarr")
     assert set(t["image_id"][sm].astype(int)) <= set(lab.ids[~lab.train])
     with pytest.raises(ValueError, match="arithmetic.attributes: 'Bald'"):
         stage.arithmetic(
@@ -358,9 +359,9 @@ def test_innermost_maps_rule_outputs(encoder, tmp_path):
 def test_whitened_radius_matches_mahalanobis(cloud):
     """The radii in the attribute table use the same Mahalanobis distance as the statistics stage."""
     d = cloud["dir"]
-    lab = at.load_labelled(d / "latents.zarr")
-    mom = stats.Moments.load(d / "moments.npz")
-    r = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
+    lab = read_labelled(d / "latents.zarr")
+    mom = read_moments(d / "moments.npz")
+    r = np.sqrt(describe.mahalanobis_sq(lab.z, mom))
     v = lab.values[:, 0]
     assert cloud["table"]["radius_median_pos"][0] == pytest.approx(np.median(r[v == 1]), rel=1e-4)
 
@@ -370,8 +371,8 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     file stops at 20,000): the 158 images without a row are kept by prepare and left out here."""
     from conftest import ATTR_FILE, ORIGINALS_TAR
 
-    from caelatent.prepare import Split, prepare_celeba
-    from caelatent.encode import encode_images
+    from caelatent.data.prepare import Split, prepare_celeba
+    from caelatent.stages.model import encode
 
     lines = ATTR_FILE.read_text().splitlines()
     short = tmp_path / "list_attr_short.txt"
@@ -384,11 +385,10 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     build_encoder(ModelSpec(image_size=64, filters=(8, 8, 16, 16), z_dim=12)).save(
         tmp_path / "encoder.keras"
     )
-    encode_images(
-        tmp_path / "data/images.zarr",
-        tmp_path / "encoder.keras",
-        tmp_path / "latents.zarr",
-        z_dim=12,
+    encode(
+        images=tmp_path / "data/images.zarr",
+        encoder=tmp_path / "encoder.keras",
+        latents=tmp_path / "latents.zarr",
     )
     run_moments(latents=tmp_path / "latents.zarr", moments=tmp_path / "moments.npz")
     s = stage.attributes(
@@ -408,7 +408,7 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     )  # every CelebA attribute is either analysed or listed
     t = read_tsv(tmp_path / "a.tsv")
     assert set(t["n_pos"] + t["n_neg"]) == {s["train_with_attributes"]}
-    lab = at.load_labelled(tmp_path / "latents.zarr")
+    lab = read_labelled(tmp_path / "latents.zarr")
     assert lab.ids.max() == 400 and len(lab.ids) == 400
 
 

@@ -8,20 +8,21 @@ import textwrap
 
 import pytest
 
-from caelatent import backend
+from caelatent.model import backend
 
 pytestmark = pytest.mark.slow  # each test trains or ascends in a fresh process
 
 SCRIPT = textwrap.dedent("""
     import sys, pathlib, numpy as np, zarr
-    from caelatent import backend
+    from caelatent.model import backend
     backend.use(sys.argv[1], 1)
     import keras
     assert keras.backend.backend() == sys.argv[1]
-    from caelatent.model import ModelSpec
-    from caelatent.prepare import Split, prepare_synthetic
-    from caelatent.encode import encode_images, load_model
-    from caelatent.train import FitOptions, train_autoencoder
+    from caelatent.model.networks import ModelSpec
+    from caelatent.data.prepare import Split, prepare_synthetic
+    from caelatent.files.networks import load_model
+    from caelatent.stages.model import encode
+    from caelatent.model.train import FitOptions, train_autoencoder
     d = pathlib.Path(sys.argv[2])
     prepare_synthetic(d, n_images=160, size=64, seed=0, split=Split(0.8), workers=1, chunk=64)
     h = train_autoencoder(d / "images.zarr", d / "m", ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
@@ -31,7 +32,7 @@ SCRIPT = textwrap.dedent("""
     h = train_autoencoder(d / "images.zarr", d / "m2", ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
                           loss="mse", epochs=2, batch_size=16, verbose=0, options=FitOptions(steps_per_execution=32))
     assert all(np.isfinite(h["loss"])), h
-    encode_images(d / "images.zarr", d / "m" / "encoder.keras", d / "lat.zarr", z_dim=16)
+    encode(images=d / "images.zarr", encoder=d / "m" / "encoder.keras", latents=d / "lat.zarr")
     z = zarr.open_group(d / "lat.zarr")["z"][:]
     x = zarr.open_group(d / "images.zarr")["images"][:].astype("float32") / 255
     direct = np.asarray(load_model(d / "m" / "encoder.keras").predict(x, verbose=0))
@@ -56,11 +57,11 @@ def test_train_and_encode_on_other_backends(name, tmp_path):
 
 GRADIENT_SCRIPT = textwrap.dedent("""
     import sys, numpy as np
-    from caelatent import backend
+    from caelatent.model import backend
     backend.use(sys.argv[1], 1)
     import keras
-    from caelatent.maps import maximise_maps
-    from caelatent.model import ModelSpec, build_encoder
+    from caelatent.model.maps import maximise_maps
+    from caelatent.model.networks import ModelSpec, build_encoder
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     value, aux, grad = backend.value_and_grad(lambda t: (keras.ops.sum(t ** 3), keras.ops.sum(t, axis=1)), x)
     assert abs(value - (x ** 3).sum()) < 1e-3 and np.allclose(aux, x.sum(1), atol=1e-5), (value, aux)
@@ -89,7 +90,7 @@ def test_gradient_ascent_on_other_backends(name, tmp_path):
 
 AUTO_SCRIPT = textwrap.dedent("""
     import os, sys
-    from caelatent import backend
+    from caelatent.model import backend
     chosen = backend.use("auto", 1, None if sys.argv[1] == "none" else float(sys.argv[1]))
     import keras
     assert keras.backend.backend() == chosen == os.environ["KERAS_BACKEND"], chosen

@@ -13,8 +13,8 @@ import pytest
 import yaml
 import zarr
 
-from caelatent import io
-from caelatent.comparison import SAMPLER_METRICS
+from caelatent.files import records
+from caelatent.scoring.comparison import SAMPLER_METRICS
 from conftest import snakemake, workflow_copy
 
 TWO = {
@@ -54,7 +54,7 @@ def test_two_experiments_are_compared_per_experiment_and_sampler(tmp_path):
         "config/demo.yaml",
         "two.yaml",
     )
-    exps = io.read_tsv(wf / out / "experiments.tsv")
+    exps = records.read_tsv(wf / out / "experiments.tsv")
     assert list(exps["experiment"]) == ["demo", "demo_vae"]
     assert list(exps["n_replicates"]) == [2, 1] and list(exps["kind"]) == ["cae", "vae"]
     for key in ("reconstruction_loss", "inside_3sigma", "pcs_for_90pct", "nu"):
@@ -62,7 +62,7 @@ def test_two_experiments_are_compared_per_experiment_and_sampler(tmp_path):
     assert all(0 <= float(v) <= 1 for v in exps["inside_3sigma"])
     # replicates: each trained with its own seed into its own folder, the mean of the two in the
     # table with the t interval of their spread; the single VAE keeps the run's own nu interval
-    reps = io.read_tsv(wf / out / "replicates.tsv")
+    reps = records.read_tsv(wf / out / "replicates.tsv")
     assert list(reps["replicate"]) == RUNS and list(reps["train_seed"][:2]) == [1, 2]
     loss = [float(v) for v in reps["reconstruction_loss"][:2]]
     assert loss[0] != loss[1] and float(exps["reconstruction_loss"][0]) == pytest.approx(
@@ -80,11 +80,11 @@ def test_two_experiments_are_compared_per_experiment_and_sampler(tmp_path):
     assert (rows["demo-s1"] == rows["demo-s2"]).all()
     draws = [np.load(wf / f"results/{r}/samples/mnd-k3/z.npy") for r in RUNS[:2]]
     assert not np.allclose(draws[0], draws[1])
-    long = io.read_tsv(wf / out / "samplers.tsv")
+    long = records.read_tsv(wf / out / "samplers.tsv")
     per = {
         e: [s for x, s in zip(long["experiment"], long["sampler"]) if x == e] for e in TWO["run"]
     }
-    summaries = {e: io.read_tsv(wf / f"results/{e}/stats/summary.tsv") for e in RUNS}
+    summaries = {e: records.read_tsv(wf / f"results/{e}/stats/summary.tsv") for e in RUNS}
     for e, r in (("demo", "demo-s1"), ("demo_vae", "demo_vae")):  # a row per sampler and reference
         assert len(per[e]) == len(summaries[r]["sampler"]) == len(set(per[e])), per[e]
     assert "prior" in per["demo_vae"] and "prior" not in per["demo"]
@@ -96,7 +96,7 @@ def test_two_experiments_are_compared_per_experiment_and_sampler(tmp_path):
             float(lo) <= float(v) <= float(hi)
             for v, lo, hi in zip(long[metric], long[f"{metric}_lo"], long[f"{metric}_hi"])
         ), metric
-    diffs = io.read_tsv(wf / out / "differences.tsv")
+    diffs = records.read_tsv(wf / out / "differences.tsv")
     assert set(diffs["baseline"]) == {"demo"} and set(diffs["experiment"]) == {"demo_vae"}
     assert set(diffs["supported"]) == {"-"}  # one VAE replicate: no difference is judged
     for name in ("sampler_heatmaps.png", "tradeoff.png", "experiments.png"):
@@ -112,7 +112,7 @@ def test_two_experiments_are_compared_per_experiment_and_sampler(tmp_path):
 
 
 def test_plane_paths_are_named_by_angle_across_experiments_unless_that_collides():
-    from caelatent.comparison import sampler_labels
+    from caelatent.scoring.comparison import sampler_labels
 
     got = sampler_labels(["mnd", "plane_path", "plane_path"], ["k3", "z28-z51-a0", "z28-z51-a45"])
     assert got == ["mnd k3", "plane_path a0", "plane_path a45"]
@@ -121,7 +121,7 @@ def test_plane_paths_are_named_by_angle_across_experiments_unless_that_collides(
 
 
 def test_the_trade_off_takes_each_experiments_best_cloud_sampler():
-    from caelatent.comparison import best_cloud_sampler
+    from caelatent.scoring.comparison import best_cloud_sampler
 
     labels = ["holdout_real", "uniform_box b1.5", "mnd k3", "gmm n10", "prior"]
     nan = float("nan")

@@ -16,12 +16,12 @@ needs_jax = pytest.mark.skipif(
 
 PREAMBLE = textwrap.dedent("""
     import sys, pathlib, numpy as np
-    from caelatent import backend
+    from caelatent.model import backend
     backend.use("jax", 2)
     import jax, keras
-    from caelatent.model import ModelSpec
-    from caelatent.prepare import Split, prepare_synthetic
-    from caelatent.train import FitOptions, train_autoencoder
+    from caelatent.model.networks import ModelSpec
+    from caelatent.data.prepare import Split, prepare_synthetic
+    from caelatent.model.train import FitOptions, train_autoencoder
     d = pathlib.Path(sys.argv[1])
     # 240 train images: batches of 14 give 17 full batches and a partial one of 2
     prepare_synthetic(d, n_images=300, size=32, seed=0, split=Split(0.8), workers=1, chunk=64)
@@ -76,9 +76,9 @@ PARALLEL_SCRIPT = textwrap.dedent("""
 
     # what runs on two devices: each batch's positions split between them, images on both
     import zarr
-    from caelatent.devicefit import DeviceFit, devices_for
-    from caelatent.feed import Feed
-    from caelatent.model import UInt8Autoencoder, build_decoder, build_heads
+    from caelatent.model.devicefit import DeviceFit, devices_for
+    from caelatent.model.feed import Feed
+    from caelatent.model.networks import UInt8Autoencoder, build_decoder, build_heads
     g = zarr.open_group(d / "images.zarr", mode="r")
     split = g["split"][:]
     rows, hold = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
@@ -135,9 +135,9 @@ def test_data_parallel_training_off_the_jax_backend_names_the_setting(tmp_path):
     naming train.gpus and what it needs; bad fit options name their key."""
     import keras
 
-    from caelatent.model import ModelSpec
-    from caelatent.prepare import Split, prepare_synthetic
-    from caelatent.train import FitOptions, train_autoencoder
+    from caelatent.model.networks import ModelSpec
+    from caelatent.data.prepare import Split, prepare_synthetic
+    from caelatent.model.train import FitOptions, train_autoencoder
 
     assert keras.backend.backend() != "jax"
     prepare_synthetic(tmp_path, n_images=40, size=32, seed=0, split=Split(0.8), workers=1)

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import io
-from caelatent.attributes import load_labelled
-from caelatent.prepare import Split, prepare_synthetic
-from caelatent.store import (
+from caelatent.files import records
+from caelatent.stages.inputs import read_labelled
+from caelatent.data.prepare import Split, prepare_synthetic
+from caelatent.files.store import (
     DamagedChunk,
     DiskFull,
     check_chunks,
@@ -166,10 +166,10 @@ def test_a_damaged_latents_chunk_is_named_by_the_readers_of_latents(tmp_path, ho
     store = latents_store(tmp_path / "latents.zarr")
     damage_chunk(store, "z", "c/3/0", how)
     with pytest.raises(DamagedChunk, match=r"latents.zarr: array 'z', chunk \(3, 0\)"):
-        io.load_z(store)
+        records.load_z(store)
     damage_chunk(store, "attributes", "c/1/0", how)
     with pytest.raises(DamagedChunk, match=r"array 'attributes', chunk \(1, 0\)"):
-        load_labelled(store)
+        read_labelled(store)
 
 
 def test_a_deleted_chunk_is_an_error_naming_it_not_zeros(faces, tmp_path):
@@ -189,10 +189,10 @@ def test_a_deleted_chunk_is_an_error_naming_it_not_zeros(faces, tmp_path):
     latents = latents_store(tmp_path / "latents.zarr")
     (latents / "z" / "c/1/0").unlink()
     with pytest.raises(DamagedChunk, match=r"latents.zarr: array 'z', chunk \(1, 0\) .* missing"):
-        io.load_z(latents)
+        records.load_z(latents)
     (latents / "attributes" / "c/3/0").unlink()
     with pytest.raises(DamagedChunk, match=r"array 'attributes', chunk \(3, 0\)"):
-        load_labelled(latents)
+        read_labelled(latents)
 
 
 def test_chunks_never_written_are_not_missing_and_a_full_check_finds_changed_ones(tmp_path):

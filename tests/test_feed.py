@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow")
 
-from caelatent.feed import (
+from caelatent.model.feed import (
     Feed,
     InMemory,
     ZarrWindows,

@@ -1,4 +1,4 @@
-"""caelatent.fid: the standard FID through pytorch-fid's network, loaded from a local weights file
+"""caelatent.scoring.fid: the standard FID through pytorch-fid's network, loaded from a local weights file
 (here a randomly initialised file of the same architecture, written by the test: the real one
 cannot be downloaded here), its value pytorch-fid's, its half-sample interval."""
 
@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from caelatent import fid, intervals, realism
+from caelatent.scoring import fid, intervals, realism
 
 #: each test starts the network's process (torch's import, some 5-15 s)
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ if importlib.util.find_spec("pytorch_fid") is None:
 
 #: writes pytorch-fid's FID Inception (its patched blocks, 1,008 classes, no auxiliary head) with
 #: seeded random weights as a state dict like pt_inception-2015-12-05-*.pth; in a process of its
-#: own, like the network (caelatent.fid.Network: triton's import crashes beside TensorFlow)
+#: own, like the network (caelatent.scoring.fid.Network: triton's import crashes beside TensorFlow)
 STAND_IN = """
 import sys, torch
 from pytorch_fid import inception as pfi
@@ -104,7 +104,7 @@ def test_the_fid_interval_holds_the_value_and_shrinks_with_n():
 
 
 def test_the_fid_half_samples_are_the_other_distances_half_samples():
-    """The interval is the Fréchet distance's own procedure (caelatent.intervals), only faster."""
+    """The interval is the Fréchet distance's own procedure (caelatent.scoring.intervals), only faster."""
     rng = np.random.default_rng(4)
     real, fake = rng.standard_normal((40, 6)), rng.standard_normal((50, 6)) + 0.5
     hr = intervals.HalfSamples(40, 1, 0).indices()[0]
@@ -120,17 +120,17 @@ def test_the_fid_half_samples_are_the_other_distances_half_samples():
 def test_the_evaluation_reports_the_fid_with_its_interval(stand_ins):
     """evaluate.Scorer with the weights file, TensorFlow loaded first (MTCNN) as in the rule:
     every set's row has the FID and its interval, and the notes say which network it is."""
-    from caelatent import backend
+    from caelatent.model import backend
 
     backend.use("tensorflow")
-    from caelatent import stats
-    from caelatent.columns import FID
-    from caelatent.evaluate import Scorer
+    from caelatent.latent import describe
+    from caelatent.scoring.columns import FID
+    from caelatent.scoring.evaluate import Scorer
 
     rng = np.random.default_rng(5)
     ref = rng.integers(0, 256, size=(24, 64, 64, 3), dtype=np.uint8)
     z = rng.standard_normal((60, 4))
-    mom = stats.Moments(len(z), z.mean(0), np.cov(z, rowvar=False), z.min(0), z.max(0))
+    mom = describe.Moments(len(z), z.mean(0), np.cov(z, rowvar=False), z.min(0), z.max(0))
     scorer = Scorer(
         ref,
         ref,

@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow")
 
-from caelatent.detect import FaceDetector  # noqa: E402
-from caelatent.encode import decode  # noqa: E402
-from caelatent.evaluate import nearest_distances  # noqa: E402
-from caelatent.generate import pick_rows  # noqa: E402
-from caelatent.realism import frechet_distance  # noqa: E402
-from caelatent.model import ModelSpec, build_decoder  # noqa: E402
-from caelatent.images import decode_crop_resize  # noqa: E402
+from caelatent.scoring.detect import FaceDetector  # noqa: E402
+from caelatent.model.codec import decode  # noqa: E402
+from caelatent.scoring.evaluate import nearest_distances  # noqa: E402
+from caelatent.sampling.generate import pick_rows  # noqa: E402
+from caelatent.scoring.realism import frechet_distance  # noqa: E402
+from caelatent.model.networks import ModelSpec, build_decoder  # noqa: E402
+from caelatent.data.images import decode_crop_resize  # noqa: E402
 from conftest import ORIGINALS_TAR, read_jpegs  # noqa: E402
 
 

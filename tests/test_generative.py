@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow")
 
 import keras  # noqa: E402
 
-from caelatent.model import (  # noqa: E402
+from caelatent.model.networks import (  # noqa: E402
     ModelSpec,
     UInt8Autoencoder,
     build_decoder,
@@ -21,9 +21,9 @@ from caelatent.model import (  # noqa: E402
     training_loss,
     z_penalty,
 )
-from caelatent.prepare import Split, prepare_synthetic  # noqa: E402
-from caelatent.encode import encode_images  # noqa: E402
-from caelatent.train import train_autoencoder  # noqa: E402
+from caelatent.data.prepare import Split, prepare_synthetic  # noqa: E402
+from caelatent.stages.model import encode  # noqa: E402
+from caelatent.model.train import train_autoencoder  # noqa: E402
 
 TINY = dict(image_size=64, filters=(8, 16, 16, 32), z_dim=8)
 
@@ -82,8 +82,8 @@ def test_vae_heads_share_the_encoder_and_encoding_gives_the_mean():
 
 
 def test_prior_samples_decode_to_images_through_a_vae_decoder(tmp_path):
-    from caelatent.encode import decode
-    from caelatent.samplers import Prior
+    from caelatent.model.codec import decode
+    from caelatent.sampling.samplers import Prior
 
     spec = ModelSpec(**TINY, kind="vae")
     prior = Prior().fit(np.zeros((10, 8)))
@@ -103,7 +103,7 @@ def latent_cloud(faces, out, kind: str, **extra) -> np.ndarray:
     train_autoencoder(
         faces, out, spec, epochs=4, batch_size=32, learning_rate=2e-3, loss="bce", verbose=0
     )
-    encode_images(faces, out / "encoder.keras", out / "latents.zarr", z_dim=8)
+    encode(images=faces, encoder=out / "encoder.keras", latents=out / "latents.zarr")
     import zarr
 
     return zarr.open_group(out / "latents.zarr", mode="r")["z"][:]

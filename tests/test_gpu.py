@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from caelatent import backend
+from caelatent.model import backend
 
 pytestmark = [
     pytest.mark.gpu,
@@ -17,13 +17,13 @@ pytestmark = [
 
 SCRIPT = textwrap.dedent("""
     import sys, pathlib, numpy as np
-    from caelatent import backend
+    from caelatent.model import backend
     name = backend.use("auto")
     device = backend.device_name(name)
     assert device != "cpu", (name, device)
-    from caelatent.model import ModelSpec
-    from caelatent.prepare import Split, prepare_synthetic
-    from caelatent.train import FitOptions, train_autoencoder
+    from caelatent.model.networks import ModelSpec
+    from caelatent.data.prepare import Split, prepare_synthetic
+    from caelatent.model.train import FitOptions, train_autoencoder
     d = pathlib.Path(sys.argv[1])
     prepare_synthetic(d, n_images=2048, size=96, seed=0, split=Split(0.9), workers=4)
     h = train_autoencoder(d / "images.zarr", d / "m", ModelSpec(image_size=96), epochs=2, verbose=0,

@@ -1,4 +1,4 @@
-"""caelatent.intervals: each interval covers what it estimates at its nominal rate (over hundreds of
+"""caelatent.scoring.intervals: each interval covers what it estimates at its nominal rate (over hundreds of
 repeats, not one draw), and KID is unbiased where the Fréchet distance is not."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from caelatent import intervals as iv
-from caelatent import realism
+from caelatent.scoring import intervals as iv
+from caelatent.scoring import realism
 
 D, N, REPEATS = 16, 200, 400
 
@@ -120,6 +120,6 @@ def test_paired_gaps_are_narrower_than_their_parts():
     real, fake = two_laws(rng, N)
     other = rng.standard_normal((N, D)) * 1.1 + 0.35
     rs = iv.RealSet(real, 3, iv.HalfSamples(N, 60, 0))
-    (va, ha), (vb, hb) = iv.compare_sets(rs, fake, 1), iv.compare_sets(rs, other, 2)
+    (_, ha), (_, hb) = iv.compare_sets(rs, fake, 1), iv.compare_sets(rs, other, 2)
     paired = np.std(ha["fd"] - hb["fd"])
     assert paired < np.hypot(np.std(ha["fd"]), np.std(hb["fd"]))

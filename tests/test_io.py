@@ -3,25 +3,27 @@
 import numpy as np
 import pytest
 
-from caelatent import io
+from caelatent.files import records
 from caelatent.plots import save_figure
 from caelatent.stages import report
 
 
 def test_tsv_round_trip_keeps_numbers_and_text(tmp_path):
     cols = {"sampler": ["mnd", "uniform box"], "face_rate": [0.5, 1 / 3], "n": [10, 20]}
-    io.write_tsv(tmp_path / "t.tsv", cols)
-    back = io.read_tsv(tmp_path / "t.tsv")
+    records.write_tsv(tmp_path / "t.tsv", cols)
+    back = records.read_tsv(tmp_path / "t.tsv")
     assert list(back["sampler"]) == cols["sampler"] and list(back["n"]) == [10, 20]
     assert back["face_rate"][1] == pytest.approx(1 / 3, rel=1e-5)
     with pytest.raises(ValueError, match=r"t2.tsv: column 'n' has 1 rows"):
-        io.write_tsv(tmp_path / "t2.tsv", {"a": [1, 2], "n": [1]})
+        records.write_tsv(tmp_path / "t2.tsv", {"a": [1, 2], "n": [1]})
     assert not (tmp_path / "t2.tsv").exists()  # nothing half-written
 
 
 def test_tables_become_report_pages_with_every_row_escaped(tmp_path):
-    io.write_tsv(tmp_path / "a.tsv", {"sampler": ["<b>x</b>", "gmm"], "v": np.array([1.5, 2.0])})
-    io.write_tsv(tmp_path / "b.tsv", {"k": list(range(30))})
+    records.write_tsv(
+        tmp_path / "a.tsv", {"sampler": ["<b>x</b>", "gmm"], "v": np.array([1.5, 2.0])}
+    )
+    records.write_tsv(tmp_path / "b.tsv", {"k": list(range(30))})
     names = report.tables(
         html=tmp_path / "tables",
         title="experiment demo",

@@ -1,8 +1,10 @@
-"""The library's shape: no function longer than a screen and a half."""
+"""The library's shape: subpackages that mirror the workflow's stages, no name that shadows the
+standard library, no function longer than a screen and a half."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "caelatent"
@@ -19,3 +21,68 @@ def test_no_library_function_is_over_80_lines():
                 if lines > MAX_LINES:
                     long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {lines}")
     assert not long, long
+
+
+#: a subpackage per stage of the workflow (data, model, latent, sampling, scoring), the I/O layer
+#: (files), the figures (plots) and the rules' runners (stages)
+SUBPACKAGES = {"data", "model", "latent", "sampling", "scoring", "files", "plots", "stages"}
+
+
+def test_the_package_top_level_shows_the_stages():
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    assert packages == SUBPACKAGES
+    top = {p.stem for p in SRC.glob("*.py")} - {"__init__"}
+    assert len(top) <= 12, sorted(top)
+    for name in SUBPACKAGES:  # each says what it holds
+        assert ast.get_docstring(ast.parse((SRC / name / "__init__.py").read_text())), name
+
+
+def test_no_module_shadows_the_standard_library():
+    names = {p.stem for p in SRC.rglob("*.py")} | {p.name for p in SRC.rglob("*") if p.is_dir()}
+    assert not names & set(sys.stdlib_module_names)
+
+
+#: calls that open, write or remove a path
+PATH_CALLS = {
+    "open", "load", "save", "savez", "savez_compressed", "open_group", "open_zarr", "atomic_path",
+    "write_text", "read_text", "write_bytes", "read_bytes", "mkdir", "rmtree", "load_model",
+    "urlopen", "iterdir", "glob", "rglob", "loadtxt", "symlink", "is_file", "exists",
+}  # fmt: skip
+#: the library modules outside the I/O layer (files/) and the stage runners (stages/) that still
+#: open paths, and why; the test fails when one no longer does, so the list only shrinks
+OPENS_PATHS = {
+    "data/celeba.py": "reads CelebA's attribute and identity files and the image archive",
+    "data/download.py": "downloads CelebA's files",
+    "data/folder.py": "lists an image folder",
+    "data/prepare.py": "writes the prepared store while it decodes (the data stage's ingestion)",
+    "model/checkpoint.py": "a Keras callback that writes the checkpoint during fit",
+    "model/train.py": "opens the splits, claims the checkpoint and saves the networks",
+    "plots/__init__.py": "save_figure, the runners' one figure writer",
+    "scoring/fid.py": "hands the weights file to pytorch-fid in its own process",
+    "provenance.py": "reads the library's sources and git",
+    "configcheck.py": "reads the schema",
+    "configdoc.py": "writes config/README.md",
+}
+
+
+def _opens_paths(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            first = node.args[0] if node.args else None
+            in_memory = isinstance(first, ast.Call) and getattr(first.func, "attr", "") == "BytesIO"
+            pillow_decode = name == "load" and not node.args + node.keywords
+            if name in PATH_CALLS and not in_memory and not pillow_decode:
+                return True
+    return False
+
+
+def test_only_the_io_layer_and_the_stage_runners_open_paths():
+    found = {
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if p.relative_to(SRC).parts[0] not in ("files", "stages") and _opens_paths(p)
+    }
+    assert found - set(OPENS_PATHS) == set(), "a library module opens a path"
+    assert set(OPENS_PATHS) - found == set(), "no longer opens paths: take it off OPENS_PATHS"

@@ -55,12 +55,12 @@ def test_training_logs_an_eta_counting_the_resumed_epochs(caplog):
     one epoch took 10 s so one more is left."""
     import logging
 
-    from caelatent.train import Progress
+    from caelatent.model.train import Progress
 
     now = [0.0]
     cb = Progress(every_s=1e9, first_epoch=2, clock=lambda: now[0])
     cb.set_params({"epochs": 4, "steps": 5})
-    caplog.set_level(logging.INFO, logger="caelatent.train")
+    caplog.set_level(logging.INFO, logger="caelatent.model.train")
     cb.on_train_begin()
     cb.on_epoch_begin(2)
     now[0] = 10.0

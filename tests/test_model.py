@@ -1,12 +1,12 @@
 import pytest
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow")
 
 import keras  # noqa: E402
 
-from caelatent.model import ModelSpec, build_decoder, build_encoder  # noqa: E402
+from caelatent.model.networks import ModelSpec, build_decoder, build_encoder  # noqa: E402
 
 
 def build_autoencoder(spec: ModelSpec) -> tuple[keras.Model, keras.Model, keras.Model]:

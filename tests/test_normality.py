@@ -1,4 +1,4 @@
-"""caelatent.normality: the core fitted from the core, and simulation-calibrated tests of it."""
+"""caelatent.latent.normality: the core fitted from the core, and simulation-calibrated tests of it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from caelatent import normality as N
+from caelatent.latent import normality as N
 
 
 def cloud(rng, n, p):

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow")
 
-from caelatent import realism  # noqa: E402
-from caelatent.evaluate import rank_first  # noqa: E402
-from caelatent.generate import REFERENCES  # noqa: E402
+from caelatent.scoring import realism  # noqa: E402
+from caelatent.scoring.evaluate import rank_first  # noqa: E402
+from caelatent.sampling.generate import REFERENCES  # noqa: E402
 from conftest import HALFRES_TAR  # noqa: E402
 
 
@@ -20,7 +20,7 @@ def real(sample, tmp_path_factory):
     """1,200 real CelebA faces at 64x64 from the shared sample, in two disjoint halves."""
     import zarr
 
-    from caelatent.prepare import Split, prepare_celeba
+    from caelatent.data.prepare import Split, prepare_celeba
 
     d = tmp_path_factory.mktemp("real")
     prepare_celeba(HALFRES_TAR, d, size=64, max_images=1200, split=Split(0.5), workers=2)

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from caelatent import samplers as smp
-from caelatent import stats
+from caelatent.sampling import samplers as smp
+from caelatent.latent import describe
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def cloud():
 
 
 def d2(x, mom):
-    y = (x - mom.mean) @ stats.whitener(mom).T
+    y = (x - mom.mean) @ describe.whitener(mom).T
     return np.einsum("ij,ij->i", y, y)
 
 

@@ -20,7 +20,7 @@ import yaml
 import zarr
 
 from conftest import snakemake, workflow_copy
-from test_workflow import dry_run_jobs
+from test_dryrun import dry_run_jobs
 
 SMALL = {
     "data": {"synthetic": {"n_images": 600}},

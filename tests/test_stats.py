@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import io, normality, stats
+from caelatent.files import records
+from caelatent.stages.inputs import read_moments  # noqa: E402
+from caelatent.latent import normality, describe
 from caelatent.stages import stats as stage
 
 
@@ -50,7 +52,7 @@ def mnd_run(tmp_path_factory):
 
 def test_streaming_moments_equal_numpy(mnd_run):
     d, lat, z, mean, cov = mnd_run
-    mom = stats.Moments.load(d / "moments.npz")
+    mom = read_moments(d / "moments.npz")
     z32 = z.astype(np.float32).astype(np.float64)
     np.testing.assert_allclose(mom.mean, z32.mean(axis=0), atol=1e-9)
     np.testing.assert_allclose(mom.cov, np.cov(z32, rowvar=False), rtol=1e-7, atol=1e-9)
@@ -109,7 +111,7 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
     stage.correlation_scatter(
         **drawn, top_pairs=3, chosen_image=5, max_points_drawn=2000, uniform_b=1.5
     )
-    sc = io.read_npz(tmp_path / "s.npz")
+    sc = records.read_npz(tmp_path / "s.npz")
     assert sc["pairs"].tolist() == [[0, 1], [2, 5], [7, 11]]
     assert sc["components"].tolist() == [0, 1, 2, 5, 7, 11]
     assert sc["points"].shape == (2000, 6) and sc["uniform"].shape == (2000, 6)
@@ -133,11 +135,13 @@ def test_correlations_recover_the_correlated_pairs(mnd_run, tmp_path):
 
 
 def test_pca_counts_components_for_explained_variance():
-    mom = stats.Moments(1000, np.zeros(4), np.diag([6.0, 2.0, 1.5, 0.5]), np.zeros(4), np.zeros(4))
-    w, v = stats.pca(mom)
+    mom = describe.Moments(
+        1000, np.zeros(4), np.diag([6.0, 2.0, 1.5, 0.5]), np.zeros(4), np.zeros(4)
+    )
+    w, v = describe.pca(mom)
     assert w.tolist() == [6.0, 2.0, 1.5, 0.5]
     # cumulative: 0.6, 0.8, 0.95, 1.0
-    assert stats.components_for(w / w.sum()) == {"90%": 3, "95%": 3, "99%": 4}
+    assert describe.components_for(w / w.sum()) == {"90%": 3, "95%": 3, "99%": 4}
 
 
 def test_pca_rule(mnd_run, tmp_path):
@@ -146,7 +150,7 @@ def test_pca_rule(mnd_run, tmp_path):
     need = stage.pca(moments=d / "moments.npz", **tables)
     planes = dict(latents=lat, moments=d / "moments.npz", projections=tmp_path / "pl.npz")
     stage.pca_planes(**planes, planes=[[0, 1], [2, 3]])
-    h = io.read_npz(tmp_path / "pl.npz")
+    h = records.read_npz(tmp_path / "pl.npz")
     assert h["planes"].tolist() == [[0, 1], [2, 3]] and h["counts"].shape == (2, 80, 80)
     # a normal cloud within +-4.5 sigma of each principal axis: nearly every vector is counted
     assert np.all(h["counts"].sum(axis=(1, 2)) > 0.999 * len(z))
@@ -154,13 +158,13 @@ def test_pca_rule(mnd_run, tmp_path):
     stage.pca_plots(**tables, projections=tmp_path / "pl.npz", **figs)
     assert (tmp_path / "pl.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(
-        ValueError, match="stats.pca_planes.planes: \\[0, 40\\] names a component beyond PC16"
+        ValueError, match="describe.pca_planes.planes: \\[0, 40\\] names a component beyond PC16"
     ):
         stage.pca_planes(**planes | {"projections": tmp_path / "bad.npz"}, planes=[[0, 40]])
     w = np.sort(np.linalg.eigvalsh(cov))[::-1]
     got = np.loadtxt(tmp_path / "e.tsv", skiprows=1)[:, 1]
     np.testing.assert_allclose(got, w, rtol=0.06)
-    assert need == stats.components_for(w / w.sum())
+    assert need == describe.components_for(w / w.sum())
 
 
 def test_uniform_cloud_radius_finds_its_box(tmp_path):
@@ -245,12 +249,12 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     assert abs(core["trace_ratio_core_to_full"] - 1) < 0.03
     assert "says nothing about the vectors outside the shell" in res["consistent_with_normal_means"]
     # the null is simulated for the tested core: 5,000 of the 30,000 vectors, in 16 dimensions
-    null = normality.Null.from_arrays(io.read_npz(tmp_path / "null.npz"))
+    null = normality.Null.from_arrays(records.read_npz(tmp_path / "null.npz"))
     assert (null.n, null.p, null.runs, null.k_sigma) == (5000, 16, 100, 3.0)
     assert res["tested"]["n"] == 5000 and res["n"] == len(z)
     # mnd_planes: of a normal cloud, the marginals follow the fitted normal's density, and each
     # plane's highest-density regions hold about the ellipses' masses
-    drawn = io.read_npz(tmp_path / "planes.npz")
+    drawn = records.read_npz(tmp_path / "planes.npz")
     assert drawn["planes"].tolist() == [[0, 1], [2, 5]]
     assert drawn["marginal_components"].tolist() == [0, 1, 2, 5]
     for counts, edges, normal in zip(
@@ -258,11 +262,11 @@ def test_normal_cloud_is_not_rejected(mnd_run, tmp_path):
     ):
         density = counts / counts.sum() / (edges[1] - edges[0])
         assert np.abs(density - normal).max() < 0.1 * normal.max()
-    masses = 1 - np.exp(-np.asarray(stats.SIGMA_LEVELS) ** 2 / 2)
+    masses = 1 - np.exp(-np.asarray(describe.SIGMA_LEVELS) ** 2 / 2)
     for h, levels in zip(drawn["counts"], drawn["levels"]):
         held = [h[h >= lv].sum() / h.sum() for lv in levels]
         np.testing.assert_allclose(held, masses[::-1], atol=0.02)  # levels rise as masses fall
-    assert drawn["ellipses"].shape == (2, len(stats.SIGMA_LEVELS), 200, 2)
+    assert drawn["ellipses"].shape == (2, len(describe.SIGMA_LEVELS), 200, 2)
 
 
 def test_mixture_is_rejected(tmp_path):
@@ -299,7 +303,7 @@ def test_histogram_range_ignores_far_outliers():
     rng = np.random.default_rng(3)
     z = rng.normal(size=(50000, 2)) * [1.0, 2.0]
     z[:5, 0] = 400.0  # five far outliers on component 0
-    table, counts, edges = stats.component_table(z, stats.moments(z), bins=100)
+    table, counts, edges = describe.component_table(z, describe.moments(z), bins=100)
     hwhm = np.sqrt(2 * np.log(2)) * np.array([1.0, 2.0])
     assert np.allclose(table["half_width"], hwhm, rtol=0.05), table["half_width"]
     assert table["outside_histogram"].tolist() == [5, 0] and counts[0].sum() == 50000 - 5
@@ -325,14 +329,14 @@ def test_hpd_levels_and_ellipses():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200000, 2))
     h, _, _ = np.histogram2d(x[:, 0], x[:, 1], bins=80, range=[[-5, 5], [-5, 5]])
-    lv = stats.hpd_levels(h, [0.3935, 0.8647])  # masses of the 1 and 2 sigma ellipses in 2-D
+    lv = describe.hpd_levels(h, [0.3935, 0.8647])  # masses of the 1 and 2 sigma ellipses in 2-D
     assert lv[0] > lv[1]
     for level, k in zip(lv, (1, 2)):
         inside = h >= level
         cx = (np.arange(80) + 0.5) * 10 / 80 - 5
         r = np.sqrt(cx[:, None] ** 2 + cx[None, :] ** 2)
         assert abs(np.median(r[inside & (h < level * 1.5)]) - k) < 0.25
-    e = stats.ellipse_points(np.array([1.0, 2.0]), np.array([[4.0, 0], [0, 1.0]]), 2.0)
+    e = describe.ellipse_points(np.array([1.0, 2.0]), np.array([[4.0, 0], [0, 1.0]]), 2.0)
     assert np.allclose(((e[:, 0] - 1) / 4) ** 2 + ((e[:, 1] - 2) / 2) ** 2, 1)
 
 

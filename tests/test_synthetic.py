@@ -1,6 +1,6 @@
 import numpy as np
 
-from caelatent import synthetic
+from caelatent.data import synthetic
 
 
 def test_deterministic_and_independent_of_batching():

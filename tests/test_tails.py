@@ -1,4 +1,4 @@
-"""caelatent.tails: the multivariate t's degrees of freedom, a tail measure comparable across p."""
+"""caelatent.latent.tails: the multivariate t's degrees of freedom, a tail measure comparable across p."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from caelatent import normality, tails
+from caelatent.latent import normality, tails
 
 
 def t_cloud(rng, n, p, nu):

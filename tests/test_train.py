@@ -15,17 +15,19 @@ import numpy as np
 import pytest
 import zarr
 
-from caelatent import backend
+from caelatent.model import backend
 
 backend.use("tensorflow")
 
 import keras  # noqa: E402
 
-from caelatent.model import ModelSpec  # noqa: E402
-from caelatent.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
-from caelatent.encode import encode_images, load_model  # noqa: E402
+from caelatent.model.networks import ModelSpec, build_encoder  # noqa: E402
+from caelatent.data.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
+from caelatent.files.networks import load_model  # noqa: E402
+from caelatent.stages.model import encode  # noqa: E402
+from caelatent.model.codec import encode_into  # noqa: E402
 from conftest import read_history  # noqa: E402
-from caelatent.train import FitOptions, execution_steps, train_autoencoder  # noqa: E402
+from caelatent.model.train import FitOptions, execution_steps, train_autoencoder  # noqa: E402
 from conftest import ATTR_FILE, ORIGINALS_TAR  # noqa: E402
 
 TINY = ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16)
@@ -62,9 +64,9 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
     with the weights, optimizer state and batch order an uninterrupted run has (same history)."""
     out, ckpt = tmp_path / "model", tmp_path / "ckpt"
     code = textwrap.dedent(f"""
-        from caelatent import backend; backend.use("tensorflow", 1)
-        from caelatent.model import ModelSpec
-        from caelatent.train import train_autoencoder
+        from caelatent import backend; backend.use("tensorflow", 1
+        from caelatent.model.networks import ModelSpec
+        from caelatent.model.train import train_autoencoder
         train_autoencoder({str(faces)!r}, {str(out)!r}, ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
                           epochs=6, batch_size=32, checkpoint_dir={str(ckpt)!r}, verbose=0)
     """)
@@ -190,7 +192,7 @@ def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
     assert np.isfinite(h["loss"]).all() and h["loss"][-1] < 0.9 * h["loss"][0], h
     enc = load_model(tmp_path / "encoder.keras")
     assert enc.dtype_policy.name == "float32" and all(w.dtype == "float32" for w in enc.weights)
-    n = encode_images(faces, tmp_path / "encoder.keras", tmp_path / "lat.zarr", z_dim=16)
+    n = encode(images=faces, encoder=tmp_path / "encoder.keras", latents=tmp_path / "lat.zarr")
     assert n == 320 and np.isfinite(zarr.open_group(tmp_path / "lat.zarr")["z"][:]).all()
 
 
@@ -220,7 +222,7 @@ def test_the_feed_holds_each_split_once(tmp_path, name):
     before the splits load, at 2,000 and at 40,000 images of 96x96 (1.1 GB), grows by at most 1.25
     bytes per byte of split (a captured tensor of the split made it 3.1). Each size in its own
     process, so that one peak does not hide the other. On jax the splits go to the device (here
-    the CPU) through caelatent.devicefit, block by block into one buffer (measured: 1.02)."""
+    the CPU) through caelatent.model.devicefit, block by block into one buffer (measured: 1.02)."""
 
     def probe(n: int) -> dict:
         out = subprocess.run(
@@ -269,22 +271,30 @@ def test_nan_loss_stops_with_a_clear_error(faces, tmp_path):
         )
 
 
-def test_encode_equals_encoder_predict_and_checks_latent_size(faces, tmp_path):
+def test_encode_equals_encoder_predict_and_checks_the_image_size(faces, tmp_path):
     train_autoencoder(faces, tmp_path, TINY, epochs=1, batch_size=32, verbose=0)
-    n = encode_images(
-        faces, tmp_path / "encoder.keras", tmp_path / "latents.zarr", z_dim=16, chunk=100
-    )
+    n = encode(images=faces, encoder=tmp_path / "encoder.keras", latents=tmp_path / "latents.zarr")
     lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
     img = zarr.open_group(faces, mode="r")
     x = img["images"][:].astype(np.float32) / 255
-    direct = load_model(tmp_path / "encoder.keras").predict(x, verbose=0)
+    net = load_model(tmp_path / "encoder.keras")
+    direct = net.predict(x, verbose=0)
     assert n == 320 and lat["z"].shape == (320, 16) and lat["z"].dtype == np.float32
+    assert lat.attrs["z_dim"] == 16  # read from the encoder, not from the config
     np.testing.assert_allclose(lat["z"][:], direct, rtol=1e-5, atol=1e-5)
     assert (lat["ids"][:] == img["ids"][:]).all() and (lat["split"][:] == img["split"][:]).all()
     assert (lat["attributes"][:] == img["attributes"][:]).all()
     assert lat["attributes"].attrs["names"] == img["attributes"].attrs["names"]
-    with pytest.raises(ValueError, match="has latent size 16, but the config says model.z_dim=32"):
-        encode_images(faces, tmp_path / "encoder.keras", tmp_path / "other.zarr", z_dim=32)
+    # in steps of 100 rows, the same vectors
+    z = np.zeros((320, 16), np.float32)
+    assert encode_into(net, img["images"], z, step=100) == 320
+    np.testing.assert_allclose(z, lat["z"][:], rtol=1e-6, atol=1e-6)
+    # an encoder of other images: the error names both files, and nothing is left behind
+    build_encoder(ModelSpec(image_size=96, filters=(8, 16, 16, 32), z_dim=16)).save(
+        tmp_path / "e96.keras"
+    )
+    with pytest.raises(ValueError, match="e96.keras and .* expects \\(96, 96\\) images"):
+        encode(images=faces, encoder=tmp_path / "e96.keras", latents=tmp_path / "other.zarr")
     assert not (tmp_path / "other.zarr").exists()
 
 
@@ -298,7 +308,9 @@ def test_short_real_data_run(sample, tmp_path):
         images, tmp_path / "m", TINY, epochs=2, batch_size=32, learning_rate=2e-3, verbose=0
     )
     assert h["val_loss"][-1] < h["val_loss"][0]
-    encode_images(images, tmp_path / "m" / "encoder.keras", tmp_path / "latents.zarr", z_dim=16)
+    encode(
+        images=images, encoder=tmp_path / "m" / "encoder.keras", latents=tmp_path / "latents.zarr"
+    )
     lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
     assert (
         lat["z"].shape == (558, 16)

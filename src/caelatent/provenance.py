@@ -3,7 +3,7 @@
 :func:`code_hash` follows a stage runner (``"stats.mnd_plots"``) through the names its body uses
 to the modules they come from, and those modules' own imports inside the package, so that with
 ``library_rerun: true`` an edit of :mod:`caelatent.plots.stats` changes the hash of the plot rules
-only, and an edit of :mod:`caelatent.stats` that of every rule using it. Reads source files; imports
+only, and an edit of :mod:`caelatent.latent.describe` that of every rule using it. Reads source files; imports
 nothing heavy.
 """
 

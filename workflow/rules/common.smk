@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from caelatent.configcheck import config_errors
-from caelatent.download import CELEBA_FILES
+from caelatent.data.download import CELEBA_FILES
 
 SCHEMA = "../../config/schema.yaml"
 
@@ -318,7 +318,7 @@ def sampler_seed(wildcards):
 
 
 def fit_options(wildcards):
-    """caelatent.train.FitOptions of an experiment (params: an edit reruns train)."""
+    """caelatent.model.train.FitOptions of an experiment (params: an edit reruns train)."""
     t = EXPERIMENTS[wildcards.exp]["train"]
     keys = (
         "jit_compile",

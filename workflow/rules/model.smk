@@ -83,7 +83,6 @@ rule encode:
         gpu=gpus,
     params:
         library=library("model.encode"),
-        z_dim=exp_param("model/z_dim"),
         device=device_params,
     script:
         "../scripts/encode.py"

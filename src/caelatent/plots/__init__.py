@@ -10,7 +10,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import atomic_path
+from ..files.store import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..columns import FID, GAPS, REALISM
+from ..scoring.columns import FID, GAPS, REALISM
 from . import error_bars, subplots
 
 

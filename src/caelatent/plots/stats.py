@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as st
 
-from ..stats import gauss
+from ..latent.describe import gauss
 from . import figure, grid, subplots
 
 
@@ -93,7 +93,7 @@ def correlation_matrix(r, n: int):
 
 
 def correlated_pairs(drawn: dict):
-    """Scatter plots of component pairs (``drawn``: :func:`caelatent.stats.pair_scatter`'s arrays):
+    """Scatter plots of component pairs (``drawn``: :func:`caelatent.latent.describe.pair_scatter`'s arrays):
     drawn latents, uniform vectors, origin, centre, one image."""
     col = {int(c): k for k, c in enumerate(drawn["components"])}
     pts, uni, b = drawn["points"], drawn["uniform"], float(drawn["uniform_b"])
@@ -134,7 +134,7 @@ def pca_spectrum(eigenvalues, cumulative, need: dict):
 
 
 def _histograms(drawn: dict):
-    """(plane, counts, x edges, y edges) of :func:`caelatent.stats.stacked_histograms`' arrays."""
+    """(plane, counts, x edges, y edges) of :func:`caelatent.latent.describe.stacked_histograms`' arrays."""
     keys = ("planes", "counts", "x_edges", "y_edges")
     return zip(*(drawn[k] for k in keys))
 
@@ -153,7 +153,7 @@ def pca_planes(drawn: dict, ratio):
 
 def mnd_contours(drawn: dict):
     """Empirical density contours of equal mass against the fitted normal's sigma ellipses
-    (``drawn``: :func:`caelatent.stats.normal_projections`' arrays)."""
+    (``drawn``: :func:`caelatent.latent.describe.normal_projections`' arrays)."""
     fig, axes = grid(len(drawn["planes"]), cols=2, size=(4.6, 4.2))
     per_plane = zip(_histograms(drawn), drawn["levels"], drawn["ellipses"], drawn["r"])
     for ax, (((i, j), h, ex, ey), levels, ellipses, r) in zip(axes, per_plane):

@@ -11,29 +11,33 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io, stats
-from ..attributes import Directions, arithmetic_grids, attribute_directions, attribute_table
-from ..attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
-from ..attributes import figure_data, grid_scores, load_labelled, scales
+from ..files import records
+from ..latent import describe
+from ..latent.attributes import arithmetic_grids, attribute_directions, attribute_table
+from ..latent.attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
+from ..latent.attributes import figure_data, grid_scores, scales
 from ..plots import save_figure
-from ..backend import use_device
+from ..model.backend import use_device
 from ..plots import attributes as plots
-from ..store import atomic_path, open_zarr
+from ..files.networks import load_model
+from ..files.store import atomic_path, open_zarr
+
+from .inputs import read_directions, read_labelled, read_moments
 
 log = logging.getLogger(__name__)
 
 
 def attributes(*, latents, moments, table, directions, summary, min_count: int, pcs: int) -> dict:
-    """Each attribute's direction (``directions``), its row of :data:`caelatent.attributes.TABLE_COLUMNS`
+    """Each attribute's direction (``directions``), its row of :data:`caelatent.latent.attributes.TABLE_COLUMNS`
     (``table``), and the counts, skips and principal-axis cosines (``summary``)."""
-    lab = load_labelled(latents)
-    mom = stats.Moments.load(moments)
+    lab = read_labelled(latents)
+    mom = read_moments(moments)
     dirs, skipped = attribute_directions(
         lab.z[lab.train], lab.values[lab.train], lab.names, min_count
     )
     rows, cos, limit = attribute_table(lab, dirs, mom, pcs)
-    io.write_tsv(table, rows)
-    dirs.save(directions)
+    records.write_tsv(table, rows)
+    records.write_npz(directions, **dirs.arrays())
     out = {
         "images": lab.total,
         "with_attributes": len(lab.z),
@@ -51,7 +55,7 @@ def attributes(*, latents, moments, table, directions, summary, min_count: int, 
         "(holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); "
         "radii are Mahalanobis distances from the fitted normal (moments of all latents)",
     }
-    io.write_json(summary, out)
+    records.write_json(summary, out)
     log.info(
         "attributes: %d analysed, %d skipped, %d images excluded (no attribute row)",
         len(dirs.names),
@@ -82,19 +86,19 @@ def arithmetic(
     device: dict | None = None,
     threads: int | None = None,
 ) -> dict:
-    """Decode the grids of :func:`caelatent.attributes.arithmetic_grids`; MTCNN says for every image
+    """Decode the grids of :func:`caelatent.latent.attributes.arithmetic_grids`; MTCNN says for every image
     whether a face survives, and a classifier of real training images' pixels (``pixels``:
     images.zarr) how likely it shows the attribute (``table``: a row per image). The decoded grids
     go to ``images`` (NPZ: ``<grid>`` and ``<grid>_confidence``), their titles, face rates and
     attribute probabilities per column to ``summary``."""
     use_device(device, threads)
-    from ..detect import FaceDetector
-    from ..encode import decode, load_model
+    from ..scoring.detect import FaceDetector
+    from ..model.codec import decode
 
-    lab, mom = load_labelled(latents), stats.Moments.load(moments)
+    lab, mom = read_labelled(latents), read_moments(moments)
     grids = arithmetic_grids(
         lab,
-        Directions.load(directions),
+        read_directions(directions),
         attributes=attributes,
         max_scale=max_scale,
         steps=steps,
@@ -126,7 +130,7 @@ def arithmetic(
         n_rows, n_cols, dim = g.z.shape
         imgs = decode(net, g.z.reshape(-1, dim), batch)
         conf = det.confidences(imgs).reshape(n_rows, n_cols)
-        radius = np.sqrt(stats.mahalanobis_sq(g.z.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
+        radius = np.sqrt(describe.mahalanobis_sq(g.z.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
         prob = judge.probability(g.name, imgs).reshape(n_rows, n_cols)
         got, out["grids"][g.name] = grid_scores(g, conf, radius, prob, min_confidence)
         for k, v in got.items():
@@ -135,9 +139,9 @@ def arithmetic(
         arrays[f"{g.name}_confidence"] = conf
         rates = out["grids"][g.name]["face_rate"]
         log.info("%s: face rate per step %s", g.name, np.round(rates, 2).tolist())
-    io.write_npz(images, **arrays)
-    io.write_tsv(table, rows)
-    io.write_json(summary, out)
+    records.write_npz(images, **arrays)
+    records.write_tsv(table, rows)
+    records.write_json(summary, out)
     return out
 
 
@@ -161,8 +165,7 @@ def innermost_maps(
     ascent traces, for rule innermost_maps_plots); ``table``: how far each rose and whether its own
     image is the one that excites it most."""
     use_device(device, threads)
-    from ..encode import load_model
-    from ..maps import map_table, maximise_maps
+    from ..model.maps import map_table, maximise_maps
 
     a = maximise_maps(
         load_model(encoder),
@@ -176,9 +179,9 @@ def innermost_maps(
         seed=seed,
     )
     rows = map_table(a)
-    io.write_tsv(table, rows)
+    records.write_tsv(table, rows)
     arrays = dict(maps=a.maps, images=a.images, trace=a.trace, final=a.final, layer=a.layer)
-    io.write_npz(images, **arrays, steps=steps)
+    records.write_npz(images, **arrays, steps=steps)
     out = {
         "maps": len(a.maps),
         "rose": int((rows["rise"] > 0).sum()),
@@ -199,25 +202,25 @@ def attribute_projections(
     histogram_pcs: int,
     histogram_attributes: list[str],
 ) -> None:
-    """What the attribute figures draw (:func:`caelatent.attributes.figure_data`), with the
+    """What the attribute figures draw (:func:`caelatent.latent.attributes.figure_data`), with the
     attributes shown in the histograms (``shown``) and the labels of the heat map's rows."""
     lab, mom, dirs = (
-        load_labelled(latents),
-        stats.Moments.load(moments),
-        Directions.load(directions),
+        read_labelled(latents),
+        read_moments(moments),
+        read_directions(directions),
     )
     check_names(histogram_attributes, dirs.names, "attributes.projections.histogram_attributes")
-    tab = io.read_tsv(table)
+    tab = records.read_tsv(table)
     labels = [f"{n}  (AUC {a:.2f})" for n, a in zip(tab["attribute"], tab["holdout_auc"])]
     drawn = figure_data(lab, dirs, mom, pcs, histogram_pcs)
     shown = np.asarray(histogram_attributes, dtype=str)
-    io.write_npz(projections, **drawn, shown=shown, labels=np.asarray(labels, dtype=str))
+    records.write_npz(projections, **drawn, shown=shown, labels=np.asarray(labels, dtype=str))
 
 
 def attribute_plots(*, projections, fig_pcs, fig_radius, fig_hist) -> None:
     """Attribute directions against the principal axes; each attribute's images in the fitted
     normal (Mahalanobis radius); their projections on the leading axes."""
-    drawn = io.read_npz(projections)
+    drawn = records.read_npz(projections)
     save_figure(plots.direction_cosines(drawn["cosines"], list(drawn["labels"])), fig_pcs)
     names = [str(n) for n in drawn["names"]]
     column = dict(zip(names, drawn["values"].T))
@@ -239,7 +242,7 @@ def attribute_plots(*, projections, fig_pcs, fig_radius, fig_hist) -> None:
 
 def arithmetic_plots(*, summary, images, grids) -> list[str]:
     """One figure per arithmetic grid (``<grid>.png``), faces framed by MTCNN's verdict."""
-    s, arrays = io.read_json(summary), io.read_npz(images)
+    s, arrays = records.read_json(summary), records.read_npz(images)
     with atomic_path(grids) as tmp:
         tmp.mkdir(parents=True)
         for name, g in s["grids"].items():
@@ -259,7 +262,7 @@ def arithmetic_plots(*, summary, images, grids) -> list[str]:
 
 def innermost_maps_plots(*, images, fig_grid, fig_trace) -> None:
     """The maximising inputs of the innermost maps, and their ascent traces."""
-    a = io.read_npz(images)
+    a = records.read_npz(images)
     figure = plots.innermost_maps(a["images"], a["maps"], str(a["layer"]), int(a["steps"]))
     save_figure(figure, fig_grid)
     save_figure(plots.ascent_traces(a["trace"]), fig_trace)

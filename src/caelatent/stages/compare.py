@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 
-from .. import io, replicates, stats
-from ..comparison import (
+from ..files import records
+from ..scoring import replicates
+from ..latent import describe
+from ..scoring.comparison import (
     DESCRIPTIVE,
     EXPERIMENT_DIFFERENCES,
     SAMPLER_DIFFERENCES,
@@ -18,8 +20,8 @@ from ..plots import save_figure
 
 def experiment_row(name, kind, eigenvalues, mnd, shells, history, dominant) -> dict:
     """One replicate's experiment-level numbers (``mnd``: its mnd_fit.json, read)."""
-    ev, fit, shell = io.read_tsv(eigenvalues), mnd, io.read_tsv(shells)
-    need = stats.components_for(ev["explained"])
+    ev, fit, shell = records.read_tsv(eigenvalues), mnd, records.read_tsv(shells)
+    need = describe.components_for(ev["explained"])
     three = [float(k) for k in shell["sigma"]].index(3.0)
     tests = {t["test"]: t for t in fit["tests"]}
     ks, mardia = tests["ks_core_d2"], tests["mardia_kurtosis"]
@@ -27,7 +29,7 @@ def experiment_row(name, kind, eigenvalues, mnd, shells, history, dominant) -> d
         "kind": kind,
         "z_dim": len(ev["eigenvalue"]),
         "n_vectors": fit["n"],
-        "reconstruction_loss": float(io.read_tsv(history)["val_loss"][-1]),
+        "reconstruction_loss": float(records.read_tsv(history)["val_loss"][-1]),
         "inside_3sigma": float(shell["observed_fraction"][three]),
         "expected_3sigma": float(shell["expected_fraction"][three]),
         "nu": fit["nu"],
@@ -36,7 +38,7 @@ def experiment_row(name, kind, eigenvalues, mnd, shells, history, dominant) -> d
         "inside_3sigma_predicted_by_t": fit["tails"]["inside_3sigma_predicted_by_t"],
         "pcs_for_90pct": need["90%"],
         "pcs_for_99pct": need["99%"],
-        "dominant_components": len(io.read_tsv(dominant)["component"]),
+        "dominant_components": len(records.read_tsv(dominant)["component"]),
         # depends on n, p and the cloud's shape: compare it only beside n_vectors and z_dim
         "core_fraction_inside": fit["core"]["fraction_inside"],
         "core_expected_fraction": fit["core"]["expected_fraction"],
@@ -83,15 +85,15 @@ def compare(
     seeds; the inputs list each run's file in the order of ``names``.
 
     Writes: ``replicate_table``, one row per run; ``table``, one row per experiment with the mean,
-    SD and 95 % interval of every number over its replicates (:mod:`caelatent.replicates`);
+    SD and 95 % interval of every number over its replicates (:mod:`caelatent.scoring.replicates`);
     ``samplers``, the same per experiment and sampler; ``faces``, the mean face rates as a sampler x
     experiment table; ``differences``, each experiment against the first (Welch intervals)."""
     runs, long = [], []
     inputs = zip(names, groups, train_seeds, kinds, eigenvalues, mnd, shells, history, dominant)
     for (name, group, seed, kind, e, m, sh, h, d), s in zip(inputs, summary, strict=True):
         fixed = {"experiment": group, "replicate": name, "train_seed": seed}
-        runs.append(fixed | experiment_row(name, kind, e, io.read_json(m), sh, h, d))
-        t = io.read_tsv(s)
+        runs.append(fixed | experiment_row(name, kind, e, records.read_json(m), sh, h, d))
+        t = records.read_tsv(s)
         for k, label in enumerate(sampler_labels(t["sampler"], t["setting"])):
             row = fixed | {"sampler": label}
             for metric in SAMPLER_METRICS:
@@ -99,23 +101,23 @@ def compare(
                     if col in t:
                         row[col] = t[col][k]
             long.append(row)
-    io.write_tsv(replicate_table, _columns(runs))
+    records.write_tsv(replicate_table, _columns(runs))
     fixed = ("experiment", "replicate", "train_seed")
     exps = replicates.aggregate(
         runs, _aggregated_keys(runs, fixed), ("experiment",), descriptive=DESCRIPTIVE
     )
-    io.write_tsv(table, exps)
+    records.write_tsv(table, exps)
     per_sampler = replicates.aggregate(
         long, _aggregated_keys(long, (*fixed, "sampler")), ("experiment", "sampler")
     )
-    io.write_tsv(samplers, per_sampler)
+    records.write_tsv(samplers, per_sampler)
     order = list(dict.fromkeys(groups))
     rates = {}
     for e, lab, v in zip(
         per_sampler["experiment"], per_sampler["sampler"], per_sampler["face_rate"]
     ):
         rates.setdefault(lab, {})[e] = v
-    io.write_tsv(
+    records.write_tsv(
         faces,
         {
             "sampler": list(rates),
@@ -126,7 +128,7 @@ def compare(
     top = replicates.differences(runs, list(EXPERIMENT_DIFFERENCES), "experiment", base)
     per = replicates.differences(long, list(SAMPLER_DIFFERENCES), "experiment", base, ("sampler",))
     top = {"sampler": ["-"] * len(top["metric"]), **top}
-    io.write_tsv(differences, {k: list(top[k]) + list(per[k]) for k in per})
+    records.write_tsv(differences, {k: list(top[k]) + list(per[k]) for k in per})
     return exps
 
 
@@ -134,13 +136,13 @@ def compare_plots(*, groups, eigenvalues, table, samplers, fig, heatmaps, tradeo
     """Each experiment's eigenvalue spectrum (its first replicate's) and face rates (``fig``); a
     heat map of experiment x sampler for every metric (``heatmaps``); reconstruction against
     sampling (``tradeoff``); every value with its 95 % interval."""
-    long, exps = io.read_tsv(samplers), io.read_tsv(table)
+    long, exps = records.read_tsv(samplers), records.read_tsv(table)
     names = [str(n) for n in exps["experiment"]]
     spectra = {}
     for group, path in zip(
         groups, eigenvalues, strict=True
     ):  # the first run stands for its experiment
-        spectra.setdefault(group, io.read_tsv(path)["explained"])
+        spectra.setdefault(group, records.read_tsv(path)["explained"])
     labels = list(dict.fromkeys(str(s) for s in long["sampler"]))
     grids = {}
     for metric in SAMPLER_METRICS:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..celeba import read_partition
-from ..download import download_celeba_file
-from ..prepare import Split, prepare_celeba, prepare_folder, prepare_synthetic
-from ..store import Outputs
+from ..data.celeba import read_partition
+from ..data.download import download_celeba_file
+from ..data.prepare import Split, prepare_celeba, prepare_folder, prepare_synthetic
+from ..files.store import Outputs
 
 
 def download_celeba(

@@ -1,16 +1,18 @@
 """Rules of ``workflow/rules/model.smk``: train the CAE, encode every image, draw the training.
 
 ``train`` and ``encode`` run Keras: they select the backend from the rule's ``device`` params
-before importing it (:func:`caelatent.backend.use_device`).
+before importing it (:func:`caelatent.model.backend.use_device`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import io
+from ..files import records
+from ..files.networks import load_model
+from ..files.store import atomic_path, checked_compressor, open_zarr, seal
 from ..plots import save_figure
-from ..backend import use_device
+from ..model.backend import use_device
 from ..plots import train as plots
 
 
@@ -48,9 +50,9 @@ def train(
             "pip install -e '.[tensorboard]' (not in envs/model.yaml)"
         )
 
-    from ..encode import load_model, reconstruct_holdout
-    from ..model import ModelSpec
-    from ..train import FitOptions, train_autoencoder
+    from ..model.codec import reconstruct_holdout
+    from ..model.networks import ModelSpec
+    from ..model.train import FitOptions, train_autoencoder
 
     out_dir = Path(encoder).parent
     names = ("encoder.keras", "decoder.keras", "history.tsv")  # what train_autoencoder writes
@@ -70,26 +72,61 @@ def train(
         options=FitOptions(**fit),
         callbacks=[keras.callbacks.TensorBoard(tensorboard)] if tensorboard else None,
     )
-    batch = device["predict_batch_size"] if device else 256
-    recs = reconstruct_holdout(images, load_model(encoder), load_model(decoder), batch_size=batch)
-    io.write_npz(reconstructions, **recs)
+    g = open_zarr(images)
+    nets = load_model(encoder), load_model(decoder)
+    recs = reconstruct_holdout(
+        g["images"], g["split"][:], g["ids"][:], *nets, batch_size=_batch(device)
+    )
+    records.write_npz(reconstructions, **recs)
     return hist
 
 
-def encode(
-    *, images, encoder, latents, z_dim: int, device: dict | None = None, threads=None
-) -> int:
-    """Every image's latent vector, with its id, split and attributes (``latents.zarr``)."""
+def encode(*, images, encoder, latents, device: dict | None = None, threads=None) -> int:
+    """Every image's latent vector (train and holdout), with its id, split, attributes and
+    identity (``latents.zarr``, written atomically and sealed); z_dim is the encoder's."""
     use_device(device, threads)
-    from ..encode import encode_images
+    import zarr
 
-    batch = device["predict_batch_size"] if device else 256
-    return encode_images(images, encoder, latents, z_dim=z_dim, batch_size=batch)
+    from ..model.codec import encode_into, latent_size
+
+    net, g = load_model(encoder), open_zarr(images)
+    z_dim, arr = latent_size(net), g["images"]
+    n, chunk = arr.shape[0], 4096
+    with atomic_path(latents) as tmp:
+        lg = zarr.open_group(tmp, mode="w")
+        z = lg.create_array(
+            "z",
+            shape=(n, z_dim),
+            chunks=(min(chunk, n), z_dim),
+            dtype="float32",
+            compressors=checked_compressor(),
+        )
+        step = arr.chunks[0] * max(1, chunk // arr.chunks[0])
+        try:
+            encode_into(net, arr, z, batch_size=_batch(device), step=step)
+        except ValueError as e:
+            raise ValueError(f"{encoder} and {images}: {e}") from None
+        for name in ("ids", "split", "attributes", "identity"):
+            if name in g:
+                a = lg.create_array(
+                    name, data=g[name][:], chunks=g[name].chunks, compressors=checked_compressor()
+                )
+                a.attrs.update(dict(g[name].attrs))
+        codes = dict(g.attrs.get("split_codes", {}))
+        lg.attrs.update(
+            {"z_dim": z_dim, "encoder": str(encoder), "images": str(images), "split_codes": codes}
+        )
+        seal(tmp)
+    return n
+
+
+def _batch(device: dict | None) -> int:
+    return device["predict_batch_size"] if device else 256
 
 
 def train_plots(*, history, reconstructions, fig_loss_curve, fig_reconstructions, loss: str):
     """The loss curves of ``history.tsv``, and holdout images above their reconstructions."""
-    save_figure(plots.loss_curve(io.read_tsv(history), loss), fig_loss_curve, dpi=110)
-    r = io.read_npz(reconstructions)
+    save_figure(plots.loss_curve(records.read_tsv(history), loss), fig_loss_curve, dpi=110)
+    r = records.read_npz(reconstructions)
     figure = plots.reconstruction_grid(r["originals"], r["reconstructions"], ids=r["ids"])
     save_figure(figure, fig_reconstructions)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import io
-from ..store import atomic_path
+from ..files import records
+from ..files.store import atomic_path
 
 
 def tables(*, html, title: str, **tsvs) -> list[str]:
@@ -14,7 +14,7 @@ def tables(*, html, title: str, **tsvs) -> list[str]:
     with atomic_path(html) as tmp:
         tmp.mkdir(parents=True)
         for name, tsv in tsvs.items():
-            io.write_html_table(Path(tmp) / f"{name}.html", tsv, f"{title}: {name}")
+            records.write_html_table(Path(tmp) / f"{name}.html", tsv, f"{title}: {name}")
     return sorted(tsvs)
 
 
@@ -29,5 +29,5 @@ def provenance(*, outputs, record, config: dict, experiment: str) -> dict:
         "config": config,
         "outputs": sorted(map(str, outputs)),
     }
-    io.write_json(record, out)
+    records.write_json(record, out)
     return out

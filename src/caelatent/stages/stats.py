@@ -7,10 +7,12 @@ import logging
 
 import numpy as np
 
-from .. import io, normality, stats, tails
+from ..files import records
+from ..latent import normality, describe, tails
 from ..plots import save_figure
 from ..plots import stats as plots
-from ..store import atomic_path
+
+from .inputs import read_moments
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +20,9 @@ log = logging.getLogger(__name__)
 # --- moments --------------------------------------------------------------------------------------
 
 
-def moments(*, latents, moments) -> stats.Moments:
-    mom = stats.moments(io.open_z(latents))
-    with atomic_path(moments) as tmp, open(tmp, "wb") as f:
-        mom.save(f)
+def moments(*, latents, moments) -> describe.Moments:
+    mom = describe.moments(records.open_z(latents))
+    records.write_npz(moments, **mom.arrays())
     log.info("moments of %d vectors in %d dimensions", mom.n, len(mom.mean))
     return mom
 
@@ -41,14 +42,14 @@ def components(
     dominant_sigma_factor: float,
 ):
     """Per-component table, the dominant components, and every component's histogram."""
-    z, mom = io.open_z(latents), stats.Moments.load(moments)
-    tab, counts, edges = stats.component_table(z, mom, bins)
-    dom = stats.dominant_components(
+    z, mom = records.open_z(latents), read_moments(moments)
+    tab, counts, edges = describe.component_table(z, mom, bins)
+    dom = describe.dominant_components(
         tab["mean"], tab["sigma"], dominant_mean_factor, dominant_sigma_factor
     )
-    io.write_tsv(table, tab)
+    records.write_tsv(table, tab)
     c = dom["components"]
-    io.write_tsv(
+    records.write_tsv(
         dominant,
         {
             "component": c,
@@ -59,7 +60,7 @@ def components(
             "wide": dom["wide"],
         },
     )
-    io.write_npz(
+    records.write_npz(
         histograms,
         counts=counts,
         edges=edges,
@@ -75,11 +76,13 @@ def component_plots(
 ):
     """Histogram grid with Gaussian fits (``grid``, or the dominant then the widest components),
     overlay of all components, and the dominant components' means and sigmas."""
-    tab, dom, h = io.read_tsv(table), io.read_tsv(dominant), io.read_npz(histograms)
+    tab, dom, h = records.read_tsv(table), records.read_tsv(dominant), records.read_npz(histograms)
     c = dom["component"].astype(int)
     counts, edges, d = h["counts"], h["edges"], len(h["counts"])
     if grid and max(grid) >= d:
-        raise ValueError(f"stats.component_plots.grid: component {max(grid)} is outside 0..{d - 1}")
+        raise ValueError(
+            f"describe.component_plots.grid: component {max(grid)} is outside 0..{d - 1}"
+        )
     shown = list(grid) if grid else [int(i) for i in c[:max_grid]]
     if not grid and len(shown) < min(max_grid, d):  # fill up with the widest components
         widest = [int(i) for i in np.argsort(-tab["sigma"]) if i not in shown]
@@ -97,13 +100,13 @@ def radius(
     *, latents, moments, table, summary, radii, uniform_b: list, uniform_samples: int, seed: int
 ) -> dict:
     """Radii of the latents against uniform boxes [-b, b]^N: overlap per b, the best b."""
-    z, mom = io.open_z(latents), stats.Moments.load(moments)
-    r0, rc = stats.radii(z, mom.mean)
+    z, mom = records.open_z(latents), read_moments(moments)
+    r0, rc = describe.radii(z, mom.mean)
     rng = np.random.default_rng(seed)
     dim = z.shape[1]
-    uniform = [stats.uniform_radii(b, dim, uniform_samples, rng) for b in uniform_b]
-    overlap = [stats.overlap(r0, u) for u in uniform]
-    io.write_tsv(
+    uniform = [describe.uniform_radii(b, dim, uniform_samples, rng) for b in uniform_b]
+    overlap = [describe.overlap(r0, u) for u in uniform]
+    records.write_tsv(
         table,
         {
             "b": uniform_b,
@@ -112,15 +115,17 @@ def radius(
             "overlap_with_data": overlap,
         },
     )
-    io.write_npz(radii, from_origin=r0, from_centre=rc, b=np.asarray(uniform_b), uniform=uniform)
+    records.write_npz(
+        radii, from_origin=r0, from_centre=rc, b=np.asarray(uniform_b), uniform=uniform
+    )
 
-    result = stats.radius_summary(r0, rc, mom.mean, uniform_b, overlap, uniform_samples)
-    io.write_json(summary, result)
+    result = describe.radius_summary(r0, rc, mom.mean, uniform_b, overlap, uniform_samples)
+    records.write_json(summary, result)
     return result
 
 
 def radius_plots(*, summary, radii, fig):
-    s, r = io.read_json(summary), io.read_npz(radii)
+    s, r = records.read_json(summary), records.read_npz(radii)
     uniform = {float(b): u for b, u in zip(r["b"], r["uniform"])}
     figure = plots.radius_distributions(
         r["from_origin"], r["from_centre"], uniform, s["best_b"], s["dim"]
@@ -135,10 +140,10 @@ def correlations(
     *, moments, matrix, counts, pairs, count_thresholds: list, list_threshold: float
 ) -> dict:
     """Pearson matrix, counts of pairs above each threshold, and the pairs above ``list_threshold``."""
-    r, iu, vals, order = stats.pairs_by_strength(stats.Moments.load(moments))
+    r, iu, vals, order = describe.pairs_by_strength(read_moments(moments))
     d = len(r)
-    io.write_tsv(matrix, {"component": np.arange(d), **{str(j): r[:, j] for j in range(d)}})
-    io.write_tsv(
+    records.write_tsv(matrix, {"component": np.arange(d), **{str(j): r[:, j] for j in range(d)}})
+    records.write_tsv(
         counts,
         {
             "threshold": count_thresholds,
@@ -147,7 +152,7 @@ def correlations(
         },
     )
     sel = order[np.abs(vals[order]) > list_threshold]
-    io.write_tsv(pairs, {"i": iu[0][sel], "j": iu[1][sel], "r": vals[sel]})
+    records.write_tsv(pairs, {"i": iu[0][sel], "j": iu[1][sel], "r": vals[sel]})
     return {"pairs": int(len(sel))}
 
 
@@ -163,22 +168,22 @@ def correlation_scatter(
     seed: int,
 ) -> None:
     """What the scatter plots of the ``top_pairs`` most correlated pairs draw
-    (:func:`caelatent.stats.pair_scatter`)."""
-    z, mom = io.open_z(latents), stats.Moments.load(moments)
+    (:func:`caelatent.latent.describe.pair_scatter`)."""
+    z, mom = records.open_z(latents), read_moments(moments)
     if not 0 <= chosen_image < z.shape[0]:
         raise ValueError(
-            f"stats.correlation_scatter.chosen_image={chosen_image}: there are {z.shape[0]} "
+            f"describe.correlation_scatter.chosen_image={chosen_image}: there are {z.shape[0]} "
             "latent vectors"
         )
     rng = np.random.default_rng(seed)
-    drawn = stats.pair_scatter(z, mom, top_pairs, chosen_image, max_points_drawn, uniform_b, rng)
-    io.write_npz(scatter, **drawn)
+    drawn = describe.pair_scatter(z, mom, top_pairs, chosen_image, max_points_drawn, uniform_b, rng)
+    records.write_npz(scatter, **drawn)
 
 
 def correlation_plots(*, matrix, scatter, fig_matrix, fig_pairs) -> None:
     """Heat map of the matrix; scatter plots of the most correlated pairs with the data (thinned for
     drawing only), the origin, the centre, one chosen image's point and uniform random vectors."""
-    tab, drawn = io.read_tsv(matrix), io.read_npz(scatter)
+    tab, drawn = records.read_tsv(matrix), records.read_npz(scatter)
     r = np.column_stack([tab[str(j)] for j in range(len(tab["component"]))])
     save_figure(plots.correlation_matrix(r, int(drawn["n"])), fig_matrix)
     save_figure(plots.correlated_pairs(drawn), fig_pairs)
@@ -189,10 +194,10 @@ def correlation_plots(*, matrix, scatter, fig_matrix, fig_pairs) -> None:
 
 def pca(*, moments, table, summary) -> dict:
     """Eigenvalues of the covariance, explained variance, components for 90/95/99 %."""
-    mom = stats.Moments.load(moments)
-    w, _ = stats.pca(mom)
+    mom = read_moments(moments)
+    w, _ = describe.pca(mom)
     ratio = w / w.sum()
-    io.write_tsv(
+    records.write_tsv(
         table,
         {
             "pc": np.arange(1, len(w) + 1),
@@ -201,8 +206,8 @@ def pca(*, moments, table, summary) -> dict:
             "cumulative": np.cumsum(ratio),
         },
     )
-    need = stats.components_for(ratio)
-    io.write_json(
+    need = describe.components_for(ratio)
+    records.write_json(
         summary,
         {
             "n": mom.n,
@@ -218,20 +223,20 @@ def pca(*, moments, table, summary) -> dict:
 
 def pca_planes(*, latents, moments, projections, planes: list) -> None:
     """2-D histograms of all vectors on the principal ``planes``."""
-    mom = stats.Moments.load(moments)
-    _, v = stats.pca(mom)
+    mom = read_moments(moments)
+    _, v = describe.pca(mom)
     bad = [p for p in planes if max(p) >= v.shape[1]]
     if bad:
         raise ValueError(
-            f"stats.pca_planes.planes: {bad[0]} names a component beyond PC{v.shape[1]}"
+            f"describe.pca_planes.planes: {bad[0]} names a component beyond PC{v.shape[1]}"
         )
-    hist = stats.plane_histograms(io.open_z(latents), mom, planes, basis=v)
-    io.write_npz(projections, **stats.stacked_histograms(planes, hist))
+    hist = describe.plane_histograms(records.open_z(latents), mom, planes, basis=v)
+    records.write_npz(projections, **describe.stacked_histograms(planes, hist))
 
 
 def pca_plots(*, table, summary, projections, fig_spectrum, fig_planes) -> None:
     """Spectrum and cumulative explained variance; 2-D histograms of all vectors on principal planes."""
-    ev, s, h = io.read_tsv(table), io.read_json(summary), io.read_npz(projections)
+    ev, s, h = records.read_tsv(table), records.read_json(summary), records.read_npz(projections)
     need = s["components_for"]
     save_figure(plots.pca_spectrum(ev["eigenvalue"], ev["cumulative"], need), fig_spectrum)
     save_figure(plots.pca_planes(h, ev["explained"]), fig_planes)
@@ -241,52 +246,54 @@ def pca_plots(*, table, summary, projections, fig_spectrum, fig_planes) -> None:
 
 
 def mnd_core(*, latents, core, core_sigma: float, max_test_n: int, seed: int) -> dict:
-    """The core fit of all vectors and of the tested ones (:func:`caelatent.normality.fit_cores`):
+    """The core fit of all vectors and of the tested ones (:func:`caelatent.latent.normality.fit_cores`):
     what the null is simulated for and the tests measure."""
-    fit, rows, test_fit = normality.fit_cores(io.load_z(latents), core_sigma, seed, max_test_n)
+    fit, rows, test_fit = normality.fit_cores(records.load_z(latents), core_sigma, seed, max_test_n)
     tested = np.arange(fit.n) if rows is None else rows
-    io.write_npz(core, **fit.arrays("all_"), **test_fit.arrays("tested_"), tested_rows=tested)
+    records.write_npz(core, **fit.arrays("all_"), **test_fit.arrays("tested_"), tested_rows=tested)
     log.info("core of %d vectors; %d tested", fit.n, test_fit.n)
     return fit.summary()
 
 
 def normality_null(*, core, null, null_runs: int, seed: int) -> None:
     """The calibrating null of the tested core: ``null_runs`` normal clouds of its n and p through
-    the same fit and statistics, with its directions (:func:`caelatent.normality.null_calibration`).
+    the same fit and statistics, with its directions (:func:`caelatent.latent.normality.null_calibration`).
     """
-    test_fit = normality.CoreFit.from_arrays(io.read_npz(core), "tested_")
+    test_fit = normality.CoreFit.from_arrays(records.read_npz(core), "tested_")
     dirs = normality.directions(test_fit)
     p = len(test_fit.mean)
     found = normality.null_calibration(test_fit.n, p, test_fit.k_sigma, null_runs, seed, dirs)
-    io.write_npz(null, **found.arrays())
+    records.write_npz(null, **found.arrays())
     log.info("normality null: %d runs of %d x %d", null_runs, test_fit.n, p)
 
 
 def mnd(*, latents, moments, core, null, summary, shells, tests, qq, seed: int) -> dict:
     """Sigma-shell fractions of all vectors, and the calibrated normality tests of the core."""
-    z, mom, c = io.load_z(latents), stats.Moments.load(moments), io.read_npz(core)
+    z, mom, c = records.load_z(latents), read_moments(moments), records.read_npz(core)
     dim = z.shape[1]
-    d2 = stats.mahalanobis_sq(z, mom)
-    shell = normality.beta_shell_fractions(d2, len(d2), dim, stats.SIGMA_LEVELS)
-    io.write_tsv(shells, {k: [s[k] for s in shell] for k in shell[0]})
+    d2 = describe.mahalanobis_sq(z, mom)
+    shell = normality.beta_shell_fractions(d2, len(d2), dim, describe.SIGMA_LEVELS)
+    records.write_tsv(shells, {k: [s[k] for s in shell] for k in shell[0]})
     fit = normality.CoreFit.from_arrays(c, "all_")
     test_fit = normality.CoreFit.from_arrays(c, "tested_")
     sample = z if test_fit.n == fit.n else normality.take(z, c["tested_rows"])
-    verdict = normality.decide(sample, fit, test_fit, normality.Null.from_arrays(io.read_npz(null)))
+    verdict = normality.decide(
+        sample, fit, test_fit, normality.Null.from_arrays(records.read_npz(null))
+    )
     found = verdict["tests"]
-    io.write_tsv(tests, {k: [t[k] for t in found] for k in found[0]})
-    io.write_npz(qq, **normality.qq_band(verdict, dim))
+    records.write_tsv(tests, {k: [t[k] for t in found] for k in found[0]})
+    records.write_npz(qq, **normality.qq_band(verdict, dim))
     result = normality.report(verdict, mom.mean, mom.cov, fit.k_sigma, seed)
     three = next(s for s in shell if s["sigma"] == 3.0)
     result |= tail_measure(verdict["sample"], len(d2), seed, three)
-    io.write_json(summary, result)
+    records.write_json(summary, result)
     return result
 
 
 def tail_measure(sample, n: int, seed: int, three: dict) -> dict:
     """The multivariate t's degrees of freedom nu with its interval, fitted to the tested vectors
     ``sample`` (those the normality tests saw), and the 3-sigma fraction it predicts at the data's
-    p and n (:mod:`caelatent.tails`) beside the observed and the normal law's (``three``: the
+    p and n (:mod:`caelatent.latent.tails`) beside the observed and the normal law's (``three``: the
     3-sigma row of the shell fractions)."""
     sample = np.asarray(sample)
     fit = tails.fit_t(sample)
@@ -313,20 +320,22 @@ def tail_measure(sample, n: int, seed: int, three: dict) -> dict:
 def mnd_planes(
     *, latents, moments, pairs, dominant, projections, planes: list | None, n_planes: int
 ) -> list[tuple[int, int]]:
-    """The data against the fitted normal in ``planes`` (default: :func:`caelatent.stats.choose_planes`),
-    and their components' marginals (:func:`caelatent.stats.normal_projections`)."""
-    z, mom = io.open_z(latents), stats.Moments.load(moments)
+    """The data against the fitted normal in ``planes`` (default: :func:`caelatent.latent.describe.choose_planes`),
+    and their components' marginals (:func:`caelatent.latent.describe.normal_projections`)."""
+    z, mom = records.open_z(latents), read_moments(moments)
     planes = (
         [tuple(map(int, p)) for p in planes]
         if planes
-        else stats.choose_planes(io.read_tsv(pairs), io.read_tsv(dominant)["component"], n_planes)
+        else describe.choose_planes(
+            records.read_tsv(pairs), records.read_tsv(dominant)["component"], n_planes
+        )
     )
     bad = [p for p in planes if max(p) >= z.shape[1]]
     if bad:
         raise ValueError(
-            f"stats.mnd_planes.planes: {list(bad[0])} names a component beyond z[{z.shape[1] - 1}]"
+            f"describe.mnd_planes.planes: {list(bad[0])} names a component beyond z[{z.shape[1] - 1}]"
         )
-    io.write_npz(projections, **stats.normal_projections(z, mom, planes))
+    records.write_npz(projections, **describe.normal_projections(z, mom, planes))
     return planes
 
 
@@ -335,13 +344,13 @@ def mnd_plots(
 ) -> None:
     """Contours against the fitted normal's ellipses, the planes' components' marginals, the core's
     QQ plot and the sigma-shell fractions."""
-    s, drawn = io.read_json(summary), io.read_npz(projections)
+    s, drawn = records.read_json(summary), records.read_npz(projections)
     save_figure(plots.mnd_contours(drawn), fig_contours)
     save_figure(plots.mnd_marginals(drawn), fig_marginals)
     save_figure(
-        plots.mnd_qq(io.read_npz(qq), s["dim"], s["core_sigma"], s["tested"], s["n"]), fig_qq
+        plots.mnd_qq(records.read_npz(qq), s["dim"], s["core_sigma"], s["tested"], s["n"]), fig_qq
     )
-    save_figure(plots.mnd_shells(io.read_tsv(shells)), fig_shells)
+    save_figure(plots.mnd_shells(records.read_tsv(shells)), fig_shells)
 
 
 # --- origin ---------------------------------------------------------------------------------------
@@ -349,16 +358,16 @@ def mnd_plots(
 
 def origin(*, latents, moments, summary, distances) -> dict:
     """Where the origin sits in the cloud, in Mahalanobis distance from the centre."""
-    z, mom = io.open_z(latents), stats.Moments.load(moments)
-    d = np.sqrt(stats.mahalanobis_sq(z, mom))
-    result = stats.origin_position(d, mom)
-    io.write_npz(distances, mahalanobis=d)
-    io.write_json(summary, result)
+    z, mom = records.open_z(latents), read_moments(moments)
+    d = np.sqrt(describe.mahalanobis_sq(z, mom))
+    result = describe.origin_position(d, mom)
+    records.write_npz(distances, mahalanobis=d)
+    records.write_json(summary, result)
     return result
 
 
 def origin_plots(*, summary, distances, fig) -> None:
-    s, d = io.read_json(summary), io.read_npz(distances)["mahalanobis"]
+    s, d = records.read_json(summary), records.read_npz(distances)["mahalanobis"]
     figure = plots.origin_position(
         d, s["origin_mahalanobis"], s["origin_percentile_among_vectors"], s["dim"], s["position"]
     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import stats
 from scipy.spatial.distance import cdist
 
 #: the realism metrics each feature space gets, with an interval each

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import celeba
+from ..data import celeba
 from .store import SPLIT_CODES, CheckedArray, atomic_path, open_zarr
 
 SPLIT_NAMES = {code: name for name, code in SPLIT_CODES.items()}

@@ -9,10 +9,11 @@ import numpy as np
 
 from scipy.spatial.distance import pdist, squareform
 
-from . import detect, fid, intervals, realism, stats
+from . import detect, fid, intervals, realism
+from ..latent import describe
 from .columns import FID, GAPS, REALISM, WITH_INTERVALS
-from .generate import REFERENCES
-from .samplers import shell_d2
+from ..sampling.generate import REFERENCES
+from ..sampling.samplers import shell_d2
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def nearest_distances(z: np.ndarray, z_ref, exclude: np.ndarray | None = None) -
     z = np.asarray(z, np.float64)
     best = np.full(len(z), np.inf)
     zz = (z * z).sum(axis=1)[:, None]
-    for _, b in stats.blocks(z_ref):
+    for _, b in describe.blocks(z_ref):
         d2 = zz + (b * b).sum(axis=1)[None, :] - 2 * z @ b.T
         best = np.minimum(best, d2.min(axis=1))
     return np.sqrt(np.maximum(best, 0))
@@ -37,7 +38,7 @@ class Scorer:
         self,
         reference: np.ndarray,
         pca_fit: np.ndarray,
-        mom: stats.Moments,
+        mom: describe.Moments,
         z_train: np.ndarray,
         *,
         min_confidence: float,
@@ -53,7 +54,7 @@ class Scorer:
         self.seed, self.level, self.resamples = seed, level, resamples
         self.onet_crop = list(onet_crop)
         self.limit = shell_d2(3.0, len(mom.mean))
-        self.w = stats.whitener(mom)
+        self.w = describe.whitener(mom)
         self.detector = detect.FaceDetector(min_confidence)
         self.onet = realism.OnetFeatures(onet_crop)
         self.pixels = realism.PixelPCA(pca_components, seed).fit(pca_fit)
@@ -162,7 +163,7 @@ class Scorer:
                 "level": self.level,
                 "face_rate": "Wilson score interval (binomial)",
                 "others": f"value +- z * split-half SE from {self.resamples // 2} random splits of "
-                "both sets into two halves (caelatent.intervals); the real set's splits are shared "
+                "both sets into two halves (caelatent.scoring.intervals); the real set's splits are shared "
                 "by every set, so the "
                 "gaps' intervals are paired",
             },

@@ -1,7 +1,7 @@
 """Choose the Keras backend (tensorflow, jax, torch, or auto) before Keras is imported; GPU memory.
 
 All backend-specific code of the project lives here, except how the training feed hands batches
-to ``fit`` (``caelatent.feed.Feed.keras_input``: a tf.data pipeline on TensorFlow).
+to ``fit`` (``caelatent.model.feed.Feed.keras_input``: a tf.data pipeline on TensorFlow).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ mean activation, regularised towards a plain image (each step shrinks the image 
 jitter; as in Yosinski et al., 2015). Each step moves along the gradient normalised by its standard
 deviation, so ``step_size`` is in pixel units whatever the activations' scale. All maps are
 optimised at once as one batch: image ``k`` climbs map ``maps[k]``. Gradients come from
-:func:`caelatent.backend.value_and_grad`, so the code runs on every Keras backend.
+:func:`caelatent.model.backend.value_and_grad`, so the code runs on every Keras backend.
 """
 
 from __future__ import annotations

@@ -49,15 +49,13 @@ class Moments:
         np.fill_diagonal(r, 1.0)
         return r
 
-    def save(self, path) -> None:
-        np.savez(
-            path, n=self.n, mean=self.mean, cov=self.cov, minimum=self.minimum, maximum=self.maximum
-        )
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The moments as named arrays (rule moments' ``moments.npz``)."""
+        return {k: np.asarray(getattr(self, k)) for k in ("n", "mean", "cov", "minimum", "maximum")}
 
     @classmethod
-    def load(cls, path) -> "Moments":
-        with np.load(path) as f:
-            return cls(int(f["n"]), f["mean"], f["cov"], f["minimum"], f["maximum"])
+    def from_arrays(cls, a: dict) -> "Moments":
+        return cls(int(a["n"]), a["mean"], a["cov"], a["minimum"], a["maximum"])
 
 
 def moments(z) -> Moments:

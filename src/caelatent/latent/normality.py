@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import special, stats
 
-from .stats import blocks, cov_whitener
+from .describe import blocks, cov_whitener
 
 log = logging.getLogger(__name__)
 

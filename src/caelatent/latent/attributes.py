@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import stats
-from .io import write_npz
-from .store import TRAIN, open_zarr
-from .samplers import shell_d2
+from . import describe
+from ..files.store import TRAIN
+from ..sampling.samplers import shell_d2
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +34,9 @@ class Labelled:
     rows: np.ndarray  # [n] their rows in latents.zarr (and images.zarr)
 
 
-def load_labelled(latents) -> Labelled:
-    """Rows of ``latents.zarr`` that have attribute values; the others are counted and logged."""
-    g = open_zarr(latents)
+def labelled(g, latents: str) -> Labelled:
+    """Rows of the opened ``latents.zarr`` group ``g`` (named ``latents`` in errors) that have
+    attribute values; the others are counted and logged."""
     if "attributes" not in g:
         raise ValueError(
             f"{latents} holds no attributes (the dataset was prepared without an attribute file)"
@@ -64,7 +63,7 @@ def load_labelled(latents) -> Labelled:
     if len(rows) == 0:
         raise ValueError(f"{latents}: no image has attribute values")
     return Labelled(
-        z=stats.take_rows(g["z"], rows),
+        z=describe.take_rows(g["z"], rows),
         values=values[rows],
         train=g["split"][:][rows] == TRAIN,
         ids=g["ids"][:][rows],
@@ -99,16 +98,16 @@ class Directions:
             )
         return self.direction[self.names.index(name)]
 
-    def save(self, path) -> None:
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The directions as named arrays (rule attributes' ``attribute_directions.npz``)."""
         fields = dict(mean_pos=self.mean_pos, mean_neg=self.mean_neg, n_pos=self.n_pos)
-        write_npz(path, names=np.array(self.names), n_neg=self.n_neg, **fields)
+        return dict(names=np.array(self.names), n_neg=self.n_neg, **fields)
 
     @classmethod
-    def load(cls, path) -> Directions:
-        with np.load(path) as f:
-            return cls(
-                [str(n) for n in f["names"]], f["mean_pos"], f["mean_neg"], f["n_pos"], f["n_neg"]
-            )
+    def from_arrays(cls, a: dict) -> Directions:
+        return cls(
+            [str(n) for n in a["names"]], a["mean_pos"], a["mean_neg"], a["n_pos"], a["n_neg"]
+        )
 
 
 def attribute_directions(
@@ -174,17 +173,17 @@ TABLE_COLUMNS = (
 
 
 def attribute_table(
-    lab: Labelled, dirs: Directions, mom: stats.Moments, pcs: int
+    lab: Labelled, dirs: Directions, mom: describe.Moments, pcs: int
 ) -> tuple[dict, np.ndarray, float]:
     """Per attribute: counts, direction, its projection on the principal axes, how well it separates
     holdout images, and where its images lie inside the fitted normal (Mahalanobis radius).
 
     Returns the table (:data:`TABLE_COLUMNS`), the cosines of each direction with the first ``pcs``
     principal axes [K, pcs], and the 3-sigma shell's radius."""
-    _, vecs = stats.pca(mom)
+    _, vecs = describe.pca(mom)
     cos = dirs.unit @ vecs[:, : min(pcs, vecs.shape[1])]  # eigenvectors are unit vectors
-    w = stats.whitener(mom)
-    radius = np.sqrt(stats.mahalanobis_sq(lab.z, mom))
+    w = describe.whitener(mom)
+    radius = np.sqrt(describe.mahalanobis_sq(lab.z, mom))
     limit = float(np.sqrt(shell_d2(3.0, len(mom.mean))))
     hold = ~lab.train
     table: dict[str, list] = {k: [] for k in TABLE_COLUMNS}
@@ -210,18 +209,18 @@ def attribute_table(
 
 
 def figure_data(
-    lab: Labelled, dirs: Directions, mom: stats.Moments, pcs: int, histogram_pcs: int
+    lab: Labelled, dirs: Directions, mom: describe.Moments, pcs: int, histogram_pcs: int
 ) -> dict:
     """What the attribute figures draw: the ``cosines`` of each direction with the first ``pcs``
     principal axes; every labelled image's Mahalanobis ``radius`` in the fitted normal, its
     ``values`` (+1/-1) of the analysed attributes (``names``) and its ``projections`` on the first
     ``histogram_pcs`` axes with their ``variances``; the 3-sigma shell's radius."""
-    w, vecs = stats.pca(mom)
+    w, vecs = describe.pca(mom)
     columns = [lab.names.index(n) for n in dirs.names]
     top = vecs[:, : min(histogram_pcs, vecs.shape[1])]
     return {
         "cosines": dirs.unit @ vecs[:, : min(pcs, vecs.shape[1])],
-        "radius": np.sqrt(stats.mahalanobis_sq(lab.z, mom)).astype(np.float32),
+        "radius": np.sqrt(describe.mahalanobis_sq(lab.z, mom)).astype(np.float32),
         "values": lab.values[:, columns].astype(np.int8),
         "names": np.asarray(dirs.names, dtype=str),
         "projections": ((lab.z - mom.mean) @ top).astype(np.float32),

@@ -10,7 +10,7 @@ The images are given at the workflow's resolution (``data.size``) and upsampled 
 papers that report FID at 64x64 do.
 
 The interval: the FID on the split halves of both sets, value +- z * the split-half standard
-error, as every other metric's (:mod:`caelatent.intervals`). A half
+error, as every other metric's (:mod:`caelatent.scoring.intervals`). A half
 of 1,000 features in 2,048 dimensions has a covariance of rank below 1,000, so the cross term
 tr sqrt(C1 C2) of each half is taken as the nuclear norm of A B^T (A, B the centred halves,
 scaled): a 1,000 x 1,000 SVD instead of a 2,048-dimensional matrix square root.

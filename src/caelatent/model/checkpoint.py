@@ -14,8 +14,8 @@ from pathlib import Path
 
 import keras
 
-from .model import ModelSpec
-from .store import atomic_path
+from .networks import ModelSpec
+from ..files.store import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import numpy as np
 import zarr
 
 from . import celeba, synthetic
-from .logs import Eta
+from ..logs import Eta
 from .celeba import SkipImage
 from .images import (
     DEFAULT_CROP_BOX,
@@ -31,7 +31,7 @@ from .images import (
     check_box,
     decode_crop_resize,
 )
-from .store import (
+from ..files.store import (
     Outputs,
     atomic_path,
     compact_images,
@@ -39,8 +39,8 @@ from .store import (
     rename_array,
     seal,
 )
-from .io import write_tables
-from .store import HOLDOUT, TRAIN, write_metadata
+from ..files.records import write_tables
+from ..files.store import HOLDOUT, TRAIN, write_metadata
 
 log = logging.getLogger(__name__)
 
@@ -483,7 +483,7 @@ def prepare_synthetic(
     chunk: int = 256,
     dataset: str = "synthetic",
 ) -> dict:
-    """Render ``n_images`` procedural faces (see :mod:`caelatent.synthetic`) into a dataset."""
+    """Render ``n_images`` procedural faces (see :mod:`caelatent.data.synthetic`) into a dataset."""
     if n_images < 2:
         raise ValueError(f"data.synthetic.n_images={n_images}: need at least 2 images")
     out = Outputs.in_dir(out_dir)

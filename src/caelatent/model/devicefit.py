@@ -5,7 +5,7 @@ compiled step from Python, at least once per ``steps_per_execution`` steps. Here
 
 - the train and holdout splits are copied once to the device as uint8 (chunk by chunk into one
   buffer, so that even on a CPU, where "device" is host memory, the split is held once);
-- an epoch's batches are the feed's batches (:meth:`caelatent.feed.Feed.batch_rows`: same seed,
+- an epoch's batches are the feed's batches (:meth:`caelatent.model.feed.Feed.batch_rows`: same seed,
   same order, resumable per epoch), sent as a matrix of positions, a few kB per call;
 - one compiled call runs ``steps`` training steps: a ``lax.scan`` over rows of that matrix, each
   gathering its batch on the device and applying Keras's own ``train_step``, so the loss and the

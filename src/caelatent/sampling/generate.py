@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import samplers as smp
-from .store import HOLDOUT, TRAIN
+from ..files.store import HOLDOUT, TRAIN
 
 log = logging.getLogger(__name__)
 ORDERED = (smp.OriginToCentre, smp.PlanePath)  # samplers whose vectors lie along a path

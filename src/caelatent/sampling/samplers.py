@@ -1,6 +1,6 @@
 """Latent-vector samplers, each a small class with ``fit(z)`` and ``sample(n, rng)``.
 
-``z`` is [N, d] (a NumPy array, or anything :func:`caelatent.stats.blocks` can stream). Sigma
+``z`` is [N, d] (a NumPy array, or anything :func:`caelatent.latent.describe.blocks` can stream). Sigma
 levels in d dimensions mean the shell holding the probability of +-k sigma in one dimension
 (d^2 <= chi2.ppf(erf(k / sqrt 2), d)), as in the statistics stage.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import special
 from scipy import stats as st
 
-from . import stats
+from ..latent import describe
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Sampler:
     name = "sampler"
 
     def fit(self, z) -> "Sampler":
-        self.moments_ = stats.moments(z)
+        self.moments_ = describe.moments(z)
         self.dim_ = len(self.moments_.mean)
         return self
 
@@ -66,8 +66,8 @@ class ComponentIntervals(Sampler):
 
     def fit(self, z):
         super().fit(z)
-        counts, edges, _ = stats.component_histograms(z, self.moments_, self.bins)
-        self.half_width_ = np.array([stats.half_width(c, e) for c, e in zip(counts, edges)])
+        counts, edges, _ = describe.component_histograms(z, self.moments_, self.bins)
+        self.half_width_ = np.array([describe.half_width(c, e) for c, e in zip(counts, edges)])
         return self
 
     def sample(self, n, rng):
@@ -177,7 +177,7 @@ class PCAEllipsoid(Sampler):
 
     def fit(self, z):
         super().fit(z)
-        w, v = stats.pca(self.moments_)
+        w, v = describe.pca(self.moments_)
         m = self.components or self.dim_
         self.eigvals_, self.axes_ = w[:m], v[:, :m]
         self.radius_ = math.sqrt(shell_d2(self.k, m))
@@ -242,7 +242,7 @@ class GaussianMixtureSampler(Sampler):
         n = z.shape[0]
         rng = np.random.default_rng(self.seed)
         idx = rng.permutation(n)[: min(n, self.max_fit)]
-        x = stats.take_rows(z, np.sort(idx))
+        x = describe.take_rows(z, np.sort(idx))
         x = x[rng.permutation(len(x))]
         n_sel = int(round(len(x) * self.selection_fraction)) if len(self.candidates) > 1 else 0
         held, train = x[:n_sel], x[n_sel:]

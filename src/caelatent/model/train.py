@@ -1,6 +1,6 @@
-"""Train the CAE from ``images.zarr``, resumably (applying it: :mod:`caelatent.encode`).
+"""Train the CAE from ``images.zarr``, resumably (applying it: :mod:`caelatent.model.codec`).
 
-Import :mod:`caelatent.backend` and call ``use()`` before this module when the backend matters:
+Import :mod:`caelatent.model.backend` and call ``use()`` before this module when the backend matters:
 importing it imports Keras.
 """
 
@@ -18,11 +18,11 @@ import keras
 import numpy as np
 
 from .feed import Feed, open_source, split_mb
-from .logs import Eta
-from .model import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
+from ..logs import Eta
+from .networks import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
 from .checkpoint import EpochCheckpoint, fingerprint, restore
-from .io import write_tsv
-from .store import HOLDOUT, TRAIN, open_zarr
+from ..files.records import write_tsv
+from ..files.store import HOLDOUT, TRAIN, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ class FitOptions:
     steps per call into the compiled function; ``precision``: a Keras dtype policy (``float32``,
     ``mixed_bfloat16``, ``mixed_float16``); ``in_memory_mb``: hold the train split in RAM when it
     fits, else stream it from Zarr; ``readers``: threads reading Zarr chunks; ``window``: images
-    shuffled together (:func:`caelatent.feed.epoch_order`); ``device_mb``: on the jax backend, hold
-    the train and holdout splits on the device when they fit (:mod:`caelatent.devicefit`; 0:
+    shuffled together (:func:`caelatent.model.feed.epoch_order`); ``device_mb``: on the jax backend, hold
+    the train and holdout splits on the device when they fit (:mod:`caelatent.model.devicefit`; 0:
     never), ``steps_per_execution`` steps per compiled call, ``unroll`` of them unrolled per loop
     iteration; ``devices``: devices training data-parallel at the global ``batch_size``
     (``train.gpus``; needs the device-resident splits).
@@ -330,7 +330,7 @@ def _build(spec: ModelSpec, loss: str, seed: int, precision: str):
 
 def _feeds(arr, train_idx, hold_idx, batch_size, plan, max_batches, options, ae, on_device):
     """(train feed, holdout feed, the device fitter or None, what feeds them): the splits held on
-    the device (:mod:`caelatent.devicefit`) or read from RAM or Zarr by the host feed."""
+    the device (:mod:`caelatent.model.devicefit`) or read from RAM or Zarr by the host feed."""
     if on_device:
         from .devicefit import DeviceFit, devices_for
 

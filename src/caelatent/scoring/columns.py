@@ -3,7 +3,7 @@ place, for the evaluation that writes them and the comparison that reads them.""
 
 from __future__ import annotations
 
-#: The standard FID's column (:mod:`caelatent.fid`: pytorch-fid's TF-Inception network, with
+#: The standard FID's column (:mod:`caelatent.scoring.fid`: pytorch-fid's TF-Inception network, with
 #: ``fid_lo`` / ``fid_hi`` beside it), NaN unless ``evaluate.fid_inception_weights`` names its file
 FID = "fid"
 

@@ -1,0 +1,1 @@
+"""Samplers of latent vectors and the generation of decoded samples (stage generate)."""

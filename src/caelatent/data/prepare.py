@@ -39,7 +39,7 @@ from ..files.store import (
     rename_array,
     seal,
 )
-from ..files.records import write_tables
+from ..files.records import SPLIT_NAMES, write_json, write_tsv
 from ..files.store import HOLDOUT, TRAIN, write_metadata
 
 log = logging.getLogger(__name__)
@@ -547,3 +547,31 @@ def _check_accounting(counts: dict) -> None:
     accounted = counts["written"] + sum(counts["skipped"].values()) + counts["beyond_max_images"]
     if accounted != counts["inputs"]:  # a bug, never a data problem
         raise AssertionError(f"manifest does not account for every input: {counts}")
+
+
+def write_tables(out, ids, flags, names, vals, found, identity, manifest) -> None:
+    """prepare's tables: attributes.tsv (one row per written image), list_attr.txt (CelebA's
+    format, the images with attributes) and manifest.json (``out``: a store.Outputs), each
+    written atomically."""
+    cols = {
+        "index": list(range(len(ids))),
+        "image_id": [f"{int(i):06d}" for i in ids],
+        "split": [SPLIT_NAMES[int(f)] for f in flags],
+        "has_attributes": [int(f) for f in found],
+    }
+    if identity is not None:
+        cols["identity"] = [int(i) for i in identity]
+    for j, name in enumerate(names):
+        cols[name] = [int(v) for v in vals[:, j]]
+    write_tsv(out.attributes, cols)
+    # the same attributes in CelebA's file format, for the images that have them (it has no
+    # notation for a missing row, so those images are left out; its count line is exact)
+    with atomic_path(out.list_attr) as tmp:
+        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
+        celeba.write_attributes(
+            tmp,
+            list(names),
+            np.asarray(ids)[keep],
+            vals[keep] if names else np.zeros((0, 0), np.int8),
+        )
+    write_json(out.manifest, manifest)

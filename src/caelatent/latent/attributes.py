@@ -15,7 +15,7 @@ import numpy as np
 
 from . import describe
 from ..files.store import TRAIN
-from ..sampling.samplers import shell_d2
+from .describe import shell_d2
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 import math
 
-from scipy import optimize
+from scipy import optimize, special
 from scipy import stats as st
 
 #: the k-sigma levels the seeds use
@@ -117,6 +117,12 @@ def component_histograms(z, mom: Moments, bins: int = 100) -> tuple[np.ndarray, 
         edges,
         {"skew": skew, "excess_kurtosis": kurt, "outside_histogram": outside},
     )
+
+
+def shell_d2(k: float, dim: int) -> float:
+    """Squared Mahalanobis radius of the k-sigma shell in ``dim`` dimensions: the ellipsoid that
+    holds the probability of +-k sigma in one dimension."""
+    return float(st.chi2.ppf(special.erf(k / math.sqrt(2)), dim))
 
 
 def gauss(x, a, mu, sigma):

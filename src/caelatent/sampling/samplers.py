@@ -11,17 +11,11 @@ import logging
 import math
 
 import numpy as np
-from scipy import special
-from scipy import stats as st
 
 from ..latent import describe
+from ..latent.describe import shell_d2
 
 log = logging.getLogger(__name__)
-
-
-def shell_d2(k: float, dim: int) -> float:
-    """Squared Mahalanobis radius of the k-sigma shell in ``dim`` dimensions."""
-    return float(st.chi2.ppf(special.erf(k / math.sqrt(2)), dim))
 
 
 class Sampler:

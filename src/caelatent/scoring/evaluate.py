@@ -13,7 +13,7 @@ from . import detect, fid, intervals, realism
 from ..latent import describe
 from .columns import FID, GAPS, REALISM, WITH_INTERVALS
 from ..sampling.generate import REFERENCES
-from .describe import shell_d2
+from ..latent.describe import shell_d2
 
 log = logging.getLogger(__name__)
 

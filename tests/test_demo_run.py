@@ -243,7 +243,7 @@ def read_tsv_rows(path):
 
 @pytest.mark.slow
 def test_no_demo_figure_has_a_title_or_colour_bar_over_its_axes(demo):
-    """plots.save_figure logs every overlap it finds in a figure (tests/test_io.py shows it finds them);
+    """files.figures.save_figure logs every overlap it finds in a figure (tests/test_io.py shows it finds them);
     the demo's plot rules logged none."""
     logs = sorted((demo / "logs").rglob("*plots.log")) + [demo / "logs/comparison_plots.log"]
     assert len(logs) >= 12

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from caelatent.files import records
-from caelatent.plots import save_figure
+from caelatent.files.figures import save_figure
 from caelatent.stages import report
 
 
@@ -45,7 +45,8 @@ def test_tables_become_report_pages_with_every_row_escaped(tmp_path):
 def test_overlap_check_finds_a_title_on_the_axes_and_passes_a_laid_out_figure(tmp_path, caplog):
     from matplotlib.figure import Figure
 
-    from caelatent.plots import overlaps, subplots
+    from caelatent.files.figures import overlaps
+    from caelatent.plots import subplots
 
     fig, ax = subplots(1, 1)  # the project's layout: title, image and colour bar side by side
     im = ax.imshow(np.random.default_rng(0).random((20, 20)))

@@ -57,7 +57,6 @@ OPENS_PATHS = {
     "data/prepare.py": "writes the prepared store while it decodes (the data stage's ingestion)",
     "model/checkpoint.py": "a Keras callback that writes the checkpoint during fit",
     "model/train.py": "opens the splits, claims the checkpoint and saves the networks",
-    "plots/__init__.py": "save_figure, the runners' one figure writer",
     "scoring/fid.py": "hands the weights file to pytorch-fid in its own process",
     "provenance.py": "reads the library's sources and git",
     "configcheck.py": "reads the schema",

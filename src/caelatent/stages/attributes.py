@@ -16,7 +16,7 @@ from ..latent import describe
 from ..latent.attributes import arithmetic_grids, attribute_directions, attribute_table
 from ..latent.attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
 from ..latent.attributes import figure_data, grid_scores, scales
-from ..plots import save_figure
+from ..files.figures import save_figure
 from ..model.backend import use_device
 from ..plots import attributes as plots
 from ..files.networks import load_model

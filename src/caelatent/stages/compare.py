@@ -15,7 +15,7 @@ from ..scoring.comparison import (
     sampler_labels,
 )
 from ..plots import compare as plots
-from ..plots import save_figure
+from ..files.figures import save_figure
 
 
 def experiment_row(name, kind, eigenvalues, mnd, shells, history, dominant) -> dict:

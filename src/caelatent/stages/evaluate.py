@@ -13,7 +13,7 @@ import numpy as np
 
 from ..files import records
 from ..latent import describe
-from ..plots import save_figure
+from ..files.figures import save_figure
 from ..model.backend import use_device
 from ..sampling.generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES
 from ..logs import Eta

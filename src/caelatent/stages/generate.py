@@ -12,7 +12,7 @@ import numpy as np
 
 from ..files import records
 from ..latent import describe
-from ..plots import save_figure
+from ..files.figures import save_figure
 from ..model.backend import use_device
 from ..sampling.generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES, draw, grid_rows, pick_rows
 from ..sampling.generate import reference_meta

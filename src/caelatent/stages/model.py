@@ -11,7 +11,7 @@ from pathlib import Path
 from ..files import records
 from ..files.networks import load_model
 from ..files.store import atomic_path, checked_compressor, open_zarr, seal
-from ..plots import save_figure
+from ..files.figures import save_figure
 from ..model.backend import use_device
 from ..plots import train as plots
 

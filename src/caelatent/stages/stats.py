@@ -9,7 +9,7 @@ import numpy as np
 
 from ..files import records
 from ..latent import normality, describe, tails
-from ..plots import save_figure
+from ..files.figures import save_figure
 from ..plots import stats as plots
 
 from .inputs import read_moments

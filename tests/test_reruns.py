@@ -95,6 +95,11 @@ def test_noop_run_schedules_nothing(demo_copy):
             }
             | TABLES,
         ),
+        # more null runs: the null and the tests again, not the core fit
+        (
+            {"stats": {"mnd": {"null_runs": 300}}},
+            {"normality_null", "mnd", "mnd_plots", "compare", "compare_plots"} | TABLES,
+        ),
         # the grid layout only redraws the grids
         ({"generate": {"grid": [2, 5]}}, {"generate_plots"}),
     ],
@@ -124,7 +129,10 @@ PLOT_RULES = {
         ("plots/generate.py", {"generate_plots", "evaluate_plots"}),
         ("plots/attributes.py", {"attribute_plots", "arithmetic_plots", "innermost_maps_plots"}),
         # a computation edit reruns the table rule that uses it, and what reads its tables
-        ("latent/normality.py", {"mnd", "mnd_plots", "compare", "compare_plots"} | TABLES),
+        (
+            "latent/normality.py",
+            {"mnd_core", "normality_null", "mnd", "mnd_plots", "compare", "compare_plots"} | TABLES,
+        ),
     ],
 )
 def test_a_library_edit_reruns_only_the_rules_whose_code_changed(demo_copy, module, rules):

@@ -64,7 +64,7 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
     with the weights, optimizer state and batch order an uninterrupted run has (same history)."""
     out, ckpt = tmp_path / "model", tmp_path / "ckpt"
     code = textwrap.dedent(f"""
-        from caelatent import backend; backend.use("tensorflow", 1
+        from caelatent.model import backend; backend.use("tensorflow", 1)
         from caelatent.model.networks import ModelSpec
         from caelatent.model.train import train_autoencoder
         train_autoencoder({str(faces)!r}, {str(out)!r}, ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),

@@ -57,7 +57,7 @@ def _resolve(current: str, node: ast.ImportFrom) -> list[tuple[str | None, str]]
     out = []
     for a in node.names:
         candidate = f"{prefix}.{a.name}" if prefix else a.name
-        try:  # `from . import stats` names a module; `from .io import read_tsv` a name in one
+        try:  # `from . import describe` names a module; `from .records import read_tsv` a name in one
             module_path(candidate)
             out.append((a.asname or a.name, candidate))
         except FileNotFoundError:

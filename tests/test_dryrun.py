@@ -14,6 +14,9 @@ import zarr
 
 from conftest import ROOT, snakemake, workflow_copy
 
+#: each test starts Snakemake once or more (2-17 s each): CI runs them, the quick loop does not
+pytestmark = pytest.mark.slow
+
 
 def readme_commands() -> list[str]:
     """Every command of README's bash blocks (a line of `a && b` gives two; comments dropped)."""

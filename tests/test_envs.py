@@ -223,7 +223,7 @@ h = train(images=d / "images.zarr", encoder=m / "encoder.keras", decoder=m / "de
           checkpoint=OUT / "ckpt", device=device, threads=1)
 assert len(h["loss"]) == 1 and np.isfinite(h["loss"]).all(), h
 assert encode(images=d / "images.zarr", encoder=m / "encoder.keras", latents=OUT / "latents.zarr",
-              z_dim=8, device=device, threads=1) == 64
+              device=device, threads=1) == 64
 from caelatent.scoring.detect import FaceDetector  # MTCNN and its weights
 assert FaceDetector(0.9).face_rate(np.full((2, 64, 64, 3), 128, np.uint8))[0] == 0.0
 """,

@@ -114,6 +114,12 @@ def use_device(device: dict | None, threads: int | None, backend: str | None = N
         use(backend or device["backend"], threads, device["gpu_memory_fraction"])
 
 
+def predict_batch(device: dict | None) -> int:
+    """The batch size a runner predicts with: the rule's ``device`` params' ``predict_batch_size``,
+    or 256 for a library caller (``device=None``)."""
+    return device["predict_batch_size"] if device else 256
+
+
 def limit_gpu_memory(backend: str, fraction: float | None) -> None:
     """TensorFlow: memory growth, or a hard limit; torch: a per-process cap (jax: see use())."""
     if backend == "tensorflow":

@@ -17,7 +17,7 @@ from ..latent.attributes import arithmetic_grids, attribute_directions, attribut
 from ..latent.attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
 from ..latent.attributes import figure_data, grid_scores, scales
 from ..files.figures import save_figure
-from ..model.backend import use_device
+from ..model.backend import predict_batch, use_device
 from ..plots import attributes as plots
 from ..files.networks import load_model
 from ..files.store import atomic_path, open_zarr
@@ -117,7 +117,7 @@ def arithmetic(
         lab.names,
         seed,
     )
-    batch = device["predict_batch_size"] if device else 256
+    batch = predict_batch(device)
     rows: dict[str, list] = {k: [] for k in (*ARITHMETIC_COLUMNS, "face")}
     out = {
         "min_confidence": min_confidence,

@@ -13,7 +13,7 @@ import numpy as np
 from ..files import records
 from ..latent import describe
 from ..files.figures import save_figure
-from ..model.backend import use_device
+from ..model.backend import predict_batch, use_device
 from ..sampling.generate import PCA_FIT_SET, REFERENCE_SET, REFERENCES, draw, grid_rows, pick_rows
 from ..sampling.generate import reference_meta
 from ..plots import generate as plots
@@ -55,7 +55,7 @@ def generate(
     use_device(device, threads)
     from ..model.codec import decode
 
-    batch = device["predict_batch_size"] if device else 256
+    batch = predict_batch(device)
     net = load_model(decoder)
     lat = open_zarr(latents)
     split = lat["split"][:]

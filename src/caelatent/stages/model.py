@@ -12,7 +12,7 @@ from ..files import records
 from ..files.networks import load_model
 from ..files.store import atomic_path, checked_compressor, open_zarr, seal
 from ..files.figures import save_figure
-from ..model.backend import use_device
+from ..model.backend import predict_batch, use_device
 from ..plots import train as plots
 
 
@@ -75,7 +75,7 @@ def train(
     g = open_zarr(images)
     nets = load_model(encoder), load_model(decoder)
     recs = reconstruct_holdout(
-        g["images"], g["split"][:], g["ids"][:], *nets, batch_size=_batch(device)
+        g["images"], g["split"][:], g["ids"][:], *nets, batch_size=predict_batch(device)
     )
     records.write_npz(reconstructions, **recs)
     return hist
@@ -103,7 +103,7 @@ def encode(*, images, encoder, latents, device: dict | None = None, threads=None
         )
         step = arr.chunks[0] * max(1, chunk // arr.chunks[0])
         try:
-            encode_into(net, arr, z, batch_size=_batch(device), step=step)
+            encode_into(net, arr, z, batch_size=predict_batch(device), step=step)
         except ValueError as e:
             raise ValueError(f"{encoder} and {images}: {e}") from None
         for name in ("ids", "split", "attributes", "identity"):
@@ -118,10 +118,6 @@ def encode(*, images, encoder, latents, device: dict | None = None, threads=None
         )
         seal(tmp)
     return n
-
-
-def _batch(device: dict | None) -> int:
-    return device["predict_batch_size"] if device else 256
 
 
 def train_plots(*, history, reconstructions, fig_loss_curve, fig_reconstructions, loss: str):

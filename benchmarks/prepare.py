@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from caelatent.data.prepare import Split, prepare_celeba  # noqa: E402
+from caelatent.data.prepare import Split  # noqa: E402
+from caelatent.stages.data import prepare_celeba  # noqa: E402
 
 
 def build_tar(sample: Path, copies: int, dest: Path) -> int:

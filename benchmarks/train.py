@@ -92,7 +92,8 @@ def main() -> None:
     import numpy as np
     import zarr
 
-    from caelatent.data.prepare import Split, prepare_synthetic
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_synthetic
 
     device = backend.device_name(name)
     result = {
@@ -157,11 +158,8 @@ def main() -> None:
                     continue  # the host feed does not unroll
                 if unroll > spe:
                     continue
-                # a fresh folder per combination: a checkpoint would otherwise be resumed
-                model_dir = Path(tmp) / f"m-{path}-{bs}-{jit}-{prec}-{spe}-{unroll}"
-                rate, val_loss = train_rate(
-                    images, model_dir, args, path, bs, jit, prec, spe, unroll
-                )
+                # no checkpoint: each combination trains from scratch
+                rate, val_loss, encoder = train_rate(images, args, path, bs, jit, prec, spe, unroll)
                 row = {
                     "path": path,
                     "batch_size": bs,
@@ -187,7 +185,7 @@ def main() -> None:
                 for r in result["profile"]:
                     print(f"{r['part']:<55} {r['ms']:>9.3f}")
                 write(result, args.out)
-            result["encode"] = encode_rates(images, model_dir, args)
+            result["encode"] = encode_rates(images, encoder, Path(tmp), args)
             print(f"\n{'encode batch':<12} {'images/s':>10}")
             for r in result["encode"]:
                 print(f"{r['predict_batch_size']:<12} {r['images_per_s']:>10.0f}")
@@ -271,7 +269,6 @@ def feed_rates(images: Path, args) -> list[dict]:
 
 def train_rate(
     images: Path,
-    out: Path,
     args,
     path: str,
     batch_size: int,
@@ -279,12 +276,13 @@ def train_rate(
     precision: str,
     spe: int,
     unroll: int = 1,
-) -> tuple[float, float]:
-    """Images/s (median of epochs 2..) and the last epoch's holdout loss."""
+) -> tuple[float, float, object]:
+    """Images/s (median of epochs 2..), the last epoch's holdout loss and the trained encoder."""
     import keras
     import numpy as np
 
     from caelatent.model.networks import ModelSpec
+    from caelatent.files.store import open_splits
     from caelatent.model.train import FitOptions, train_autoencoder
 
     class Timer(keras.callbacks.Callback):
@@ -305,9 +303,11 @@ def train_rate(
         unroll=unroll,
         device_mb=1e9 if path == "device" else 0,
     )
-    h = train_autoencoder(
-        images,
-        out,
+    arr, train_idx, hold_idx = open_splits(images)
+    trained = train_autoencoder(
+        arr,
+        train_idx,
+        hold_idx,
         spec,
         batch_size=batch_size,
         epochs=args.epochs,
@@ -317,9 +317,10 @@ def train_rate(
         verbose=0,
         callbacks=[Timer()],
     )
+    h = trained.history
     assert all(np.isfinite(h["loss"])), h
-    n_train = int((__import__("zarr").open_group(images, mode="r")["split"][:] == 0).sum())
-    return n_train / float(np.median(Timer.times[1:])), float(h["val_loss"][-1])
+    rate = len(train_idx) / float(np.median(Timer.times[1:]))
+    return rate, float(h["val_loss"][-1]), trained.encoder
 
 
 def profile(images: Path, args, calls: int = 20) -> list[dict]:
@@ -390,21 +391,21 @@ def profile(images: Path, args, calls: int = 20) -> list[dict]:
     ]
 
 
-def encode_rates(images: Path, model_dir: Path, args) -> list[dict]:
-    """Encoding rate of rule encode's loop (:func:`caelatent.model.codec.encode_into`) into a
-    Zarr array of the latents' chunks, per predict batch size."""
+def encode_rates(images: Path, net, folder: Path, args) -> list[dict]:
+    """Encoding rate of rule encode's loop (:func:`caelatent.model.codec.encode_into`) with the
+    encoder ``net`` into a Zarr array of the latents' chunks in ``folder``, per predict batch size.
+    """
     import zarr
 
-    from caelatent.files.networks import load_model
     from caelatent.files.store import open_zarr
     from caelatent.model.codec import encode_into
 
-    net, arr = load_model(model_dir / "encoder.keras"), open_zarr(images)["images"]
+    arr = open_zarr(images)["images"]
     n, step = arr.shape[0], arr.chunks[0] * max(1, 4096 // arr.chunks[0])
     out = []
     for bs in args.predict_batch_size:
         for run in ("warm-up", "timed"):  # the first builds the graph
-            g = zarr.open_group(model_dir / f"lat{bs}-{run}.zarr", mode="w")
+            g = zarr.open_group(folder / f"lat{bs}-{run}.zarr", mode="w")
             z = g.create_array(
                 "z", shape=(n, args.z_dim), chunks=(min(4096, n), args.z_dim), dtype="float32"
             )

@@ -165,8 +165,26 @@ def uv() -> str:
     return exe
 
 
+def train_into(images, out, spec, *, checkpoint_dir=None, **settings) -> dict:
+    """Train as rule train does (:func:`caelatent.stages.model.fit_and_save`), into
+    ``out``/encoder.keras, decoder.keras and history.tsv, checkpointing into ``checkpoint_dir``
+    (``out``/checkpoint by default); the history."""
+    from caelatent.stages.model import fit_and_save
+
+    out = Path(out)
+    return fit_and_save(
+        images,
+        encoder=out / "encoder.keras",
+        decoder=out / "decoder.keras",
+        history=out / "history.tsv",
+        checkpoint=checkpoint_dir or out / "checkpoint",
+        spec=spec,
+        **settings,
+    )
+
+
 def read_history(path) -> dict[str, list]:
-    """history.tsv as columns (what caelatent.model.train writes through io.write_tsv)."""
+    """history.tsv as columns (what rule train writes through caelatent.files.records.write_tsv)."""
     lines = Path(path).read_text().splitlines()
     header = lines[0].split("\t")
     cols: dict[str, list] = {h: [] for h in header}

@@ -371,7 +371,8 @@ def test_real_sample_images_beyond_the_attribute_file_are_excluded_and_counted(s
     file stops at 20,000): the 158 images without a row are kept by prepare and left out here."""
     from conftest import ATTR_FILE, ORIGINALS_TAR
 
-    from caelatent.data.prepare import Split, prepare_celeba
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_celeba
     from caelatent.stages.model import encode
 
     lines = ATTR_FILE.read_text().splitlines()

@@ -19,18 +19,23 @@ SCRIPT = textwrap.dedent("""
     import keras
     assert keras.backend.backend() == sys.argv[1]
     from caelatent.model.networks import ModelSpec
-    from caelatent.data.prepare import Split, prepare_synthetic
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_synthetic
     from caelatent.files.networks import load_model
     from caelatent.stages.model import encode
-    from caelatent.model.train import FitOptions, train_autoencoder
+    from caelatent.model.train import FitOptions
+    from caelatent.stages.model import fit_and_save
     d = pathlib.Path(sys.argv[2])
+    def train_into(out, **settings):
+        return fit_and_save(d / "images.zarr", encoder=out / "encoder.keras", decoder=out / "decoder.keras",
+                            history=out / "history.tsv", checkpoint=out / "checkpoint",
+                            spec=ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16), **settings)
     prepare_synthetic(d, n_images=160, size=64, seed=0, split=Split(0.8), workers=1, chunk=64)
-    h = train_autoencoder(d / "images.zarr", d / "m", ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
-                          loss="mse", epochs=2, batch_size=16, verbose=0)
+    h = train_into(d / "m", loss="mse", epochs=2, batch_size=16, verbose=0)
     assert h["epoch"] == [0, 1] and all(np.isfinite(h["loss"])), h
     # epochs of 8 batches, shorter than one execution: Keras's jax trainer failed in the second one
-    h = train_autoencoder(d / "images.zarr", d / "m2", ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
-                          loss="mse", epochs=2, batch_size=16, verbose=0, options=FitOptions(steps_per_execution=32))
+    h = train_into(d / "m2", loss="mse", epochs=2, batch_size=16, verbose=0,
+                   options=FitOptions(steps_per_execution=32))
     assert all(np.isfinite(h["loss"])), h
     encode(images=d / "images.zarr", encoder=d / "m" / "encoder.keras", latents=d / "lat.zarr")
     z = zarr.open_group(d / "lat.zarr")["z"][:]

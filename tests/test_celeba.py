@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from caelatent.data import celeba
+from caelatent.files import celeba
 from conftest import ATTR_FILE, IDENTITY_FILE
 
 

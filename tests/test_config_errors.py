@@ -103,16 +103,16 @@ def test_every_key_of_the_schema_has_a_case():
 
 @pytest.mark.parametrize("path, what, value, below", CASES)
 def test_a_bad_value_is_an_error_naming_its_key(path, what, value, below):
-    errors = config_errors(with_value(path, value), SCHEMA_PATH)
+    errors = config_errors(with_value(path, value), SCHEMA)
     name = key_name(list(path) + list(below))
     assert errors and any(e.startswith(f"{name}: ") for e in errors), (name, value, errors)
-    assert config_errors(DEMO, SCHEMA_PATH) == []
+    assert config_errors(DEMO, SCHEMA) == []
 
 
 def test_unknown_keys_are_named_one_by_one():
     cfg = with_value(("train", "lr"), 0.1)
     cfg["data"]["sizee"] = 64
-    assert config_errors(cfg, SCHEMA_PATH) == [
+    assert config_errors(cfg, SCHEMA) == [
         "data.sizee: unknown key ('sizee' was unexpected)",
         "train.lr: unknown key ('lr' was unexpected)",
     ]
@@ -123,7 +123,7 @@ def test_a_moved_block_says_where_its_settings_went(old, new):
     cfg = copy.deepcopy(DEMO)
     section, block = old.split(".")
     cfg.setdefault(section, {})[block] = {"pcs": 3}
-    assert config_errors(cfg, SCHEMA_PATH) == [
+    assert config_errors(cfg, SCHEMA) == [
         f"{old}: moved: its settings are now under {new} (the table rule computes what the "
         "figures draw)"
     ]

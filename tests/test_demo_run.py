@@ -217,7 +217,7 @@ def test_demo_attributes(demo):
 def test_demo_provenance(demo):
     wf, demo = demo, demo_config()
     prov = json.loads((wf / "results" / demo["run"][0] / "provenance.json").read_text())
-    from caelatent import provenance
+    from caelatent.files import provenance
 
     assert prov["version"] and prov["config"]["model"]["z_dim"] == demo["model"]["z_dim"]
     assert prov["library_path"] == str(wf / "src" / "caelatent")

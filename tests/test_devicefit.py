@@ -20,14 +20,20 @@ PREAMBLE = textwrap.dedent("""
     backend.use("jax", 2)
     import jax, keras
     from caelatent.model.networks import ModelSpec
-    from caelatent.data.prepare import Split, prepare_synthetic
-    from caelatent.model.train import FitOptions, train_autoencoder
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_synthetic
+    from caelatent.model.train import FitOptions
+    from caelatent.stages.model import fit_and_save
     d = pathlib.Path(sys.argv[1])
+    def train_into(out, spec, checkpoint=None, **settings):
+        return fit_and_save(d / "images.zarr", encoder=out / "encoder.keras", decoder=out / "decoder.keras",
+                            history=out / "history.tsv", checkpoint=checkpoint or out / "checkpoint",
+                            spec=spec, **settings)
     # 240 train images: batches of 14 give 17 full batches and a partial one of 2
     prepare_synthetic(d, n_images=300, size=32, seed=0, split=Split(0.8), workers=1, chunk=64)
     def train(name, spec, epochs=2, **fit):
-        return train_autoencoder(d / "images.zarr", d / name, spec, epochs=epochs, batch_size=14,
-                                 verbose=0, options=FitOptions(**fit))
+        return train_into(d / name, spec, epochs=epochs, batch_size=14, verbose=0,
+                          options=FitOptions(**fit))
     SMALL = dict(image_size=32, filters=(8, 16, 16, 32), z_dim=16)
 """)
 
@@ -51,15 +57,13 @@ EQUAL_SCRIPT = PREAMBLE + textwrap.dedent("""
     spec = ModelSpec(**SMALL)
     ckpt = d / "ckpt"
     try:
-        train_autoencoder(d / "images.zarr", d / "resumed", spec, epochs=2, batch_size=14, verbose=0,
-                          checkpoint_dir=ckpt, options=FitOptions(steps_per_execution=4),
-                          callbacks=[Stop()])
+        train_into(d / "resumed", spec, ckpt, epochs=2, batch_size=14, verbose=0,
+                   options=FitOptions(steps_per_execution=4), callbacks=[Stop()])
         raise AssertionError("the interruption did not happen")
     except KeyboardInterrupt:
         pass
-    resumed = train_autoencoder(d / "images.zarr", d / "resumed", spec, epochs=2, batch_size=14,
-                                verbose=0, checkpoint_dir=ckpt,
-                                options=FitOptions(steps_per_execution=4))
+    resumed = train_into(d / "resumed", spec, ckpt, epochs=2, batch_size=14, verbose=0,
+                         options=FitOptions(steps_per_execution=4))
     whole = train("whole", spec, steps_per_execution=4)
     np.testing.assert_allclose(resumed["loss"], whole["loss"], rtol=1e-5)
     np.testing.assert_allclose(resumed["val_loss"], whole["val_loss"], rtol=1e-5)
@@ -136,14 +140,16 @@ def test_data_parallel_training_off_the_jax_backend_names_the_setting(tmp_path):
     import keras
 
     from caelatent.model.networks import ModelSpec
-    from caelatent.data.prepare import Split, prepare_synthetic
-    from caelatent.model.train import FitOptions, train_autoencoder
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_synthetic
+    from caelatent.model.train import FitOptions
+    from conftest import train_into
 
     assert keras.backend.backend() != "jax"
     prepare_synthetic(tmp_path, n_images=40, size=32, seed=0, split=Split(0.8), workers=1)
     spec = ModelSpec(image_size=32, filters=(8, 8, 8, 8), z_dim=4)
     with pytest.raises(ValueError, match=r"train.gpus=2: data-parallel training needs .* jax"):
-        train_autoencoder(
+        train_into(
             tmp_path / "images.zarr", tmp_path / "m", spec, epochs=1, options=FitOptions(devices=2)
         )
     assert not (tmp_path / "m" / "encoder.keras").exists()

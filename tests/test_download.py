@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zarr
 
-from caelatent.data import download
+from caelatent.files import download
 from conftest import ATTR_FILE, IDENTITY_FILE, ORIGINALS_TAR, read_jpegs, snakemake, workflow_copy
 
 

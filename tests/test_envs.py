@@ -114,7 +114,7 @@ def rules_by_env() -> dict[str, list[tuple[str, str]]]:
 
 def third_party(modules, top_level_only: bool) -> set[str]:
     """Third-party packages the library modules import (at module level only, or anywhere)."""
-    from caelatent.provenance import module_path
+    from caelatent.files.provenance import module_path
 
     names = set()
     for m in modules:
@@ -131,7 +131,7 @@ def third_party(modules, top_level_only: bool) -> set[str]:
 def imports_of(runner: str) -> tuple[set[str], set[str]]:
     """(what a rule's job must import: module-level imports of every library module it loads and
     the imports of its runner's body; everything any of those modules could import)."""
-    from caelatent import provenance as pv
+    from caelatent.files import provenance as pv
 
     stage = f"stages.{runner.rsplit('.', 1)[0]}"
     loaded, todo = set(), [stage, "logs"]

@@ -20,7 +20,8 @@ import zarr
 
 from caelatent.files import records
 from caelatent.stages.inputs import read_labelled
-from caelatent.data.prepare import Split, prepare_synthetic
+from caelatent.data.prepare import Split
+from caelatent.stages.data import prepare_synthetic
 from caelatent.files.store import (
     DamagedChunk,
     DiskFull,

@@ -21,9 +21,10 @@ from caelatent.model.networks import (  # noqa: E402
     training_loss,
     z_penalty,
 )
-from caelatent.data.prepare import Split, prepare_synthetic  # noqa: E402
+from caelatent.data.prepare import Split  # noqa: E402
+from caelatent.stages.data import prepare_synthetic  # noqa: E402
 from caelatent.stages.model import encode  # noqa: E402
-from caelatent.model.train import train_autoencoder  # noqa: E402
+from conftest import train_into  # noqa: E402
 
 TINY = dict(image_size=64, filters=(8, 16, 16, 32), z_dim=8)
 
@@ -100,9 +101,7 @@ def faces(tmp_path_factory):
 
 def latent_cloud(faces, out, kind: str, **extra) -> np.ndarray:
     spec = ModelSpec(**TINY, kind=kind, **extra)
-    train_autoencoder(
-        faces, out, spec, epochs=4, batch_size=32, learning_rate=2e-3, loss="bce", verbose=0
-    )
+    train_into(faces, out, spec, epochs=4, batch_size=32, learning_rate=2e-3, loss="bce", verbose=0)
     encode(images=faces, encoder=out / "encoder.keras", latents=out / "latents.zarr")
     import zarr
 

@@ -22,12 +22,16 @@ SCRIPT = textwrap.dedent("""
     device = backend.device_name(name)
     assert device != "cpu", (name, device)
     from caelatent.model.networks import ModelSpec
-    from caelatent.data.prepare import Split, prepare_synthetic
-    from caelatent.model.train import FitOptions, train_autoencoder
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_synthetic
+    from caelatent.model.train import FitOptions
+    from caelatent.stages.model import fit_and_save
     d = pathlib.Path(sys.argv[1])
     prepare_synthetic(d, n_images=2048, size=96, seed=0, split=Split(0.9), workers=4)
-    h = train_autoencoder(d / "images.zarr", d / "m", ModelSpec(image_size=96), epochs=2, verbose=0,
-                          options=FitOptions(precision="mixed_bfloat16"))
+    m = d / "m"
+    h = fit_and_save(d / "images.zarr", encoder=m / "encoder.keras", decoder=m / "decoder.keras",
+                     history=m / "history.tsv", checkpoint=m / "checkpoint", spec=ModelSpec(image_size=96),
+                     epochs=2, verbose=0, options=FitOptions(precision="mixed_bfloat16"))
     assert np.isfinite(h["loss"]).all() and h["val_loss"][-1] < h["val_loss"][0], h
     print("OK", name, device)
 """)

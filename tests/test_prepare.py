@@ -10,9 +10,10 @@ import yaml
 import zarr
 from PIL import Image
 
-from caelatent.data import celeba
+from caelatent.files import celeba
 from caelatent.data.images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_crop_resize
-from caelatent.data.prepare import Split, prepare_celeba, prepare_synthetic
+from caelatent.data.prepare import Split
+from caelatent.stages.data import prepare_celeba, prepare_synthetic
 from conftest import (
     ROOT,
     ATTR_FILE,
@@ -422,7 +423,7 @@ def test_a_folder_of_ones_own_images_any_names_formats_and_sizes(tmp_path):
     sizes, a text file, a corrupt PNG) and an attribute CSV that misses some files and names one
     that is not there: ids follow the sorted paths, the manifest maps them back, every file is
     written or skipped with a reason, the crop is the centred square."""
-    from caelatent.data.prepare import prepare_folder
+    from caelatent.stages.data import prepare_folder
 
     root = tmp_path / "my photos"
     (root / "holiday 2024" / "day one").mkdir(parents=True)

@@ -20,7 +20,8 @@ def real(sample, tmp_path_factory):
     """1,200 real CelebA faces at 64x64 from the shared sample, in two disjoint halves."""
     import zarr
 
-    from caelatent.data.prepare import Split, prepare_celeba
+    from caelatent.data.prepare import Split
+    from caelatent.stages.data import prepare_celeba
 
     d = tmp_path_factory.mktemp("real")
     prepare_celeba(HALFRES_TAR, d, size=64, max_images=1200, split=Split(0.5), workers=2)

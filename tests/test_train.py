@@ -22,12 +22,13 @@ backend.use("tensorflow")
 import keras  # noqa: E402
 
 from caelatent.model.networks import ModelSpec, build_encoder  # noqa: E402
-from caelatent.data.prepare import Split, prepare_celeba, prepare_synthetic  # noqa: E402
+from caelatent.data.prepare import Split  # noqa: E402
+from caelatent.stages.data import prepare_celeba, prepare_synthetic  # noqa: E402
 from caelatent.files.networks import load_model  # noqa: E402
 from caelatent.stages.model import encode  # noqa: E402
 from caelatent.model.codec import encode_into  # noqa: E402
-from conftest import read_history  # noqa: E402
-from caelatent.model.train import FitOptions, execution_steps, train_autoencoder  # noqa: E402
+from conftest import read_history, train_into  # noqa: E402
+from caelatent.model.train import FitOptions, execution_steps  # noqa: E402
 from conftest import ATTR_FILE, ORIGINALS_TAR  # noqa: E402
 
 TINY = ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16)
@@ -42,13 +43,13 @@ def faces(tmp_path_factory):
 
 def tiny_run(faces, out, epochs: int, **options) -> dict:
     """The history of a TINY run, batches of 32, with these FitOptions."""
-    return train_autoencoder(
+    return train_into(
         faces, out, TINY, epochs=epochs, batch_size=32, verbose=0, options=FitOptions(**options)
     )
 
 
 def test_short_run_lowers_the_loss(faces, tmp_path):
-    h = train_autoencoder(
+    h = train_into(
         faces, tmp_path, TINY, loss="mse", epochs=8, batch_size=16, learning_rate=3e-3, verbose=0
     )
     assert h["epoch"] == list(range(8))
@@ -66,9 +67,12 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
     code = textwrap.dedent(f"""
         from caelatent.model import backend; backend.use("tensorflow", 1)
         from caelatent.model.networks import ModelSpec
-        from caelatent.model.train import train_autoencoder
-        train_autoencoder({str(faces)!r}, {str(out)!r}, ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
-                          epochs=6, batch_size=32, checkpoint_dir={str(ckpt)!r}, verbose=0)
+        from caelatent.stages.model import fit_and_save
+        out = {str(out)!r}
+        fit_and_save({str(faces)!r}, encoder=out + "/encoder.keras", decoder=out + "/decoder.keras",
+                     history=out + "/history.tsv", checkpoint={str(ckpt)!r},
+                     spec=ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16),
+                     epochs=6, batch_size=32, verbose=0)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code])
     state = ckpt / "state.json"
@@ -83,19 +87,17 @@ def test_interrupted_training_resumes_as_if_never_stopped(faces, tmp_path):
         1 <= k < 6 and not (out / "encoder.keras").exists()
     ), "the run was not interrupted mid-way"
     backend.set_threads("tensorflow", 1)
-    h = train_autoencoder(faces, out, TINY, epochs=6, batch_size=32, checkpoint_dir=ckpt, verbose=0)
+    h = train_into(faces, out, TINY, epochs=6, batch_size=32, checkpoint_dir=ckpt, verbose=0)
     assert h["epoch"] == list(
         range(6)
     )  # epochs 0..5 once each: the finished ones were not trained again
     assert h["loss"][:k] == before["history"]["loss"]
     assert (out / "encoder.keras").exists() and not ckpt.exists()
-    whole = train_autoencoder(faces, tmp_path / "whole", TINY, epochs=6, batch_size=32, verbose=0)
+    whole = train_into(faces, tmp_path / "whole", TINY, epochs=6, batch_size=32, verbose=0)
     np.testing.assert_allclose(h["loss"], whole["loss"], rtol=1e-4)
     np.testing.assert_allclose(h["val_loss"], whole["val_loss"], rtol=1e-4)
     # the tolerance separates: a run with another batch order (seed) differs by far more
-    other = train_autoencoder(
-        faces, tmp_path / "other", TINY, epochs=6, batch_size=32, seed=1, verbose=0
-    )
+    other = train_into(faces, tmp_path / "other", TINY, epochs=6, batch_size=32, seed=1, verbose=0)
     assert np.abs(np.array(other["loss"][1:]) / np.array(whole["loss"][1:]) - 1).max() > 1e-3
 
 
@@ -130,7 +132,7 @@ class Crash(keras.callbacks.Callback):
 def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog, damage):
     ckpt = tmp_path / "ckpt"
     with pytest.raises(KeyboardInterrupt):
-        train_autoencoder(
+        train_into(
             faces,
             tmp_path / "m",
             TINY,
@@ -149,7 +151,7 @@ def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog,
         (ckpt / "state.json").write_text('{"epoch": 1, "weig')
     ran = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
     trained: list[int] = []
-    h = train_autoencoder(
+    h = train_into(
         faces,
         tmp_path / "m",
         TINY,
@@ -178,7 +180,7 @@ def test_damaged_checkpoint_is_discarded_with_a_warning(faces, tmp_path, caplog,
     ids=["xla", "bf16", "xla-bf16"],
 )
 def test_xla_and_bf16_settings_train_on_cpu(faces, tmp_path, options):
-    h = train_autoencoder(
+    h = train_into(
         faces,
         tmp_path,
         TINY,
@@ -232,7 +234,6 @@ def test_the_feed_holds_each_split_once(tmp_path, name):
                 str(tmp_path / f"s{n}.zarr"),
                 str(n),
                 "96",
-                str(tmp_path / f"m{n}"),
                 name,
             ],
             capture_output=True,
@@ -258,7 +259,7 @@ def test_checkpoint_of_other_settings_is_discarded(faces, tmp_path, caplog):
     ckpt = tmp_path / "ckpt"
     (ckpt / "backup").mkdir(parents=True)
     (ckpt / "fingerprint.txt").write_text("made-with-other-settings")
-    h = train_autoencoder(
+    h = train_into(
         faces, tmp_path / "m", TINY, epochs=1, batch_size=32, checkpoint_dir=ckpt, verbose=0
     )
     assert h["epoch"] == [0] and "discarding checkpoint" in caplog.text
@@ -266,13 +267,11 @@ def test_checkpoint_of_other_settings_is_discarded(faces, tmp_path, caplog):
 
 def test_nan_loss_stops_with_a_clear_error(faces, tmp_path):
     with pytest.raises(FloatingPointError, match="training loss became nan"):
-        train_autoencoder(
-            faces, tmp_path, TINY, loss="mse", learning_rate=1e30, epochs=2, verbose=0
-        )
+        train_into(faces, tmp_path, TINY, loss="mse", learning_rate=1e30, epochs=2, verbose=0)
 
 
 def test_encode_equals_encoder_predict_and_checks_the_image_size(faces, tmp_path):
-    train_autoencoder(faces, tmp_path, TINY, epochs=1, batch_size=32, verbose=0)
+    train_into(faces, tmp_path, TINY, epochs=1, batch_size=32, verbose=0)
     n = encode(images=faces, encoder=tmp_path / "encoder.keras", latents=tmp_path / "latents.zarr")
     lat = zarr.open_group(tmp_path / "latents.zarr", mode="r")
     img = zarr.open_group(faces, mode="r")
@@ -304,7 +303,7 @@ def test_short_real_data_run(sample, tmp_path):
         ORIGINALS_TAR, tmp_path / "data", size=64, attributes=ATTR_FILE, split=Split(0.9), workers=2
     )
     images = tmp_path / "data" / "images.zarr"
-    h = train_autoencoder(
+    h = train_into(
         images, tmp_path / "m", TINY, epochs=2, batch_size=32, learning_rate=2e-3, verbose=0
     )
     assert h["val_loss"][-1] < h["val_loss"][0]

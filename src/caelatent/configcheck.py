@@ -7,11 +7,7 @@ Snakemake's ``validate`` reports the first problem in the schema's terms
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
-
 import jsonschema
-import yaml
 
 #: blocks whose settings moved to another block, old -> new: the plot rules only draw, and the
 #: settings that choose what they draw belong to the table rule that computes it
@@ -30,10 +26,7 @@ def _unknown(name: str, key) -> str:
     return f"unknown key ({key!r} was unexpected)"
 
 
-@lru_cache(maxsize=4)
-def _validator(schema_path: str) -> jsonschema.protocols.Validator:
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
+def _validator(schema: dict) -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
@@ -47,11 +40,11 @@ def key_name(path) -> str:
     return out or "(the config's top level)"
 
 
-def config_errors(config: dict, schema_path: str | os.PathLike) -> list[str]:
-    """Every way ``config`` breaks the schema, one line each, led by the key's dotted name (an
-    unknown key by its own name)."""
+def config_errors(config: dict, schema: dict) -> list[str]:
+    """Every way ``config`` breaks ``schema`` (config/schema.yaml, loaded), one line each, led by
+    the key's dotted name (an unknown key by its own name)."""
     out = []
-    for e in _validator(str(schema_path)).iter_errors(config):
+    for e in _validator(schema).iter_errors(config):
         path = list(e.absolute_path)
         if e.validator == "additionalProperties" and isinstance(e.instance, dict):
             known = set(e.schema.get("properties", {}))

@@ -5,18 +5,21 @@ import os
 import re
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
 from caelatent.configcheck import config_errors
-from caelatent.data.download import CELEBA_FILES
+from caelatent.files.download import CELEBA_FILES
 
 SCHEMA = "../../config/schema.yaml"
+with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as f:
+    SCHEMA_DOC = yaml.safe_load(f)
 
 
 def check_config(cfg, where=""):
     """Name every bad key (with `where`, the experiment block it came from), then let Snakemake's
     validate fill in the defaults."""
-    problems = config_errors(cfg, os.path.join(workflow.basedir, "config", "schema.yaml"))
+    problems = config_errors(cfg, SCHEMA_DOC)
     if problems:
         raise WorkflowError(
             "invalid config (config/README.md lists every key):\n"
@@ -96,11 +99,11 @@ def exp_block(dpath, drop=()):
 
 def library(target):
     """Param `library` of a rule: with `library_rerun: true`, the hash of the library code the rule
-    runs (caelatent.provenance.code_hash), so that editing that code reruns the rule; else a constant.
+    runs (caelatent.files.provenance.code_hash), so that editing that code reruns the rule; else a constant.
     """
     if not config["library_rerun"]:
         return "untracked (library_rerun: false)"
-    from caelatent.provenance import code_hash
+    from caelatent.files.provenance import code_hash
 
     return code_hash(target)
 

@@ -1,1 +1,1 @@
-"""Reading, generating and preparing the images: CelebA (download, files), synthetic faces, an image folder, and the prepared Zarr store (stage data)."""
+"""Decoding, generating and preparing the images: cropping and resizing, the synthetic faces, the split and the prepared Zarr store (stage data; the raw files are read through :mod:`caelatent.files`)."""

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .celeba import SkipImage
+from ..files.celeba import SkipImage
 
 #: CelebA's aligned frames are 178 x 218; crop boxes are given in that frame and scaled to others.
 REFERENCE_FRAME = (178, 218)

@@ -1,46 +1,39 @@
-"""Prepare a dataset: images -> ``images.zarr`` (+ ``attributes.tsv``, ``manifest.json``).
+"""Prepare a dataset: the images of a container (or synthetic faces) into a new Zarr group, with
+the tables and the manifest (:class:`Prepared`). The files are the stage's
+(:mod:`caelatent.stages.data`: the store written under a temporary name, sealed and renamed at
+the end, so a failed run leaves nothing half-written; the tables through the I/O layer).
 
 Work is split into batches aligned with the Zarr chunks along N. Each worker process decodes,
 crops and resizes one batch and writes its chunk itself, so the parent only lists inputs and
 assembles metadata. Inputs that cannot be used are skipped with a reason, logged and counted;
-the manifest accounts for every input. Outputs are written under temporary names and renamed
-at the end, so a failed run leaves nothing half-written behind.
+the manifest accounts for every input.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import zarr
 
-from . import celeba, synthetic
+from . import synthetic
+from ..files import celeba
+from ..files.celeba import ImageContainer, SkipImage
 from ..logs import Eta
-from .celeba import SkipImage
-from .images import (
-    DEFAULT_CROP_BOX,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_SIDE,
-    check_box,
-    decode_crop_resize,
-)
+from .images import decode_crop_resize
 from ..files.store import (
-    Outputs,
-    atomic_path,
+    HOLDOUT,
+    TRAIN,
     compact_images,
     create_images_array,
     rename_array,
-    seal,
+    write_metadata,
 )
-from ..files.records import SPLIT_NAMES, write_json, write_tsv
-from ..files.store import HOLDOUT, TRAIN, write_metadata
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +101,16 @@ class Split:
 
 # --- worker side ------------------------------------------------------------------------------
 
-_container: celeba.ImageContainer | None = None
+_container: ImageContainer | None = None
 _array: zarr.Array | None = None
 
 
-def _init_worker(container_path: str | None, array_path: str) -> None:
+def _init_worker(container: ImageContainer | None, array: zarr.Array) -> None:
+    """A worker's container (reopened: archives are not shared between processes) and the array
+    its batches are written to (inherited through the fork)."""
     global _container, _array
-    _container = celeba.open_container(container_path) if container_path else None
-    _array = zarr.open_array(array_path, mode="r+")
+    _container = container.reopen() if container is not None else None
+    _array = array
 
 
 def _decode_batch(
@@ -190,43 +185,27 @@ def _batches(n: int, chunk: int):
     return [(s, min(chunk, n - s)) for s in range(0, n, chunk)]
 
 
-def prepare_celeba(
-    images: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    size: int = 96,
-    crop_box: Sequence[float] = DEFAULT_CROP_BOX,
-    attributes: str | os.PathLike | None = None,
-    identities: str | os.PathLike | None = None,
-    on_missing_attributes: str = "keep",
-    max_images: int | None = None,
-    min_side: int = DEFAULT_MIN_SIDE,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    split: Split = Split(),
-    workers: int = 1,
-    chunk: int = 256,
-    dataset: str = "celeba",
-) -> dict:
-    """Prepare CelebA images from a folder, zip or tar. Returns the manifest (also written).
+@dataclass
+class Prepared:
+    """A prepared dataset: a row per written image (its id, split flag, attribute values, whether
+    it has an attribute row, identity) and the manifest, which accounts for every input."""
 
-    Every entry of ``images`` is written or skipped with a reason (not_image, duplicate_id,
-    no_attribute_row, corrupt, unreadable, not_a_file, too_small: a side under ``min_side``,
-    too_large: more than ``max_pixels`` pixels; with a partition split, no_partition_row and
-    outside_split), or counted beyond ``max_images``."""
-    if on_missing_attributes not in ("keep", "skip", "error"):
-        raise ValueError(
-            f"on_missing_attributes={on_missing_attributes!r}: expected keep, skip or error"
-        )
-    check_box(crop_box)
-    limits = {"min_side": int(min_side), "max_pixels": int(max_pixels)}
-    attr_table = celeba.read_attributes(attributes) if attributes else None
-    ident = celeba.read_identities(identities) if identities else None
-    container = celeba.open_container(images)
-    members = container.members()
-    container.close()
-    names, ids, skipped, beyond = celeba.select_images(
-        members, attr_table, on_missing_attributes, max_images
-    )
+    ids: np.ndarray
+    flags: np.ndarray
+    names: list[str]
+    vals: np.ndarray | None
+    found: np.ndarray
+    identity: np.ndarray | None
+    manifest: dict
+
+
+def choose_celeba(members, attr_table, on_missing: str, max_images: int | None, split: Split):
+    """Which of a CelebA container's ``members`` to decode (:func:`caelatent.files.celeba.select_images`,
+    then, with a partition split, those inside it): (names, ids, skip records, how many were left
+    beyond ``max_images``)."""
+    if on_missing not in ("keep", "skip", "error"):
+        raise ValueError(f"on_missing_attributes={on_missing!r}: expected keep, skip or error")
+    names, ids, skipped, beyond = celeba.select_images(members, attr_table, on_missing, max_images)
     if split.partition is not None:  # the official split: images outside it are skipped
         keep = []
         for k, (name, iid) in enumerate(zip(names, ids)):
@@ -236,56 +215,11 @@ def prepare_celeba(
             else:
                 keep.append(k)
         names, ids = [names[k] for k in keep], ids[keep]
-    source = {
-        "kind": "celeba",
-        "images": str(images),
-        "attributes": str(attributes) if attributes else None,
-        "identities": str(identities) if identities else None,
-    }
-    return _prepare_files(
-        images,
-        out_dir,
-        n_members=len(members),
-        names=names,
-        ids=ids,
-        skipped=skipped,
-        beyond=beyond,
-        attr_table=attr_table,
-        ident=ident,
-        box=("celeba", tuple(crop_box)),
-        source=source,
-        size=size,
-        limits=limits,
-        split=split,
-        workers=workers,
-        chunk=chunk,
-        dataset=dataset,
-    )
+    return names, ids, skipped, beyond
 
 
-def prepare_folder(
-    images: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    size: int = 96,
-    crop_box: Sequence[float] | None = None,
-    attributes: str | os.PathLike | None = None,
-    min_side: int = DEFAULT_MIN_SIDE,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    split: Split = Split(),
-    workers: int = 1,
-    chunk: int = 256,
-    dataset: str = "folder",
-) -> dict:
-    """Prepare one's own images from a folder (searched recursively), zip or tar: JPEG, PNG, WebP
-    or BMP of any name and size, cropped to ``crop_box`` (fractions of width and height; None: the
-    largest centred square) and resized to ``size``. Ids are 1..N in sorted order of the paths, and
-    the manifest's ``id_to_path`` maps each written id to its file. ``attributes``: a CSV with a
-    ``file`` column (relative to the folder) and one column per attribute (0/1 or -1/1); images
-    without a row are kept and counted. Skip reasons as for CelebA (not_image, corrupt,
-    unreadable, not_a_file, too_small, too_large). Returns the manifest (also written)."""
-    from . import folder
-
+def check_fraction_box(crop_box) -> None:
+    """A folder's crop box: [left, top, right, bottom] in fractions of the image, or None."""
     if crop_box is not None and not (
         len(crop_box) == 4
         and 0 <= crop_box[0] < crop_box[2] <= 1
@@ -295,47 +229,11 @@ def prepare_folder(
             f"data.folder.crop_box={list(crop_box)}: expected [left, top, right, bottom] as "
             "fractions of the image (0 <= left < right <= 1, 0 <= top < bottom <= 1)"
         )
-    container = celeba.open_container(images)
-    members = container.members()
-    container.close()
-    names, ids, skipped = folder.select_files(members)
-    by_file = {os.path.normpath(n): int(i) for n, i in zip(names, ids)}
-    attr_table = folder.read_attribute_csv(attributes, by_file) if attributes else None
-    source = {
-        "kind": "folder",
-        "images": str(images),
-        "attributes": str(attributes) if attributes else None,
-    }
-    return _prepare_files(
-        images,
-        out_dir,
-        n_members=len(members),
-        names=names,
-        ids=ids,
-        skipped=skipped,
-        beyond=0,
-        attr_table=attr_table,
-        ident=None,
-        box=("fraction", tuple(crop_box) if crop_box is not None else None),
-        source=source,
-        size=size,
-        limits={"min_side": int(min_side), "max_pixels": int(max_pixels)},
-        split=split,
-        workers=workers,
-        chunk=chunk,
-        dataset=dataset,
-        record_paths=True,
-        extra={
-            "attribute_rows_without_image": (
-                attr_table.declared_count - len(attr_table) if attr_table else None
-            ),
-        },
-    )
 
 
-def _prepare_files(
-    images,
-    out_dir,
+def decode_members(
+    container: ImageContainer,
+    group: zarr.Group,
     *,
     n_members: int,
     names: list[str],
@@ -354,81 +252,57 @@ def _prepare_files(
     dataset: str,
     extra: dict | None = None,
     record_paths: bool = False,
-) -> dict:
-    """Decode, crop and resize the chosen members ``names`` (with their ``ids``) of the container
-    ``images`` into ``out_dir`` with the attributes, identities and split, and write the manifest
-    (``extra`` keys added to it; with ``record_paths``, ``id_to_path`` too). Every member is
-    written or skipped with a reason."""
-
+) -> Prepared:
+    """Decode, crop and resize the chosen members ``names`` (with their ``ids``) of ``container``
+    into ``group`` (a new store) with the attributes, identities and split; the tables and the
+    manifest (``extra`` keys added to it; with ``record_paths``, ``id_to_path`` too). Every member
+    is written or skipped with a reason."""
+    where = container.path
     if not names:
-        raise ValueError(f"{images}: no usable images among {n_members} entries")
+        raise ValueError(f"{where}: no usable images among {n_members} entries")
     split.assign(len(names), ids)  # fail before decoding if the split cannot fit
-    log.info("%s: %d entries, %d to decode at %dx%d", images, n_members, len(names), size, size)
-
-    out = Outputs.in_dir(out_dir)
-    with atomic_path(out.images) as tmp_zarr:
-        group = zarr.open_group(tmp_zarr, mode="w")
-        arr, valid, converted = _decode_into(
-            group, tmp_zarr, images, names, size, box, limits, workers, chunk, skipped
+    log.info("%s: %d entries, %d to decode at %dx%d", where, n_members, len(names), size, size)
+    arr, valid, converted = _decode_into(
+        container, group, names, size, box, limits, workers, chunk, skipped
+    )
+    written_names = [n for n, ok in zip(names, valid) if ok]
+    ids = ids[valid]
+    if len(ids) < 2:
+        raise ValueError(
+            f"{where}: only {len(ids)} image(s) could be decoded; see the skipped list"
         )
-        written_names = [n for n, ok in zip(names, valid) if ok]
-        ids = ids[valid]
-        if len(ids) < 2:
-            raise ValueError(
-                f"{images}: only {len(ids)} image(s) could be decoded; see the skipped list"
-            )
-        attr_vals, found = (
-            attr_table.lookup(ids) if attr_table else (None, np.zeros(len(ids), bool))
-        )
-        identity = np.array([ident.get(int(i), -1) for i in ids], np.int64) if ident else None
-        flags = split.assign(len(ids), ids)
-        write_metadata(
-            group, ids, flags, attr_table.names if attr_table else [], attr_vals, identity, chunk
-        )
-        crop = list(box[1]) if box[1] is not None else None
-        arr.attrs.update({"size": size, "crop_box": crop, "dataset": dataset})
-        counts = _counts(
-            n_members, len(names), len(ids), skipped, beyond, converted, attr_table, found
-        )
-        manifest = _manifest(dataset, source, size, box, limits, counts, attr_table, split, flags)
-        manifest["skipped_items"] = [{"name": n, "reason": r, "detail": d} for n, r, d in skipped]
-        manifest.update(extra or {})
-        if record_paths:
-            manifest["id_to_path"] = {str(int(i)): n for i, n in zip(ids, written_names)}
-        _check_accounting(counts)
-        seal(tmp_zarr)
+    attr_vals, found = attr_table.lookup(ids) if attr_table else (None, np.zeros(len(ids), bool))
+    identity = np.array([ident.get(int(i), -1) for i in ids], np.int64) if ident else None
+    flags = split.assign(len(ids), ids)
+    attr_names = attr_table.names if attr_table else []
+    write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk)
+    crop = list(box[1]) if box[1] is not None else None
+    arr.attrs.update({"size": size, "crop_box": crop, "dataset": dataset})
+    counts = _counts(n_members, len(names), len(ids), skipped, beyond, converted, attr_table, found)
+    manifest = _manifest(dataset, source, size, box, limits, counts, attr_table, split, flags)
+    manifest["skipped_items"] = [{"name": n, "reason": r, "detail": d} for n, r, d in skipped]
+    manifest.update(extra or {})
+    if record_paths:
+        manifest["id_to_path"] = {str(int(i)): n for i, n in zip(ids, written_names)}
+    _check_accounting(counts)
     for name, reason, detail in skipped:
         log.warning("skipped %s (%s): %s", name, reason, detail)
-    write_tables(
-        out,
-        ids,
-        flags,
-        attr_table.names if attr_table else [],
-        attr_vals,
-        found,
-        identity,
-        manifest,
-    )
-    log.info(
-        "wrote %d images to %s (skipped %s)", len(ids), out.images, counts["skipped"] or "none"
-    )
-    return manifest
+    return Prepared(ids, flags, list(attr_names), attr_vals, found, identity, manifest)
 
 
-def _decode_into(group, tmp_zarr, images, names, size, box, limits, workers, chunk, skipped):
-    """Decode, crop and resize the members ``names`` of ``images`` into ``group`` (batches in
+def _decode_into(container, group, names, size, box, limits, workers, chunk, skipped):
+    """Decode, crop and resize the members ``names`` of ``container`` into ``group`` (batches in
     ``workers`` processes), dropping those that fail (their reasons appended to ``skipped``):
     (the images array, which members were written, the counts of RGB conversions)."""
     raw = create_images_array(group, len(names), size, chunk, name="images_unfiltered")
     jobs = [(s, names[s : s + c], size, box, limits) for s, c in _batches(len(names), chunk)]
-    init = (str(images), str(Path(tmp_zarr) / "images_unfiltered"))
-    results = _run_batches(_decode_batch, jobs, workers, init, "prepare")
+    results = _run_batches(_decode_batch, jobs, workers, (container, raw), "prepare")
     valid = np.concatenate([r["valid"] for r in results])
     for r in results:
         skipped.extend(r["skipped"])
     converted = sum((r["converted"] for r in results), Counter())
     if valid.all():
-        arr = rename_array(tmp_zarr, "images_unfiltered", "images")
+        arr = rename_array(group, "images_unfiltered", "images")
     else:
         arr = compact_images(raw, valid, group, chunk)
         del group["images_unfiltered"]
@@ -472,8 +346,8 @@ def _manifest(dataset, source, size, box, limits, counts, attr_table, split, fla
     }
 
 
-def prepare_synthetic(
-    out_dir: str | os.PathLike,
+def render_synthetic(
+    group: zarr.Group,
     *,
     n_images: int,
     size: int = 96,
@@ -482,47 +356,40 @@ def prepare_synthetic(
     workers: int = 1,
     chunk: int = 256,
     dataset: str = "synthetic",
-) -> dict:
-    """Render ``n_images`` procedural faces (see :mod:`caelatent.data.synthetic`) into a dataset."""
+) -> Prepared:
+    """Render ``n_images`` procedural faces (see :mod:`caelatent.data.synthetic`) into ``group``
+    (a new store); the tables and the manifest."""
     if n_images < 2:
         raise ValueError(f"data.synthetic.n_images={n_images}: need at least 2 images")
-    out = Outputs.in_dir(out_dir)
-    with atomic_path(out.images) as tmp_zarr:
-        group = zarr.open_group(tmp_zarr, mode="w")
-        create_images_array(group, n_images, size, chunk)
-        jobs = [(s, c, size, seed) for s, c in _batches(n_images, chunk)]
-        results = _run_batches(
-            _render_batch, jobs, workers, (None, str(Path(tmp_zarr) / "images")), "render"
-        )
-        attrs = np.concatenate([r["attrs"] for r in results])
-        ids = np.arange(1, n_images + 1, dtype=np.int64)
-        flags = split.assign(n_images)
-        names = list(synthetic.ATTRIBUTES)
-        write_metadata(group, ids, flags, names, attrs, None, chunk)
-        group["images"].attrs.update({"size": size, "crop_box": None, "dataset": dataset})
-        counts = {
-            "inputs": n_images,
-            "read": n_images,
-            "written": n_images,
-            "skipped": {},
-            "beyond_max_images": 0,
-            "converted_to_rgb": {},
-            "missing_attributes": 0,
-        }
-        manifest = {
-            "dataset": dataset,
-            "source": {"kind": "synthetic", "seed": seed, "generator": synthetic.VERSION},
-            "size": size,
-            "crop_box": None,
-            "counts": counts,
-            "attribute_file": None,
-            "split": _split_info(split, flags),
-            "skipped_items": [],
-        }
-        seal(tmp_zarr)
-    write_tables(out, ids, flags, names, attrs, np.ones(n_images, bool), None, manifest)
-    log.info("rendered %d synthetic faces to %s", n_images, out.images)
-    return manifest
+    images = create_images_array(group, n_images, size, chunk)
+    jobs = [(s, c, size, seed) for s, c in _batches(n_images, chunk)]
+    results = _run_batches(_render_batch, jobs, workers, (None, images), "render")
+    attrs = np.concatenate([r["attrs"] for r in results])
+    ids = np.arange(1, n_images + 1, dtype=np.int64)
+    flags = split.assign(n_images)
+    names = list(synthetic.ATTRIBUTES)
+    write_metadata(group, ids, flags, names, attrs, None, chunk)
+    images.attrs.update({"size": size, "crop_box": None, "dataset": dataset})
+    counts = {
+        "inputs": n_images,
+        "read": n_images,
+        "written": n_images,
+        "skipped": {},
+        "beyond_max_images": 0,
+        "converted_to_rgb": {},
+        "missing_attributes": 0,
+    }
+    manifest = {
+        "dataset": dataset,
+        "source": {"kind": "synthetic", "seed": seed, "generator": synthetic.VERSION},
+        "size": size,
+        "crop_box": None,
+        "counts": counts,
+        "attribute_file": None,
+        "split": _split_info(split, flags),
+        "skipped_items": [],
+    }
+    return Prepared(ids, flags, names, attrs, np.ones(n_images, bool), None, manifest)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -547,31 +414,3 @@ def _check_accounting(counts: dict) -> None:
     accounted = counts["written"] + sum(counts["skipped"].values()) + counts["beyond_max_images"]
     if accounted != counts["inputs"]:  # a bug, never a data problem
         raise AssertionError(f"manifest does not account for every input: {counts}")
-
-
-def write_tables(out, ids, flags, names, vals, found, identity, manifest) -> None:
-    """prepare's tables: attributes.tsv (one row per written image), list_attr.txt (CelebA's
-    format, the images with attributes) and manifest.json (``out``: a store.Outputs), each
-    written atomically."""
-    cols = {
-        "index": list(range(len(ids))),
-        "image_id": [f"{int(i):06d}" for i in ids],
-        "split": [SPLIT_NAMES[int(f)] for f in flags],
-        "has_attributes": [int(f) for f in found],
-    }
-    if identity is not None:
-        cols["identity"] = [int(i) for i in identity]
-    for j, name in enumerate(names):
-        cols[name] = [int(v) for v in vals[:, j]]
-    write_tsv(out.attributes, cols)
-    # the same attributes in CelebA's file format, for the images that have them (it has no
-    # notation for a missing row, so those images are left out; its count line is exact)
-    with atomic_path(out.list_attr) as tmp:
-        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
-        celeba.write_attributes(
-            tmp,
-            list(names),
-            np.asarray(ids)[keep],
-            vals[keep] if names else np.zeros((0, 0), np.int8),
-        )
-    write_json(out.manifest, manifest)

@@ -1,1 +1,1 @@
-"""The I/O layer: tables (TSV, JSON, NPZ, HTML) and the Zarr stores; only this layer and the stage runners open paths."""
+"""The I/O layer: tables (TSV, JSON, NPZ, HTML), the Zarr stores, networks and checkpoints, figures, and the raw data (CelebA's files and their download, an image folder); only this layer and the stage runners open paths."""

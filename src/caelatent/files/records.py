@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import celeba
 from .store import SPLIT_CODES, CheckedArray, atomic_path, open_zarr
 
 SPLIT_NAMES = {code: name for name, code in SPLIT_CODES.items()}
@@ -137,3 +138,34 @@ def _jsonable(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(type(o))
+
+
+def write_prepared(out, prepared) -> None:
+    """A prepared dataset's tables (``prepared``: a :class:`caelatent.data.prepare.Prepared`):
+    attributes.tsv (one row per written image), list_attr.txt (CelebA's format, the images with
+    attributes) and manifest.json, at the paths of ``out`` (a :class:`~.store.Outputs`), each
+    written atomically."""
+    p = prepared
+    ids, flags, names, vals, found, identity = p.ids, p.flags, p.names, p.vals, p.found, p.identity
+    cols = {
+        "index": list(range(len(ids))),
+        "image_id": [f"{int(i):06d}" for i in ids],
+        "split": [SPLIT_NAMES[int(f)] for f in flags],
+        "has_attributes": [int(f) for f in found],
+    }
+    if identity is not None:
+        cols["identity"] = [int(i) for i in identity]
+    for j, name in enumerate(names):
+        cols[name] = [int(v) for v in vals[:, j]]
+    write_tsv(out.attributes, cols)
+    # the same attributes in CelebA's file format, for the images that have them (it has no
+    # notation for a missing row, so those images are left out; its count line is exact)
+    with atomic_path(out.list_attr) as tmp:
+        keep = np.asarray(found, bool) if names else np.zeros(len(ids), bool)
+        celeba.write_attributes(
+            tmp,
+            list(names),
+            np.asarray(ids)[keep],
+            vals[keep] if names else np.zeros((0, 0), np.int8),
+        )
+    write_json(out.manifest, p.manifest)

@@ -175,6 +175,17 @@ def open_zarr(path: str | os.PathLike) -> CheckedGroup:
     return CheckedGroup(group, Path(path), dict(group.attrs.get(MANIFEST, {})))
 
 
+def open_splits(path: str | os.PathLike):
+    """(the images array, train rows, holdout rows) of a prepared ``images.zarr``; a store without
+    holdout images is an error naming it (training validates on them)."""
+    g = open_zarr(path)
+    split = g["split"][:]
+    train_idx, hold_idx = np.flatnonzero(split == TRAIN), np.flatnonzero(split == HOLDOUT)
+    if len(hold_idx) == 0:
+        raise ValueError(f"{path}: no holdout images for validation (data.split.train_size)")
+    return g["images"], train_idx, hold_idx
+
+
 def create_images_array(
     group: zarr.Group, n: int, size: int, chunk: int, name: str = "images"
 ) -> zarr.Array:
@@ -300,9 +311,21 @@ def compact_images(
     return out
 
 
-def rename_array(root: str | os.PathLike, old: str, new: str) -> zarr.Array:
-    os.replace(Path(root) / old, Path(root) / new)
-    return zarr.open_array(Path(root) / new, mode="r+")
+def rename_array(group: zarr.Group, old: str, new: str) -> zarr.Array:
+    """Rename the array ``old`` of ``group`` (a local store) to ``new``, without copying."""
+    root = Path(group.store.root) / group.path
+    os.replace(root / old, root / new)
+    return zarr.open_array(root / new, mode="r+")
+
+
+@contextlib.contextmanager
+def creating_store(path: str | os.PathLike) -> Iterator[zarr.Group]:
+    """A new Zarr group to fill, written under a temporary name and, when the block ends without
+    an error, sealed (:func:`seal`) and renamed to ``path``; on an error nothing is left."""
+    with atomic_path(path) as tmp:
+        group = zarr.open_group(tmp, mode="w")
+        yield group
+        seal(tmp)
 
 
 def write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) -> None:

@@ -1,4 +1,5 @@
-"""Train the CAE from ``images.zarr``, resumably (applying it: :mod:`caelatent.model.codec`).
+"""Train the CAE on arrays of images, resumably (applying it: :mod:`caelatent.model.codec`; the
+files: :func:`caelatent.stages.model.fit_and_save`).
 
 Import :mod:`caelatent.model.backend` and call ``use()`` before this module when the backend matters:
 importing it imports Keras.
@@ -6,13 +7,12 @@ importing it imports Keras.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
-import os
-import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,9 +20,6 @@ import numpy as np
 from .feed import Feed, open_source, split_mb
 from ..logs import Eta
 from .networks import ModelSpec, UInt8Autoencoder, build_decoder, build_heads
-from .checkpoint import EpochCheckpoint, fingerprint, restore
-from ..files.records import write_tsv
-from ..files.store import HOLDOUT, TRAIN, open_zarr
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +35,20 @@ class RaiseOnNaN(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+
+
+class RecordHistory(keras.callbacks.Callback):
+    """Appends each finished epoch's losses to ``history`` (which a checkpoint then saves)."""
+
+    def __init__(self, history: dict[str, list]):
+        super().__init__()
+        self.history = history
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.history["epoch"].append(epoch)
+        for key in ("loss", "val_loss"):
+            self.history[key].append(float(logs.get(key, float("nan"))))
 
 
 class Progress(keras.callbacks.Callback):
@@ -161,9 +172,26 @@ def feed_steps(wanted: int, n_train: int, batch_size: int, max_batches: int | No
     return spe
 
 
+@dataclass
+class Trained:
+    """A trained autoencoder's float32 networks and its history (epoch, loss, val_loss per epoch)."""
+
+    encoder: keras.Model
+    decoder: keras.Model
+    history: dict[str, list]
+
+
+def fingerprint(spec: ModelSpec, settings: dict, source: str) -> str:
+    """The key of a training's checkpoint: the model, the settings that change which batches train
+    and how, and ``source``, what names the images (the absolute path of their store)."""
+    blob = json.dumps({"spec": spec.to_dict(), "train": settings, "images": source}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def train_autoencoder(
-    images: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    images,
+    train_idx: np.ndarray,
+    hold_idx: np.ndarray,
     spec: ModelSpec,
     *,
     loss: str = "bce",
@@ -171,90 +199,82 @@ def train_autoencoder(
     batch_size: int = 64,
     epochs: int = 24,
     seed: int = 0,
-    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint=None,
+    source: str = "",
     max_batches_per_epoch: int | None = None,
     options: FitOptions = FitOptions(),
     callbacks: list | None = None,
     verbose: int = 2,
-) -> dict:
-    """Train on the train split of ``images`` (a prepared ``images.zarr``), validate on the holdout.
+) -> Trained:
+    """Train on rows ``train_idx`` of ``images`` (a uint8 Zarr array, N x S x S x 3, chunked by rows),
+    validate on rows ``hold_idx``; the float32 networks (whatever ``options.precision``) and the
+    history.
 
-    Checkpoints after every epoch into ``checkpoint_dir`` (default ``out_dir/checkpoint``); a rerun
-    with the same settings resumes after the last finished epoch, with the batches an uninterrupted
-    run would have had. Writes ``encoder.keras``, ``decoder.keras`` (float32, whatever
-    ``options.precision``) and ``history.tsv`` into ``out_dir``; returns the history.
+    With ``checkpoint`` (:class:`caelatent.files.checkpoint.Checkpoint`), claimed with these
+    settings' :func:`fingerprint` (``source`` names the images), training checkpoints after every
+    epoch; a rerun with the same settings resumes after the last finished epoch, with the batches
+    an uninterrupted run would have had.
     """
-    out_dir = Path(out_dir)
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else out_dir / "checkpoint"
-    arr, train_idx, hold_idx = _open_splits(images, spec.image_size)
-    settings = {
-        "loss": loss,
-        "learning_rate": learning_rate,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "seed": seed,
-        "max_batches_per_epoch": max_batches_per_epoch,
-        "precision": options.precision,
-        "window": options.window,
-    }
-    _claim_checkpoint(ckpt, fingerprint(spec, settings, str(images)))
+    if images.shape[1] != spec.image_size:
+        raise ValueError(
+            f"images are {images.shape[1]}x{images.shape[2]}, the model expects {spec.image_size}"
+        )
+    if checkpoint is not None:
+        settings = dict(
+            loss=loss, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs
+        )
+        settings.update(seed=seed, max_batches_per_epoch=max_batches_per_epoch)
+        settings.update(precision=options.precision, window=options.window)
+        checkpoint.claim(fingerprint(spec, settings, source))
     encoder, decoder, ae = _build(spec, loss, seed, options.precision)
-    need_mb = split_mb(len(train_idx) + len(hold_idx), arr.shape[1:])
+    need_mb = split_mb(len(train_idx) + len(hold_idx), images.shape[1:])
     on_device, spe = _compile(
         ae, options, need_mb, len(train_idx), batch_size, max_batches_per_epoch, learning_rate
     )
-    restored = restore(ckpt, ae)
+    restored = checkpoint.restore(ae) if checkpoint is not None else None
     first, history = restored or (0, {"epoch": [], "loss": [], "val_loss": []})
     if restored:
-        log.info("resuming from the checkpoint in %s after epoch %d", ckpt, first)
+        log.info("resuming from the checkpoint in %s after epoch %d", checkpoint, first)
     plan = dict(seed=seed, window=options.window, first_epoch=first, epochs=epochs)
     callbacks = [
-        EpochCheckpoint(ckpt, history),
+        RecordHistory(history),
+        *([checkpoint.callback(history)] if checkpoint is not None else []),
         RaiseOnNaN(),
         Progress(first_epoch=first),
         *(callbacks or []),
     ]
     train_feed, val_feed, fitter, kind = _feeds(
-        arr, train_idx, hold_idx, batch_size, plan, max_batches_per_epoch, options, ae, on_device
+        images, train_idx, hold_idx, batch_size, plan, max_batches_per_epoch, options, ae, on_device
     )
     if on_device:
         kind = f"device ({need_mb:.0f} MB on {kind})"
         spe = options.steps_per_execution
+    _announce(spec, train_idx, hold_idx, (first, epochs), train_feed, options, spe, kind)
+    if first < epochs:
+        _fit(ae, fitter, train_feed, val_feed, first, epochs, callbacks, verbose)
+    if history["epoch"] != list(range(epochs)):
+        raise RuntimeError(
+            f"checkpoint {checkpoint}: expected epochs 0..{epochs - 1}, found {history['epoch']}"
+        )
+    return Trained(as_float32(encoder), as_float32(decoder), history)
+
+
+def _announce(spec, train_idx, hold_idx, epochs, train_feed, options, spe, kind) -> None:
+    """Log what trains: the model, the splits, epochs ``epochs[0] + 1``..``epochs[1]``, the fit."""
     log.info(
         "training %s on %d images (%d holdout), epochs %d..%d of %d batches, %s, jit_compile=%s, "
         "steps_per_execution=%d, %s feed",
         spec.to_dict(),
         len(train_idx),
         len(hold_idx),
-        first + 1,
-        epochs,
+        epochs[0] + 1,
+        epochs[1],
         train_feed.batches_per_epoch,
         options.precision,
         options.jit_compile,
         spe,
         kind,
     )
-    if first < epochs:
-        _fit(ae, fitter, train_feed, val_feed, first, epochs, callbacks, verbose)
-    if history["epoch"] != list(range(epochs)):
-        raise RuntimeError(f"{ckpt}: expected epochs 0..{epochs - 1}, found {history['epoch']}")
-    _save(out_dir, encoder, decoder, history)
-    shutil.rmtree(ckpt)
-    return history
-
-
-def _open_splits(images, image_size: int):
-    """(the images array, train rows, holdout rows) of a prepared ``images.zarr``, checked."""
-    g = open_zarr(images)
-    arr, split = g["images"], g["split"][:]
-    if arr.shape[1] != image_size:
-        raise ValueError(
-            f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {image_size}"
-        )
-    train_idx, hold_idx = np.flatnonzero(split == TRAIN), np.flatnonzero(split == HOLDOUT)
-    if len(hold_idx) == 0:
-        raise ValueError(f"{images}: no holdout images for validation (data.split.train_size)")
-    return arr, train_idx, hold_idx
 
 
 def _compile(ae, options, need_mb, n_train, batch_size, max_batches, learning_rate):
@@ -305,17 +325,6 @@ def _fit(ae, fitter, train_feed, val_feed, first, epochs, callbacks, verbose) ->
     )
 
 
-def _claim_checkpoint(ckpt: Path, fp: str) -> None:
-    """Keep the checkpoint folder if it was made with these settings (fingerprint ``fp``), else
-    start it afresh; either way stamp it with ``fp``."""
-    stamp = ckpt / "fingerprint.txt"
-    if ckpt.exists() and (not stamp.exists() or stamp.read_text() != fp):
-        log.warning("discarding checkpoint %s: it was made with other settings", ckpt)
-        shutil.rmtree(ckpt)
-    ckpt.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fp)
-
-
 def _build(spec: ModelSpec, loss: str, seed: int, precision: str):
     """(encoder, decoder, the autoencoder) with Keras seeded, built under ``precision``."""
     keras.utils.set_random_seed(seed)
@@ -358,16 +367,6 @@ def _feeds(arr, train_idx, hold_idx, batch_size, plan, max_batches, options, ae,
         val_source, hold_idx, arr.chunks[0], batch_size, shuffle=False, window=options.window
     )
     return train_feed, val_feed, None, source.kind
-
-
-def _save(out_dir: Path, encoder, decoder, history: dict) -> None:
-    """encoder.keras and decoder.keras (float32) and history.tsv, each written whole or not at all."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for model, name in ((encoder, "encoder.keras"), (decoder, "decoder.keras")):
-        tmp = out_dir / f"{name}.partial.keras"  # Keras insists on the .keras suffix
-        as_float32(model).save(tmp)
-        os.replace(tmp, out_dir / name)
-    write_tsv(out_dir / "history.tsv", history, digits=None)  # every digit: resume is exact
 
 
 def as_float32(model: keras.Model) -> keras.Model:

@@ -2,10 +2,9 @@
 TTUR's reference FID, which pytorch-fid and clean-fid's legacy mode reproduce), from a local
 weights file, with its value from pytorch-fid and its 95 % interval from split halves.
 
-pytorch-fid fetches its weights (``pt_inception-2015-12-05-6726825d.pth``) through torch.hub,
-which takes a file already in its checkpoint folder instead of downloading. :func:`load_network`
-links the configured file there, in a hub folder of its own for the call, so the network, its
-bilinear resize to 299x299 and its input scaling are pytorch-fid's own and nothing is downloaded.
+The network comes from the configured weights file
+(:func:`caelatent.files.networks.load_fid_inception`): pytorch-fid's own network, its bilinear
+resize to 299x299 and its input scaling, and nothing is downloaded.
 The images are given at the workflow's resolution (``data.size``) and upsampled by the network, as
 papers that report FID at 64x64 do.
 
@@ -20,18 +19,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
 from . import intervals
-
-#: the config key that names the weights file
-KEY = "evaluate.fid_inception_weights"
-#: pool features of the network's last block
-DIM = 2048
+from ..files.networks import FID_DIM as DIM, load_fid_inception
 
 
 class Network:
@@ -41,8 +34,6 @@ class Network:
     The images go to it and the features come back as arrays; errors come back as raised."""
 
     def __init__(self, weights: str | os.PathLike, device: str | None = None):
-        if not Path(weights).is_file():
-            raise FileNotFoundError(f"{KEY}: {weights} does not exist")
         ctx = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(1, mp_context=ctx)
         try:
@@ -74,43 +65,11 @@ _NET = None  # the network of the process Network started
 
 def _load(weights: str, device: str | None) -> None:
     global _NET
-    _NET = load_network(weights, device)
+    _NET = load_fid_inception(weights, device)
 
 
 def _features(images: np.ndarray) -> np.ndarray:
     return features(_NET, images)
-
-
-def load_network(weights: str | os.PathLike, device: str | None = None):
-    """pytorch-fid's FID InceptionV3 (pool features) with the weights file ``weights``, on
-    ``device`` (CUDA where torch sees a GPU, else the CPU), in this process: use :class:`Network`
-    where TensorFlow is or may be loaded."""
-    try:
-        import torch
-        from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
-    except ImportError as e:
-        raise ImportError(
-            f"{KEY} is set, and the standard FID needs pytorch-fid: pip install -e '.[fid]' ({e})"
-        ) from e
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"{KEY}: {weights} does not exist")
-    name = FID_WEIGHTS_URL.rsplit("/", 1)[1]
-    previous = torch.hub.get_dir()
-    with tempfile.TemporaryDirectory() as hub:
-        (Path(hub) / "checkpoints").mkdir()
-        os.symlink(path.resolve(), Path(hub) / "checkpoints" / name)
-        torch.hub.set_dir(hub)
-        try:
-            net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[DIM]])
-        except Exception as e:  # not a state dict, or one of another network
-            raise ValueError(
-                f"{KEY}: {weights} is not pytorch-fid's FID Inception weights ({name}): {e}"
-            ) from e
-        finally:
-            torch.hub.set_dir(previous)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return net.eval().to(device)
 
 
 def features(net, images: np.ndarray, batch: int = 50) -> np.ndarray:

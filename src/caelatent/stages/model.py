@@ -6,11 +6,12 @@ before importing it (:func:`caelatent.model.backend.use_device`).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from ..files import records
-from ..files.networks import load_model
-from ..files.store import atomic_path, checked_compressor, open_zarr, seal
+from ..files.checkpoint import Checkpoint
+from ..files.networks import load_model, save_model
+from ..files.store import atomic_path, checked_compressor, open_splits, open_zarr, seal
 from ..files.figures import save_figure
 from ..model.backend import predict_batch, use_device
 from ..plots import train as plots
@@ -23,54 +24,33 @@ def train(
     decoder,
     history,
     reconstructions,
-    model: dict,
-    loss: str,
-    learning_rate: float,
-    batch_size: int,
-    epochs: int,
-    max_batches_per_epoch: int | None,
-    seed: int,
-    fit: dict,
     checkpoint,
+    model: dict,
+    fit: dict,
     device: dict | None = None,
     threads: int | None = None,
     tensorboard: str | None = None,
+    **settings,
 ) -> dict:
-    """Train (resuming from ``checkpoint``), write the float32 networks and ``history``, and the
-    first holdout images with their reconstructions for rule train_plots; with ``tensorboard`` (a
-    folder), TensorBoard logs there too."""
+    """Train (resuming from ``checkpoint``; ``settings``: loss, learning_rate, batch_size, epochs,
+    max_batches_per_epoch, seed), write the float32 networks and ``history``, and the first holdout
+    images with their reconstructions for rule train_plots; with ``tensorboard`` (a folder),
+    TensorBoard logs there too."""
     use_device(device, threads)
-    import importlib.util
-
-    import keras
-
-    if tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise RuntimeError(
-            "train.tensorboard: true needs the tensorboard package: "
-            "pip install -e '.[tensorboard]' (not in envs/model.yaml)"
-        )
-
     from ..model.codec import reconstruct_holdout
     from ..model.networks import ModelSpec
-    from ..model.train import FitOptions, train_autoencoder
+    from ..model.train import FitOptions
 
-    out_dir = Path(encoder).parent
-    names = ("encoder.keras", "decoder.keras", "history.tsv")  # what train_autoencoder writes
-    if [Path(p) for p in (encoder, decoder, history)] != [out_dir / n for n in names]:
-        raise ValueError(f"rule train: outputs must be {', '.join(names)} in {out_dir}")
-    hist = train_autoencoder(
+    hist = fit_and_save(
         images,
-        out_dir,
-        ModelSpec(**model),
-        loss=loss,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        epochs=epochs,
-        seed=seed,
-        checkpoint_dir=checkpoint,
-        max_batches_per_epoch=max_batches_per_epoch,
+        encoder=encoder,
+        decoder=decoder,
+        history=history,
+        checkpoint=checkpoint,
+        spec=ModelSpec(**model),
         options=FitOptions(**fit),
-        callbacks=[keras.callbacks.TensorBoard(tensorboard)] if tensorboard else None,
+        callbacks=_tensorboard(tensorboard),
+        **settings,
     )
     g = open_zarr(images)
     nets = load_model(encoder), load_model(decoder)
@@ -79,6 +59,45 @@ def train(
     )
     records.write_npz(reconstructions, **recs)
     return hist
+
+
+def _tensorboard(folder: str | None) -> list:
+    """Keras's TensorBoard callback writing to ``folder`` (train.tensorboard), or none."""
+    import importlib.util
+
+    if not folder:
+        return []
+    if importlib.util.find_spec("tensorboard") is None:
+        raise RuntimeError(
+            "train.tensorboard: true needs the tensorboard package: "
+            "pip install -e '.[tensorboard]' (not in envs/model.yaml)"
+        )
+    import keras
+
+    return [keras.callbacks.TensorBoard(folder)]
+
+
+def fit_and_save(images, *, encoder, decoder, history, checkpoint, spec, **settings) -> dict:
+    """Train on the prepared store ``images`` (:func:`caelatent.model.train.train_autoencoder`'s
+    ``settings``), resuming from the ``checkpoint`` folder; write the float32 networks to
+    ``encoder`` and ``decoder`` and the history to ``history``, each whole or not at all, then
+    remove the checkpoint. Returns the history."""
+    from ..model.train import train_autoencoder
+
+    arr, train_idx, hold_idx = open_splits(images)
+    if arr.shape[1] != spec.image_size:
+        raise ValueError(
+            f"{images}: images are {arr.shape[1]}x{arr.shape[2]}, the model expects {spec.image_size}"
+        )
+    ckpt = Checkpoint(checkpoint)
+    trained = train_autoencoder(
+        arr, train_idx, hold_idx, spec, checkpoint=ckpt, source=os.path.abspath(images), **settings
+    )
+    save_model(trained.encoder, encoder)
+    save_model(trained.decoder, decoder)
+    records.write_tsv(history, trained.history, digits=None)  # every digit: resume is exact
+    ckpt.remove()
+    return trained.history
 
 
 def encode(*, images, encoder, latents, device: dict | None = None, threads=None) -> int:

@@ -21,7 +21,7 @@ def tables(*, html, title: str, **tsvs) -> list[str]:
 def provenance(*, outputs, record, config: dict, experiment: str) -> dict:
     """What made an experiment's results (``record``): package version, git commit, library hash,
     the experiment's config and the outputs it covers."""
-    from .. import provenance as pv
+    from ..files import provenance as pv
 
     out = {
         **pv.record(pv.package_dir()),

@@ -1,7 +1,7 @@
 """config/README.md, written from config/schema.yaml: every key, its type, default, range and meaning.
 
-    python -m caelatent.configdoc            # rewrite config/README.md
-    python -m caelatent.configdoc --check    # exit 1 when config/README.md is out of date
+    python docs/make_configdoc.py            # rewrite config/README.md
+    python docs/make_configdoc.py --check    # exit 1 when config/README.md is out of date
 
 tests/test_configdoc.py keeps the file in sync with the schema.
 """
@@ -15,12 +15,13 @@ from pathlib import Path
 
 import yaml
 
-SCHEMA = Path("config/schema.yaml")  # run from the repository's root
-OUT = Path("config/README.md")
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "config" / "schema.yaml"
+OUT = ROOT / "config" / "README.md"
 
 HEADER = """# Configuration keys
 
-Generated from `config/schema.yaml` by `python -m caelatent.configdoc`; do not edit by hand (a test
+Generated from `config/schema.yaml` by `python docs/make_configdoc.py`; do not edit by hand (a test
 checks that this file matches the schema). Every key has a default, so a config file names only what
 it changes; unknown keys and values of the wrong type or range are rejected with the key's name.
 `config/config.yaml` is the full CelebA run, `config/demo.yaml` the embedded demo.
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
     if args.check:
         if not args.out.exists() or args.out.read_text() != text:
             print(
-                f"{args.out} is out of date with {args.schema}: run python -m caelatent.configdoc",
+                f"{args.out} is out of date with {args.schema}: run python docs/make_configdoc.py",
                 file=sys.stderr,
             )
             return 1

@@ -205,6 +205,10 @@ class ImageContainer:
     def close(self) -> None:
         pass
 
+    def reopen(self) -> "ImageContainer":
+        """The same container opened afresh (in a worker process: archives are not shared)."""
+        return open_container(self.path)
+
 
 def _unreadable(where, err: Exception) -> SkipImage:
     return SkipImage("unreadable", f"{where}: {getattr(err, 'strerror', None) or err}")

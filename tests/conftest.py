@@ -165,6 +165,16 @@ def uv() -> str:
     return exe
 
 
+def script_module(path: str):
+    """A script of the repository (``benchmarks/normality.py``) imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(path).stem + "_script", ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def train_into(images, out, spec, *, checkpoint_dir=None, **settings) -> dict:
     """Train as rule train does (:func:`caelatent.stages.model.fit_and_save`), into
     ``out``/encoder.keras, decoder.keras and history.tsv, checkpointing into ``checkpoint_dir``

@@ -69,3 +69,20 @@ def test_only_the_io_layer_and_the_stage_runners_open_paths():
         if p.relative_to(SRC).parts[0] not in ("files", "stages") and _opens_paths(p)
     }
     assert not found, f"library modules that open paths (only files/ and stages/ may): {found}"
+
+
+#: the longest a stage runner's body may be (its signature and docstring aside): a runner reads,
+#: calls the library and writes; the work is the library's
+MAX_RUNNER_BODY = 35
+
+
+def test_stage_runners_are_short():
+    long = []
+    for path in sorted((SRC / "stages").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                body = node.body[1:] if ast.get_docstring(node) else node.body
+                lines = body[-1].end_lineno - body[0].lineno + 1
+                if lines > MAX_RUNNER_BODY:
+                    long.append(f"stages/{path.name} {node.name}: {lines}")
+    assert not long, long

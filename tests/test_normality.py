@@ -7,6 +7,10 @@ import pytest
 from scipy import stats
 
 from caelatent.latent import normality as N
+from conftest import script_module
+
+#: the benchmark's measurement of the tests' size (how often they reject normal clouds)
+size_check = script_module("benchmarks/normality.py").size_check
 
 
 def cloud(rng, n, p):
@@ -70,7 +74,7 @@ def test_the_beta_law_is_told_from_chi_square_at_small_n():
 def test_every_test_holds_its_size(p, n, clouds):
     """Normal clouds with a random correlated covariance and an off-centre mean: each of the four
     tests rejects 2-9 % of them at 5 %, and its z has a spread of 0.8-1.2 around about 0."""
-    rejected, z = N.size_check(p, n, clouds, runs=clouds, seed=0)
+    rejected, z = size_check(p, n, clouds, runs=clouds, seed=0)
     rate, sd, mean = rejected.mean(0), z.std(0), z.mean(0)
     assert ((rate >= 0.02) & (rate <= 0.09)).all(), dict(zip(N.TESTS, rate))
     assert ((sd >= 0.8) & (sd <= 1.2)).all(), dict(zip(N.TESTS, sd))
@@ -80,7 +84,7 @@ def test_every_test_holds_its_size(p, n, clouds):
 def test_far_outliers_leave_the_size_unchanged():
     """A normal core with 1 % of the vectors far beyond the shell is a normal core: the tests still
     reject about 5 %, against a null simulated without outliers."""
-    rejected, z = N.size_check(16, 3000, 300, runs=300, seed=1, far_outliers=0.01)
+    rejected, z = size_check(16, 3000, 300, runs=300, seed=1, far_outliers=0.01)
     rate = rejected.mean(0)
     assert ((rate >= 0.02) & (rate <= 0.09)).all(), dict(zip(N.TESTS, rate))
     assert ((z.std(0) >= 0.8) & (z.std(0) <= 1.2)).all(), dict(zip(N.TESTS, z.std(0)))
@@ -143,7 +147,7 @@ def test_the_tests_run_on_a_seeded_subsample_with_a_null_of_exactly_its_size(tmp
     b = N.test_core(g["z"], runs=30, seed=3, max_test_n=4000)
     assert a["fit"].n == 12000 and a["test_fit"].n == 4000 and a["null"].n == 4000
     assert [r["p_value"] for r in a["tests"]] == [r["p_value"] for r in b["tests"]]
-    sample = N.subsample(x, 4000, 3)
+    sample = N.take(x, N.subsample_rows(len(x), 4000, 3))
     assert len(np.unique(sample, axis=0)) == 4000 and np.isin(sample[:, 0], x[:, 0]).all()
     np.testing.assert_array_equal(N.fit_core(sample).cov, a["test_fit"].cov)
     assert a["test_fit"].fraction_inside == pytest.approx(a["fit"].fraction_inside, abs=0.005)

@@ -3,6 +3,7 @@
 
 rule compare:
     input:
+        latents=compared(rules.encode.output.latents),
         eigenvalues=compared(rules.pca.output.table),
         mnd=compared(rules.mnd.output.summary),
         shells=compared(rules.mnd.output.shells),

@@ -328,6 +328,18 @@ def creating_store(path: str | os.PathLike) -> Iterator[zarr.Group]:
         seal(tmp)
 
 
+def copy_row_metadata(src, dst: zarr.Group) -> None:
+    """A prepared store's per-image arrays (ids, split, attributes, identity: those it has, with
+    their attributes) and its split codes, copied into ``dst`` (a latents store)."""
+    for name in ("ids", "split", "attributes", "identity"):
+        if name in src:
+            a = dst.create_array(
+                name, data=src[name][:], chunks=src[name].chunks, compressors=checked_compressor()
+            )
+            a.attrs.update(dict(src[name].attrs))
+    dst.attrs["split_codes"] = dict(src.attrs.get("split_codes", {}))
+
+
 def write_metadata(group, ids, flags, attr_names, attr_vals, identity, chunk) -> None:
     n = len(ids)
     checked = {"compressors": checked_compressor()}

@@ -208,6 +208,29 @@ def attribute_table(
     return table, cos, limit
 
 
+def attribute_summary(lab: Labelled, dirs: Directions, skipped, min_count: int, cos, limit) -> dict:
+    """The attribute rule's summary: the images counted (with and without attribute rows, per
+    split), the attributes analysed and skipped, each direction's cosines with the principal axes
+    (``cos``, from :func:`attribute_table`) and the 3-sigma radius ``limit``."""
+    return {
+        "images": lab.total,
+        "with_attributes": len(lab.z),
+        "excluded_no_attribute_row": lab.excluded,
+        "train_with_attributes": int(lab.train.sum()),
+        "holdout_with_attributes": int((~lab.train).sum()),
+        "attributes": len(lab.names),
+        "analysed": len(dirs.names),
+        "skipped": skipped,
+        "min_count": min_count,
+        "pc_cosines": {n: cos[k].round(4).tolist() for k, n in enumerate(dirs.names)},
+        "radius_3sigma": limit,
+        "notes": "direction = mean latent of training images with the attribute minus mean of those "
+        "without; holdout_auc: ROC AUC of holdout images' projection on the direction "
+        "(holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); "
+        "radii are Mahalanobis distances from the fitted normal (moments of all latents)",
+    }
+
+
 def figure_data(
     lab: Labelled, dirs: Directions, mom: describe.Moments, pcs: int, histogram_pcs: int
 ) -> dict:
@@ -413,3 +436,28 @@ def grid_scores(g, conf, radius, prob, min_confidence: float) -> tuple[dict[str,
         "row_titles": g.row_titles,
     }
     return rows, summary
+
+
+def score_grids(grids, decode, detector, judge, moments, min_confidence: float):
+    """Decode each grid of :func:`arithmetic_grids` (``decode``: latent rows -> uint8 images) and
+    score every image: MTCNN's confidence (``detector``), its Mahalanobis radius from ``moments``
+    and the pixel classifier's probability of the grid's attribute (``judge``). Returns the
+    arithmetic table's columns (:data:`ARITHMETIC_COLUMNS` and ``face``), each grid's summary
+    (:func:`grid_scores`) and the arrays: ``<grid>`` the images, ``<grid>_confidence``."""
+    rows: dict[str, list] = {k: [] for k in (*ARITHMETIC_COLUMNS, "face")}
+    summaries, arrays = {}, {}
+    for g in grids:
+        n_rows, n_cols, dim = g.z.shape
+        z = g.z.reshape(-1, dim)
+        imgs = decode(z)
+        conf = detector.confidences(imgs).reshape(n_rows, n_cols)
+        radius = np.sqrt(describe.mahalanobis_sq(z, moments)).reshape(n_rows, n_cols)
+        prob = judge.probability(g.name, imgs).reshape(n_rows, n_cols)
+        got, summaries[g.name] = grid_scores(g, conf, radius, prob, min_confidence)
+        for k, v in got.items():
+            rows[k] += v
+        arrays[g.name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
+        arrays[f"{g.name}_confidence"] = conf
+        rates = summaries[g.name]["face_rate"]
+        log.info("%s: face rate per step %s", g.name, np.round(rates, 2).tolist())
+    return rows, summaries, arrays

@@ -119,10 +119,15 @@ def component_histograms(z, mom: Moments, bins: int = 100) -> tuple[np.ndarray, 
     )
 
 
+def shell_mass(k: float) -> float:
+    """The probability of +-k sigma in one dimension, which the k-sigma shell holds in any."""
+    return float(special.erf(k / math.sqrt(2)))
+
+
 def shell_d2(k: float, dim: int) -> float:
     """Squared Mahalanobis radius of the k-sigma shell in ``dim`` dimensions: the ellipsoid that
-    holds the probability of +-k sigma in one dimension."""
-    return float(st.chi2.ppf(special.erf(k / math.sqrt(2)), dim))
+    holds the probability of +-k sigma in one dimension (:func:`shell_mass`)."""
+    return float(st.chi2.ppf(shell_mass(k), dim))
 
 
 def gauss(x, a, mu, sigma):

@@ -28,7 +28,7 @@ of +-k sigma in one dimension) of a normal distribution fitted to the core itsel
    with n, so above ``max_test_n`` vectors the tests run on a seeded random subsample of that size
    (the core fit of all vectors is still returned) rather than against a null of fewer vectors.
 
-:func:`size_check` measures how often the calibrated tests reject normal clouds (their size);
+:func:`size_check` of benchmarks/normality.py measures how often the calibrated tests reject normal clouds (their size);
 tests/test_normality.py holds every test to 2-9 % at 5 % at p = 8, 64 and 256.
 """
 
@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import special, stats
 
-from .describe import blocks, cov_whitener
+from .describe import blocks, cov_whitener, shell_d2, shell_mass
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ EFFECTS = {
 
 
 def shell_threshold(p: int, k_sigma: float) -> tuple[float, float]:
-    """(t, mass): the chi2_p quantile t holding the mass of +-k_sigma in one dimension."""
-    mass = float(stats.norm.cdf(k_sigma) - stats.norm.cdf(-k_sigma))
-    return float(stats.chi2.ppf(mass, p)), mass
+    """(t, mass): the chi2_p quantile t holding the mass of +-k_sigma in one dimension
+    (:func:`caelatent.latent.describe.shell_d2` and ``shell_mass``)."""
+    return shell_d2(k_sigma, p), shell_mass(k_sigma)
 
 
 def truncated_chi2_moment(k: int, p: int, t: float) -> float:
@@ -396,11 +396,6 @@ def take(z, rows: np.ndarray) -> np.ndarray:
     return np.asarray(picked, dtype=F32)
 
 
-def subsample(z, m: int, seed: int) -> np.ndarray:
-    """A seeded random m of the rows of ``z`` (an array or a Zarr array), in row order, as float32."""
-    return take(z, subsample_rows(z.shape[0], m, seed))
-
-
 def fit_cores(z, k_sigma: float, seed: int, max_test_n: int):
     """The core fit of all n vectors, the rows the tests run on (None: all of them; else a seeded
     random ``max_test_n``, because the null is simulated at exactly the tested n: the statistics'
@@ -461,49 +456,6 @@ def test_core(
     sample = z if rows is None else take(z, rows)
     null = null_calibration(test_fit.n, len(fit.mean), k_sigma, runs, seed, directions(test_fit))
     return decide(sample, fit, test_fit, null, alpha)
-
-
-def size_check(
-    p: int,
-    n: int,
-    clouds: int,
-    runs: int,
-    seed: int = 0,
-    per_cloud_null: bool = False,
-    k_sigma: float = 3.0,
-    far_outliers: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """How the calibrated tests behave on normal clouds: ``clouds`` clouds of n vectors from a normal
-    with a random correlated covariance and an off-centre mean, each core-fitted and tested against
-    a null of ``runs`` N(0, I_p) clouds. The null is shared (built with the directions of the true
-    covariance; the clouds use their own fitted directions) or, with ``per_cloud_null``, each cloud's
-    own with its directions, exactly as :func:`test_core` does (runs x clouds fits).
-    ``far_outliers``: that fraction of each cloud's vectors moved far beyond the shell (+- 30 sigma
-    per component): the core is still normal, so the tests should still reject 5 %.
-
-    Returns (rejected at 5 %, z), each clouds x len(TESTS), columns in the order of TESTS.
-    """
-    rng = np.random.default_rng([seed, p, n])
-    a = rng.normal(size=(p, p)) / np.sqrt(p) + np.diag(np.linspace(0.5, 2, p))
-    truth = CoreFit(np.zeros(p), a @ a.T, shell_threshold(p, k_sigma)[0], k_sigma, n, n, 0, True)
-    shared = (
-        None
-        if per_cloud_null
-        else null_calibration(n, p, k_sigma, runs, seed + 1, dirs=directions(truth))
-    )
-    rejected, zs = [], []
-    for c in range(clouds):
-        x = rng.standard_normal((n, p)) @ a.T + 3.0
-        far = rng.random(n) < far_outliers
-        x[far] += rng.standard_normal((int(far.sum()), p)) @ a.T * 30
-        x = x.astype(F32)
-        fit = fit_core(x, k_sigma)
-        dirs = directions(fit)
-        null = shared or null_calibration(n, p, k_sigma, runs, seed + 100 + c, dirs=dirs)
-        rows = calibrated_tests(core_statistics(x, fit, dirs)[0], null)
-        rejected.append([r["p_value"] < 0.05 for r in rows])
-        zs.append([r["z"] for r in rows])
-    return np.array(rejected), np.array(zs)
 
 
 def beta_shell_fractions(d2: np.ndarray, n: int, p: int, levels) -> list[dict]:

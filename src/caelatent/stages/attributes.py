@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..files import records
-from ..latent import describe
 from ..latent.attributes import arithmetic_grids, attribute_directions, attribute_table
-from ..latent.attributes import ARITHMETIC_COLUMNS, PixelClassifier, check_names, classifier_rows
-from ..latent.attributes import figure_data, grid_scores, scales
+from ..latent.attributes import attribute_summary
+from ..latent.attributes import PixelClassifier, check_names, classifier_rows
+from ..latent.attributes import figure_data, scales, score_grids
 from ..files.figures import save_figure
 from ..model.backend import predict_batch, use_device
 from ..plots import attributes as plots
@@ -38,23 +38,7 @@ def attributes(*, latents, moments, table, directions, summary, min_count: int, 
     rows, cos, limit = attribute_table(lab, dirs, mom, pcs)
     records.write_tsv(table, rows)
     records.write_npz(directions, **dirs.arrays())
-    out = {
-        "images": lab.total,
-        "with_attributes": len(lab.z),
-        "excluded_no_attribute_row": lab.excluded,
-        "train_with_attributes": int(lab.train.sum()),
-        "holdout_with_attributes": int((~lab.train).sum()),
-        "attributes": len(lab.names),
-        "analysed": len(dirs.names),
-        "skipped": skipped,
-        "min_count": min_count,
-        "pc_cosines": {n: cos[k].round(4).tolist() for k, n in enumerate(dirs.names)},
-        "radius_3sigma": limit,
-        "notes": "direction = mean latent of training images with the attribute minus mean of those "
-        "without; holdout_auc: ROC AUC of holdout images' projection on the direction "
-        "(holdout_auc_fisher: on the whitened, Fisher discriminant direction cov^-1 direction); "
-        "radii are Mahalanobis distances from the fitted normal (moments of all latents)",
-    }
+    out = attribute_summary(lab, dirs, skipped, min_count, cos, limit)
     records.write_json(summary, out)
     log.info(
         "attributes: %d analysed, %d skipped, %d images excluded (no attribute row)",
@@ -75,70 +59,45 @@ def arithmetic(
     table,
     summary,
     images,
-    attributes: list[str],
-    max_scale: float,
-    steps: int,
-    faces: int,
-    morph_pairs: int,
-    morph_steps: int,
     min_confidence: float,
     seed: int,
     device: dict | None = None,
     threads: int | None = None,
+    **grid,
 ) -> dict:
-    """Decode the grids of :func:`caelatent.latent.attributes.arithmetic_grids`; MTCNN says for every image
-    whether a face survives, and a classifier of real training images' pixels (``pixels``:
-    images.zarr) how likely it shows the attribute (``table``: a row per image). The decoded grids
-    go to ``images`` (NPZ: ``<grid>`` and ``<grid>_confidence``), their titles, face rates and
-    attribute probabilities per column to ``summary``."""
+    """Decode the grids of :func:`caelatent.latent.attributes.arithmetic_grids` (``grid``: its
+    settings, attributes to morph_steps); MTCNN says for every image whether a face survives, and
+    a classifier of real training images' pixels (``pixels``: images.zarr) how likely it shows the
+    attribute (``table``: a row per image). The decoded grids go to ``images`` (NPZ: ``<grid>``
+    and ``<grid>_confidence``), their titles, face rates and attribute probabilities per column to
+    ``summary``."""
     use_device(device, threads)
     from ..scoring.detect import FaceDetector
     from ..model.codec import decode
 
     lab, mom = read_labelled(latents), read_moments(moments)
-    grids = arithmetic_grids(
-        lab,
-        read_directions(directions),
-        attributes=attributes,
-        max_scale=max_scale,
-        steps=steps,
-        faces=faces,
-        morph_pairs=morph_pairs,
-        morph_steps=morph_steps,
-        seed=seed,
-        source=str(latents),
-    )
-    net, det = load_model(decoder), FaceDetector(min_confidence)
-    fit_rows = classifier_rows(lab.train, seed)
+    dirs = read_directions(directions)
+    grids = arithmetic_grids(lab, dirs, **grid, seed=seed, source=str(latents))
     real = open_zarr(pixels)["images"]
-    judge = PixelClassifier(
-        real.get_orthogonal_selection((lab.rows[fit_rows], slice(None), slice(None), slice(None))),
-        lab.values[fit_rows],
-        lab.names,
-        seed,
+    fit_rows = classifier_rows(lab.train, seed)
+    rows_4d = (lab.rows[fit_rows], slice(None), slice(None), slice(None))
+    pixels_of = real.get_orthogonal_selection(rows_4d)
+    judge = PixelClassifier(pixels_of, lab.values[fit_rows], lab.names, seed)
+    net, batch = load_model(decoder), predict_batch(device)
+    rows, summaries, arrays = score_grids(
+        grids,
+        lambda z: decode(net, z, batch),
+        FaceDetector(min_confidence),
+        judge,
+        mom,
+        min_confidence,
     )
-    batch = predict_batch(device)
-    rows: dict[str, list] = {k: [] for k in (*ARITHMETIC_COLUMNS, "face")}
     out = {
         "min_confidence": min_confidence,
-        "scales": scales(max_scale, steps).tolist(),
-        "grids": {},
+        "scales": scales(grid["max_scale"], grid["steps"]).tolist(),
+        "grids": summaries,
         "pixel_classifier": judge.notes(len(fit_rows)),
     }
-    arrays = {}
-    for g in grids:
-        n_rows, n_cols, dim = g.z.shape
-        imgs = decode(net, g.z.reshape(-1, dim), batch)
-        conf = det.confidences(imgs).reshape(n_rows, n_cols)
-        radius = np.sqrt(describe.mahalanobis_sq(g.z.reshape(-1, dim), mom)).reshape(n_rows, n_cols)
-        prob = judge.probability(g.name, imgs).reshape(n_rows, n_cols)
-        got, out["grids"][g.name] = grid_scores(g, conf, radius, prob, min_confidence)
-        for k, v in got.items():
-            rows[k] += v
-        arrays[g.name] = imgs.reshape(n_rows, n_cols, *imgs.shape[1:])
-        arrays[f"{g.name}_confidence"] = conf
-        rates = out["grids"][g.name]["face_rate"]
-        log.info("%s: face rate per step %s", g.name, np.round(rates, 2).tolist())
     records.write_npz(images, **arrays)
     records.write_tsv(table, rows)
     records.write_json(summary, out)

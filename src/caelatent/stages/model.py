@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 
 from ..files import records
-from ..files.checkpoint import Checkpoint
 from ..files.networks import load_model, save_model
-from ..files.store import atomic_path, checked_compressor, open_splits, open_zarr, seal
+from ..files.store import atomic_path, checked_compressor, copy_row_metadata, open_splits
+from ..files.store import open_zarr, seal
 from ..files.figures import save_figure
 from ..model.backend import predict_batch, use_device
 from ..plots import train as plots
@@ -82,6 +82,7 @@ def fit_and_save(images, *, encoder, decoder, history, checkpoint, spec, **setti
     ``settings``), resuming from the ``checkpoint`` folder; write the float32 networks to
     ``encoder`` and ``decoder`` and the history to ``history``, each whole or not at all, then
     remove the checkpoint. Returns the history."""
+    from ..files.checkpoint import Checkpoint  # a Keras callback: Keras is imported
     from ..model.train import train_autoencoder
 
     arr, train_idx, hold_idx = open_splits(images)
@@ -125,16 +126,8 @@ def encode(*, images, encoder, latents, device: dict | None = None, threads=None
             encode_into(net, arr, z, batch_size=predict_batch(device), step=step)
         except ValueError as e:
             raise ValueError(f"{encoder} and {images}: {e}") from None
-        for name in ("ids", "split", "attributes", "identity"):
-            if name in g:
-                a = lg.create_array(
-                    name, data=g[name][:], chunks=g[name].chunks, compressors=checked_compressor()
-                )
-                a.attrs.update(dict(g[name].attrs))
-        codes = dict(g.attrs.get("split_codes", {}))
-        lg.attrs.update(
-            {"z_dim": z_dim, "encoder": str(encoder), "images": str(images), "split_codes": codes}
-        )
+        copy_row_metadata(g, lg)
+        lg.attrs.update({"z_dim": z_dim, "encoder": str(encoder), "images": str(images)})
         seal(tmp)
     return n
 

@@ -389,6 +389,7 @@ def render_synthetic(
         "split": _split_info(split, flags),
         "skipped_items": [],
     }
+    log.info("rendered %d synthetic faces (generator %s)", n_images, synthetic.VERSION)
     return Prepared(ids, flags, names, attrs, np.ones(n_images, bool), None, manifest)
 
 

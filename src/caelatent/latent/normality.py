@@ -28,8 +28,8 @@ of +-k sigma in one dimension) of a normal distribution fitted to the core itsel
    with n, so above ``max_test_n`` vectors the tests run on a seeded random subsample of that size
    (the core fit of all vectors is still returned) rather than against a null of fewer vectors.
 
-:func:`size_check` of benchmarks/normality.py measures how often the calibrated tests reject normal clouds (their size);
-tests/test_normality.py holds every test to 2-9 % at 5 % at p = 8, 64 and 256.
+``size_check`` in benchmarks/normality.py measures how often the calibrated tests reject normal
+clouds (their size); tests/test_normality.py holds every test to 2-9 % at 5 % at p = 8, 64 and 256.
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def _write(out: Outputs, fill) -> dict:
     with creating_store(out.images) as group:
         prepared = fill(group)
     records.write_prepared(out, prepared)
-    log.info("wrote %d images to %s", len(prepared.ids), out.images)
+    skipped = prepared.manifest["counts"]["skipped"] or "none"
+    log.info("wrote %d images to %s (skipped %s)", len(prepared.ids), out.images, skipped)
     return prepared.manifest
 
 
@@ -149,34 +150,16 @@ def prepare_celeba(
     check_box(crop_box)
     attr_table = celeba.read_attributes(attributes) if attributes else None
     ident = celeba.read_identities(identities) if identities else None
-    container = celeba.open_container(images)
-    members = container.members()
-    container.close()
+    container, members = _listed(images)
     names, ids, skipped, beyond = choose_celeba(
         members, attr_table, on_missing_attributes, max_images, split
     )
     source = {"kind": "celeba", "images": str(images)}
     source.update(attributes=_named(attributes), identities=_named(identities))
-    fill = partial(
-        decode_members,
-        container,
-        n_members=len(members),
-        names=names,
-        ids=ids,
-        skipped=skipped,
-        beyond=beyond,
-        attr_table=attr_table,
-        ident=ident,
-        box=("celeba", tuple(crop_box)),
-        source=source,
-        size=size,
-        limits={"min_side": int(min_side), "max_pixels": int(max_pixels)},
-        split=split,
-        workers=workers,
-        chunk=chunk,
-        dataset=dataset,
-    )
-    return _write(_outputs(out), fill)
+    chosen = dict(names=names, ids=ids, skipped=skipped, beyond=beyond, source=source)
+    chosen.update(attr_table=attr_table, ident=ident, box=("celeba", tuple(crop_box)))
+    run = dict(size=size, min_side=min_side, max_pixels=max_pixels, split=split, workers=workers)
+    return _decode(container, members, out, **chosen, **run, chunk=chunk, dataset=dataset)
 
 
 def prepare_folder(
@@ -202,34 +185,32 @@ def prepare_folder(
     CelebA (not_image, corrupt, unreadable, not_a_file, too_small, too_large). Returns the
     manifest (also written)."""
     check_fraction_box(crop_box)
-    container = celeba.open_container(images)
-    members = container.members()
-    container.close()
+    container, members = _listed(images)
     names, ids, skipped = folder.select_files(members)
     by_file = {os.path.normpath(n): int(i) for n, i in zip(names, ids)}
     attr_table = folder.read_attribute_csv(attributes, by_file) if attributes else None
     unmatched = attr_table.declared_count - len(attr_table) if attr_table else None
-    fill = partial(
-        decode_members,
-        container,
-        n_members=len(members),
-        names=names,
-        ids=ids,
-        skipped=skipped,
-        beyond=0,
-        attr_table=attr_table,
-        ident=None,
-        box=("fraction", tuple(crop_box) if crop_box is not None else None),
-        source={"kind": "folder", "images": str(images), "attributes": _named(attributes)},
-        size=size,
-        limits={"min_side": int(min_side), "max_pixels": int(max_pixels)},
-        split=split,
-        workers=workers,
-        chunk=chunk,
-        dataset=dataset,
-        record_paths=True,
-        extra={"attribute_rows_without_image": unmatched},
-    )
+    source = {"kind": "folder", "images": str(images), "attributes": _named(attributes)}
+    chosen = dict(names=names, ids=ids, skipped=skipped, beyond=0, source=source)
+    chosen.update(attr_table=attr_table, ident=None, record_paths=True)
+    chosen.update(extra={"attribute_rows_without_image": unmatched})
+    chosen.update(box=("fraction", tuple(crop_box) if crop_box is not None else None))
+    run = dict(size=size, min_side=min_side, max_pixels=max_pixels, split=split, workers=workers)
+    return _decode(container, members, out, **chosen, **run, chunk=chunk, dataset=dataset)
+
+
+def _listed(images):
+    """(the container ``images`` opened, closed again once listed; its members)."""
+    container = celeba.open_container(images)
+    members = container.members()
+    container.close()  # the workers reopen it
+    return container, members
+
+
+def _decode(container, members, out, *, min_side: int, max_pixels: int, **chosen) -> dict:
+    """:func:`caelatent.data.prepare.decode_members` of the ``chosen`` members into ``out``."""
+    limits = {"min_side": int(min_side), "max_pixels": int(max_pixels)}
+    fill = partial(decode_members, container, n_members=len(members), limits=limits, **chosen)
     return _write(_outputs(out), fill)
 
 

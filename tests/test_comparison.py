@@ -14,7 +14,7 @@ import yaml
 import zarr
 
 from caelatent.files import records
-from caelatent.scoring.comparison import SAMPLER_METRICS
+from caelatent.comparison.tables import SAMPLER_METRICS
 from conftest import snakemake, workflow_copy
 
 TWO = {
@@ -112,7 +112,7 @@ def test_two_experiments_are_compared_per_experiment_and_sampler(tmp_path):
 
 
 def test_plane_paths_are_named_by_angle_across_experiments_unless_that_collides():
-    from caelatent.scoring.comparison import sampler_labels
+    from caelatent.comparison.tables import sampler_labels
 
     got = sampler_labels(["mnd", "plane_path", "plane_path"], ["k3", "z28-z51-a0", "z28-z51-a45"])
     assert got == ["mnd k3", "plane_path a0", "plane_path a45"]
@@ -121,7 +121,7 @@ def test_plane_paths_are_named_by_angle_across_experiments_unless_that_collides(
 
 
 def test_the_trade_off_takes_each_experiments_best_cloud_sampler():
-    from caelatent.scoring.comparison import best_cloud_sampler
+    from caelatent.comparison.tables import best_cloud_sampler
 
     labels = ["holdout_real", "uniform_box b1.5", "mnd k3", "gmm n10", "prior"]
     nan = float("nan")

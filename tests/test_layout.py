@@ -23,9 +23,11 @@ def test_no_library_function_is_over_80_lines():
     assert not long, long
 
 
-#: a subpackage per stage of the workflow (data, model, latent, sampling, scoring), the I/O layer
-#: (files), the figures (plots) and the rules' runners (stages)
-SUBPACKAGES = {"data", "model", "latent", "sampling", "scoring", "files", "plots", "stages"}
+#: a subpackage per stage of the workflow (data, model, latent, sampling, scoring, comparison),
+#: the I/O layer (files), the figures (plots) and the rules' runners (stages)
+SUBPACKAGES = {
+    "data", "model", "latent", "sampling", "scoring", "comparison", "files", "plots", "stages",
+}  # fmt: skip
 
 
 def test_the_package_top_level_shows_the_stages():

@@ -1,4 +1,4 @@
-"""caelatent.scoring.replicates: numbers over replicate trainings, and Welch intervals of differences."""
+"""caelatent.comparison.replicates: numbers over replicate trainings, and Welch intervals of differences."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from caelatent.scoring import replicates as rp
+from caelatent.comparison import replicates as rp
 
 
 def test_the_t_interval_over_replicates_covers_the_mean_at_its_nominal_rate():

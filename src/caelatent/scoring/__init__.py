@@ -1,1 +1,1 @@
-"""Scores of decoded samples (face detection, realism, FID), their intervals, and the comparison of experiments and replicates (stages evaluate and compare)."""
+"""Scores of decoded samples (face detection, realism, FID), their intervals and the sampler summary's columns (stage evaluate)."""

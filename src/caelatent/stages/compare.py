@@ -6,7 +6,7 @@ from ..files import records
 from ..files.figures import save_figure
 from ..files.store import open_zarr
 from ..plots import compare as plots
-from ..scoring.comparison import (
+from ..comparison.tables import (
     best_cloud_sampler,
     experiment_row,
     metric_grids,
@@ -39,7 +39,7 @@ def compare(
     seeds; the inputs list each run's file in the order of ``names`` (``latents``: for the
     encoder's z_dim, which encode recorded).
 
-    Writes :class:`caelatent.scoring.comparison.Comparison`'s tables: ``replicate_table``,
+    Writes :class:`caelatent.comparison.tables.Comparison`'s tables: ``replicate_table``,
     ``table`` (per experiment), ``samplers``, ``faces`` and ``differences``."""
     runs, long, read = [], [], records.read_tsv
     inputs = (names, groups, train_seeds, kinds, latents, eigenvalues, mnd, shells, history)

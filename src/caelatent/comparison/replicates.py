@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from . import intervals
+from ..scoring import intervals
 
 
 def _numeric(v) -> float | None:

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 
 from . import replicates
-from .columns import FID, WITH_INTERVALS
 from ..latent import describe
+from ..scoring.columns import FID, WITH_INTERVALS
 
 #: per sampler, the metrics the comparison tabulates and maps (columns of each summary.tsv; those
 #: of WITH_INTERVALS carry their run's own interval, used where an experiment has one replicate)

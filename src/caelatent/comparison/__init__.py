@@ -1,0 +1,1 @@
+"""The experiments side by side (stage compare): each run's rows, the tables over replicates with their intervals, the differences between experiments and each experiment's best cloud sampler."""

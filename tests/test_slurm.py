@@ -256,9 +256,10 @@ def test_a_train_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_pat
     some 12 s of start-up): SLURM kills the job at its limit (state TIMEOUT; SLURM checks limits
     every 30 s, so between 60 and 90 s), Snakemake submits it again (the profile's `retries`), and
     the new job resumes from the checkpoint instead of starting over, until the training is done.
-    The training is long enough that no first job can finish inside its limit: with 28 epochs (49
-    s), jobs finished their training at 59-61 s, were killed while Snakemake wrapped up, and the
-    next attempt began again from scratch, six times in one CI run."""
+    The training is long enough that no first job can finish inside its limit. A job killed after
+    its last epoch, while it writes its outputs, is rerun from the finished checkpoint (the train
+    runner removes it last): before, such a job's rerun began again from scratch (with 28 epochs,
+    six times in one CI run; with 50, once in the CI run of 6e795f4)."""
     prof = yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())
     assert prof["retries"] >= 1
     wf = workflow_copy(tmp_path / "wf")

@@ -344,3 +344,47 @@ def test_rule_train_writes_tensorboard_logs_when_asked(faces, tmp_path):
     )
     assert hist["epoch"] == [0]
     assert list(board.rglob("events.out.tfevents.*")), sorted(board.rglob("*"))
+
+
+def test_a_train_job_killed_while_writing_resumes_at_its_last_epoch(
+    faces, tmp_path, caplog, monkeypatch
+):
+    """The train rule's checkpoint goes last, after every output is written: a job killed after
+    its last epoch, while it saves (a SLURM time limit), is rerun from the finished checkpoint
+    without training again, not from scratch."""
+    from caelatent.model import codec
+    from caelatent.stages.model import train
+
+    out = tmp_path / "model"
+    kw = dict(
+        images=faces,
+        encoder=out / "encoder.keras",
+        decoder=out / "decoder.keras",
+        history=out / "history.tsv",
+        reconstructions=out / "holdout_reconstructions.npz",
+        checkpoint=tmp_path / "checkpoint",
+        model={"image_size": 64, "filters": [8, 16, 16, 32], "z_dim": 16},
+        fit={},
+        loss="bce",
+        learning_rate=1e-3,
+        batch_size=32,
+        epochs=2,
+        max_batches_per_epoch=2,
+        seed=0,
+    )
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed at the time limit")
+
+    with monkeypatch.context() as m:
+        m.setattr(codec, "reconstruct_holdout", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(**kw)
+    assert (tmp_path / "checkpoint" / "state.json").exists()
+    first = read_history(out / "history.tsv")
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        again = train(**kw)
+    assert "after epoch 2" in caplog.text and "epoch 1/2 done" not in caplog.text, caplog.text
+    assert again == first and (out / "holdout_reconstructions.npz").exists()
+    assert not (tmp_path / "checkpoint").exists()

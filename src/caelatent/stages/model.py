@@ -37,6 +37,7 @@ def train(
     images with their reconstructions for rule train_plots; with ``tensorboard`` (a folder),
     TensorBoard logs there too."""
     use_device(device, threads)
+    from ..files.checkpoint import Checkpoint
     from ..model.codec import reconstruct_holdout
     from ..model.networks import ModelSpec
     from ..model.train import FitOptions
@@ -50,6 +51,7 @@ def train(
         spec=ModelSpec(**model),
         options=FitOptions(**fit),
         callbacks=_tensorboard(tensorboard),
+        keep_checkpoint=True,
         **settings,
     )
     g = open_zarr(images)
@@ -58,6 +60,8 @@ def train(
         g["images"], g["split"][:], g["ids"][:], *nets, batch_size=predict_batch(device)
     )
     records.write_npz(reconstructions, **recs)
+    # last: a job killed before here (a time limit while it wrote) resumes at the finished epoch
+    Checkpoint(checkpoint).remove()
     return hist
 
 
@@ -77,11 +81,14 @@ def _tensorboard(folder: str | None) -> list:
     return [keras.callbacks.TensorBoard(folder)]
 
 
-def fit_and_save(images, *, encoder, decoder, history, checkpoint, spec, **settings) -> dict:
+def fit_and_save(
+    images, *, encoder, decoder, history, checkpoint, spec, keep_checkpoint=False, **settings
+) -> dict:
     """Train on the prepared store ``images`` (:func:`caelatent.model.train.train_autoencoder`'s
     ``settings``), resuming from the ``checkpoint`` folder; write the float32 networks to
     ``encoder`` and ``decoder`` and the history to ``history``, each whole or not at all, then
-    remove the checkpoint. Returns the history."""
+    remove the checkpoint (``keep_checkpoint``: the caller does, once its other outputs are
+    written). Returns the history."""
     from ..files.checkpoint import Checkpoint  # a Keras callback: Keras is imported
     from ..model.train import train_autoencoder
 
@@ -97,7 +104,8 @@ def fit_and_save(images, *, encoder, decoder, history, checkpoint, spec, **setti
     save_model(trained.encoder, encoder)
     save_model(trained.decoder, decoder)
     records.write_tsv(history, trained.history, digits=None)  # every digit: resume is exact
-    ckpt.remove()
+    if not keep_checkpoint:
+        ckpt.remove()
     return trained.history
 
 

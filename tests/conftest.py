@@ -28,11 +28,6 @@ IDENTITY_FILE = SHARED / "identity_CelebA.txt"
 SCHEMA = str(ROOT / "config" / "schema.yaml")
 
 
-#: the table rules that compute only what a figure draws: the SLURM profile puts them in the
-#: figures' group job beside the plot rules
-FIGURE_TABLES = {"correlation_scatter", "pca_planes", "mnd_planes", "attribute_projections"}
-
-
 def load(name: str) -> dict:
     """A config file of config/."""
     return yaml.safe_load((ROOT / "config" / name).read_text())

@@ -12,7 +12,7 @@ import yaml
 import zarr
 
 
-from conftest import FIGURE_TABLES, ROOT, snakemake, workflow_copy
+from conftest import ROOT, snakemake, workflow_copy
 
 #: each test starts Snakemake once or more (2-17 s each): CI runs them, the quick loop does not
 pytestmark = pytest.mark.slow
@@ -123,8 +123,7 @@ def test_the_slurm_profile_asks_for_what_the_config_says(wf, gpus):
     """A dry run of the seed config under profiles/slurm: train's runtime, memory and GPUs are the
     config's; the executor's own partition choice (from profiles/slurm/partitions.yaml) sends every
     job with a GPU to the GPU partition and every other job, the model rules with train.gpus: 0
-    included, to the CPU partition; the figure rules (and the tables only they draw) go as one group
-    job. (Which rules stay on the
+    included, to the CPU partition; the figure rules go as one group job. (Which rules stay on the
     submit host, a dry run does not say: tests/test_slurm.py checks that on a real cluster.)"""
     pytest.importorskip("snakemake_executor_plugin_slurm")
     from snakemake_executor_plugin_slurm.partitions import read_partition_file
@@ -156,8 +155,7 @@ def test_the_slurm_profile_asks_for_what_the_config_says(wf, gpus):
             assert fits["cpu"] is not None, (rule, fits)  # a CPU job fits the CPU partition
         else:
             assert fits["cpu"] is None, (rule, fits)  # and a GPU job cannot go there
-        figure = rule.endswith("_plots") or rule in FIGURE_TABLES
-        assert (job["group"] == "figures") == figure, (rule, job)
+        assert (job["group"] == "figures") == rule.endswith("_plots"), (rule, job)
 
 
 def test_every_rule_declares_its_memory_and_the_profile_overrides_none(wf):

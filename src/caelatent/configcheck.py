@@ -26,10 +26,17 @@ def _unknown(name: str, key) -> str:
     return f"unknown key ({key!r} was unexpected)"
 
 
+_LAST: list = [None, None]  # the last schema checked and its validator
+
+
 def _validator(schema: dict) -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    """The schema's validator, the schema checked first; kept for the same schema object (the
+    workflow checks each experiment's config against the one it loaded)."""
+    if _LAST[0] is not schema:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _LAST[:] = [schema, cls(schema)]
+    return _LAST[1]
 
 
 def key_name(path) -> str:

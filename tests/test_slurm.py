@@ -19,7 +19,7 @@ import pytest
 import yaml
 import zarr
 
-from conftest import FIGURE_TABLES, snakemake, workflow_copy
+from conftest import snakemake, workflow_copy
 from test_dryrun import dry_run_jobs
 
 SMALL = {
@@ -173,7 +173,7 @@ def test_demo_dag_through_slurm_matches_a_local_run(tmp_path):
     # figure jobs, each asking for at most figure_jobs (here 2) CPUs at a time
     # (sacct cuts the comment short: that each figure was drawn is checked on the files below)
     groups = [r for r in rows if r[1].startswith("rule_figures_")]
-    assert groups and not (plots | FIGURE_TABLES) & set(by_rule), acct
+    assert groups and not plots & set(by_rule), acct
     assert len(groups) < len(plots) and all(cpus(r[4]) <= NODE_CPUS for r in groups), acct
     # partitions as the executor chose them from profiles/slurm/partitions.yaml: every rule that
     # runs a model asks for a GPU (train for train.gpus, here 1) and goes to the GPU partition,

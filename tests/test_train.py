@@ -319,42 +319,9 @@ def test_short_real_data_run(sample, tmp_path):
     assert np.isfinite(lat["z"][:]).all() and lat["z"][:].std(axis=0).min() > 0
 
 
-def test_rule_train_writes_tensorboard_logs_when_asked(faces, tmp_path):
-    """train.tensorboard: the rule's runner hands Keras's TensorBoard callback the experiment's
-    log folder, which then holds the run's event files (the losses per epoch)."""
-    from caelatent.stages.model import train
-
-    out, board = tmp_path / "model", tmp_path / "logs" / "tensorboard"
-    hist = train(
-        images=faces,
-        encoder=out / "encoder.keras",
-        decoder=out / "decoder.keras",
-        history=out / "history.tsv",
-        reconstructions=out / "holdout_reconstructions.npz",
-        model={"image_size": 64, "filters": [8, 16, 16, 32], "z_dim": 16},
-        loss="bce",
-        learning_rate=1e-3,
-        batch_size=32,
-        epochs=1,
-        max_batches_per_epoch=2,
-        seed=0,
-        fit={},
-        checkpoint=tmp_path / "checkpoint",
-        tensorboard=str(board),
-    )
-    assert hist["epoch"] == [0]
-    assert list(board.rglob("events.out.tfevents.*")), sorted(board.rglob("*"))
-
-
-def test_a_train_job_killed_while_writing_resumes_at_its_last_epoch(
-    faces, tmp_path, caplog, monkeypatch
-):
-    """The train rule's checkpoint goes last, after every output is written: a job killed after
-    its last epoch, while it saves (a SLURM time limit), is rerun from the finished checkpoint
-    without training again, not from scratch."""
-    from caelatent.model import codec
-    from caelatent.stages.model import train
-
+def rule_train(faces, tmp_path, **settings) -> dict:
+    """Keyword arguments of rule train's runner: TINY's model on ``faces``, outputs under
+    ``tmp_path``/model, two batches an epoch (``settings`` replace any of them)."""
     out = tmp_path / "model"
     kw = dict(
         images=faces,
@@ -368,10 +335,34 @@ def test_a_train_job_killed_while_writing_resumes_at_its_last_epoch(
         loss="bce",
         learning_rate=1e-3,
         batch_size=32,
-        epochs=2,
+        epochs=1,
         max_batches_per_epoch=2,
         seed=0,
     )
+    return kw | settings
+
+
+def test_rule_train_writes_tensorboard_logs_when_asked(faces, tmp_path):
+    """train.tensorboard: the rule's runner hands Keras's TensorBoard callback the experiment's
+    log folder, which then holds the run's event files (the losses per epoch)."""
+    from caelatent.stages.model import train
+
+    board = tmp_path / "logs" / "tensorboard"
+    hist = train(**rule_train(faces, tmp_path, tensorboard=str(board)))
+    assert hist["epoch"] == [0]
+    assert list(board.rglob("events.out.tfevents.*")), sorted(board.rglob("*"))
+
+
+def test_a_train_job_killed_while_writing_resumes_at_its_last_epoch(
+    faces, tmp_path, caplog, monkeypatch
+):
+    """The train rule's checkpoint goes last, after every output is written: a job killed after
+    its last epoch, while it saves (a SLURM time limit), is rerun from the finished checkpoint
+    without training again, not from scratch."""
+    from caelatent.model import codec
+    from caelatent.stages.model import train
+
+    out, kw = tmp_path / "model", rule_train(faces, tmp_path, epochs=2)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt("killed at the time limit")

@@ -190,7 +190,7 @@ def train_into(images, out, spec, *, checkpoint_dir=None, **settings) -> dict:
         checkpoint=checkpoint_dir or out / "checkpoint",
         spec=spec,
         **settings,
-    )
+    ).history
 
 
 def read_history(path) -> dict[str, list]:

@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent("""
     def train_into(out, **settings):
         return fit_and_save(d / "images.zarr", encoder=out / "encoder.keras", decoder=out / "decoder.keras",
                             history=out / "history.tsv", checkpoint=out / "checkpoint",
-                            spec=ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16), **settings)
+                            spec=ModelSpec(image_size=64, filters=(8, 16, 16, 32), z_dim=16), **settings).history
     prepare_synthetic(d, n_images=160, size=64, seed=0, split=Split(0.8), workers=1, chunk=64)
     h = train_into(d / "m", loss="mse", epochs=2, batch_size=16, verbose=0)
     assert h["epoch"] == [0, 1] and all(np.isfinite(h["loss"])), h

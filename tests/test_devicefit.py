@@ -28,7 +28,7 @@ PREAMBLE = textwrap.dedent("""
     def train_into(out, spec, checkpoint=None, **settings):
         return fit_and_save(d / "images.zarr", encoder=out / "encoder.keras", decoder=out / "decoder.keras",
                             history=out / "history.tsv", checkpoint=checkpoint or out / "checkpoint",
-                            spec=spec, **settings)
+                            spec=spec, **settings).history
     # 240 train images: batches of 14 give 17 full batches and a partial one of 2
     prepare_synthetic(d, n_images=300, size=32, seed=0, split=Split(0.8), workers=1, chunk=64)
     def train(name, spec, epochs=2, **fit):

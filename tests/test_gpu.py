@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent("""
     m = d / "m"
     h = fit_and_save(d / "images.zarr", encoder=m / "encoder.keras", decoder=m / "decoder.keras",
                      history=m / "history.tsv", checkpoint=m / "checkpoint", spec=ModelSpec(image_size=96),
-                     epochs=2, verbose=0, options=FitOptions(precision="mixed_bfloat16"))
+                     epochs=2, verbose=0, options=FitOptions(precision="mixed_bfloat16")).history
     assert np.isfinite(h["loss"]).all() and h["val_loss"][-1] < h["val_loss"][0], h
     print("OK", name, device)
 """)

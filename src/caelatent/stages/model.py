@@ -7,6 +7,7 @@ before importing it (:func:`caelatent.model.backend.use_device`).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..files import records
 from ..files.networks import load_model, save_model
@@ -15,6 +16,9 @@ from ..files.store import open_zarr, seal
 from ..files.figures import save_figure
 from ..model.backend import predict_batch, use_device
 from ..plots import train as plots
+
+if TYPE_CHECKING:  # imports Keras
+    from ..model.train import Trained
 
 
 def train(
@@ -42,7 +46,7 @@ def train(
     from ..model.networks import ModelSpec
     from ..model.train import FitOptions
 
-    hist = fit_and_save(
+    trained = fit_and_save(
         images,
         encoder=encoder,
         decoder=decoder,
@@ -54,15 +58,14 @@ def train(
         keep_checkpoint=True,
         **settings,
     )
-    g = open_zarr(images)
-    nets = load_model(encoder), load_model(decoder)
+    g, nets = open_zarr(images), (trained.encoder, trained.decoder)
     recs = reconstruct_holdout(
         g["images"], g["split"][:], g["ids"][:], *nets, batch_size=predict_batch(device)
     )
     records.write_npz(reconstructions, **recs)
     # last: a job killed before here (a time limit while it wrote) resumes at the finished epoch
     Checkpoint(checkpoint).remove()
-    return hist
+    return trained.history
 
 
 def _tensorboard(folder: str | None) -> list:
@@ -83,12 +86,12 @@ def _tensorboard(folder: str | None) -> list:
 
 def fit_and_save(
     images, *, encoder, decoder, history, checkpoint, spec, keep_checkpoint=False, **settings
-) -> dict:
+) -> Trained:
     """Train on the prepared store ``images`` (:func:`caelatent.model.train.train_autoencoder`'s
     ``settings``), resuming from the ``checkpoint`` folder; write the float32 networks to
     ``encoder`` and ``decoder`` and the history to ``history``, each whole or not at all, then
     remove the checkpoint (``keep_checkpoint``: the caller does, once its other outputs are
-    written). Returns the history."""
+    written). Returns the :class:`caelatent.model.train.Trained` networks and history."""
     from ..files.checkpoint import Checkpoint  # a Keras callback: Keras is imported
     from ..model.train import train_autoencoder
 
@@ -106,7 +109,7 @@ def fit_and_save(
     records.write_tsv(history, trained.history, digits=None)  # every digit: resume is exact
     if not keep_checkpoint:
         ckpt.remove()
-    return trained.history
+    return trained
 
 
 def encode(*, images, encoder, latents, device: dict | None = None, threads=None) -> int:
